@@ -1,0 +1,69 @@
+import { constants as zlib } from "node:zlib";
+import Koa from "koa";
+import compress from "koa-compress";
+import type { Sequelize } from "sequelize";
+import type { Config } from "./config/index.js";
+import { serverVersion } from "./config/version.js";
+import { accessLog } from "./http/access-log.js";
+import type { AppState } from "./http/context.js";
+import { buildDocsRouter } from "./http/docs.js";
+import { errorBoundary } from "./http/error-boundary.js";
+import { buildHealthRouter } from "./http/health.js";
+import { messageMediaTypes } from "./http/media.js";
+import { buildOpenApiDocument } from "./http/openapi.js";
+import { buildApiRouter } from "./http/router.js";
+import { requestId } from "./http/request-id.js";
+import type { AnyRoute } from "./http/route.js";
+import type { Logger } from "./logging/logger.js";
+import { routes as allRoutes } from "./modules/index.js";
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  sequelize: Sequelize;
+  isReady: () => Promise<boolean>;
+  /** The route table; tests may pass their own. */
+  routes?: readonly AnyRoute[];
+}
+
+/** Compressible beyond what mime-db knows: protobuf is not text, but repeated messages shrink well. */
+const compressible = new Set([...messageMediaTypes, "text/html", "text/css", "text/javascript", "text/plain"]);
+
+/**
+ * Builds the Koa application without listening, so tests mount the same app on port 0.
+ * @param deps - configuration, logger and database
+ */
+export function buildApp(deps: AppDeps): Koa<AppState> {
+  const routes = deps.routes ?? allRoutes;
+  const app = new Koa<AppState>({ proxy: deps.config.http.trustProxy });
+  // Koa prints errors itself unless told otherwise; ours are logged once, by the error boundary.
+  app.silent = true;
+
+  const api = buildApiRouter(routes, deps);
+  const docs = buildDocsRouter(buildOpenApiDocument(routes, serverVersion));
+  const health = buildHealthRouter(deps.isReady);
+
+  app.use(requestId());
+  app.use(async (ctx, next) => {
+    ctx.set("X-Content-Type-Options", "nosniff");
+    ctx.vary("Accept");
+    await next();
+  });
+  app.use(accessLog(deps.logger));
+  app.use(
+    compress({
+      threshold: 1024,
+      filter: (type) => compressible.has(type.split(";")[0]?.trim().toLowerCase() ?? "") || type.startsWith("application/json"),
+      // Level 4 brotli and level 6 gzip keep the CPU cost per response low; 11 would cost far more for little.
+      br: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } },
+      gzip: { level: 6 },
+      deflate: false,
+    }),
+  );
+  app.use(errorBoundary(deps.logger));
+  app.use(health.routes());
+  app.use(docs.routes());
+  app.use(api.routes());
+  app.use(api.allowedMethods());
+  return app;
+}

@@ -1,0 +1,21 @@
+/** The three roles, lowest to highest; the database stores the same words. */
+export const roleNames = ["student", "teacher", "admin"] as const;
+
+export type RoleName = (typeof roleNames)[number];
+
+/** The signed-in caller as routes and policies see it. */
+export interface Actor {
+  id: string;
+  role: RoleName;
+}
+
+/** Who may call a route: anyone, any signed-in user, or the listed roles. */
+export type Access = "public" | "signedIn" | readonly [RoleName, ...RoleName[]];
+
+/**
+ * @param access - a route's declared access
+ * @returns the roles that may call it, or every role for `public`/`signedIn`
+ */
+export function rolesAllowed(access: Access): readonly RoleName[] {
+  return access === "public" || access === "signedIn" ? roleNames : access;
+}

@@ -1,0 +1,100 @@
+import path from "node:path";
+import { z } from "zod";
+
+/** The signing secret used when none is configured; refused in production. */
+export const DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-0123456789";
+
+const integer = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const flag = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0"])
+    .default(fallback ? "true" : "false")
+    .transform((text) => text === "true" || text === "1");
+const emptyAsUnset = (value: unknown) => (value === "" ? undefined : value);
+
+/**
+ * Every environment variable the server reads, with its default. `.env.example` and the README's
+ * configuration table document the same list; nothing else in the code reads `process.env`.
+ */
+const environmentSchema = z.object({
+  /** `production` refuses development secrets and demo data. */
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  /** Interface to listen on; containers set 0.0.0.0. */
+  HOST: z.string().min(1).default("127.0.0.1"),
+  /** TCP port; 0 picks a free one. */
+  PORT: integer(3000, 0, 65535),
+  /** PostgreSQL connection URL. When unset, an embedded PostgreSQL is started under STORAGE_DIR. */
+  DATABASE_URL: z.preprocess(emptyAsUnset, z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  /** Upper bound of the connection pool of each server process. */
+  DATABASE_POOL_MAX: integer(10, 1, 200),
+  /** Root of user files (avatars, proofs) and of the embedded database's data. */
+  STORAGE_DIR: z.string().min(1).default("storage"),
+  /** HMAC key for access tokens: at least 32 characters. */
+  JWT_SECRET: z.string().min(32, "must be at least 32 characters").default(DEVELOPMENT_JWT_SECRET),
+  JWT_ISSUER: z.string().min(1).default("shtp-api"),
+  JWT_AUDIENCE: z.string().min(1).default("shtp-clients"),
+  /** Access token lifetime in seconds. */
+  ACCESS_TOKEN_TTL_SECONDS: integer(900, 60, 86_400),
+  /** Largest accepted message body in bytes (uploads have their own limits). */
+  MAX_BODY_BYTES: integer(1_048_576, 1024, 64 * 1_048_576),
+  /** pino level; `silent` turns logging off. */
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** How long SIGTERM waits for in-flight requests before closing them. */
+  SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
+  /** Take the client address from X-Forwarded-For (only behind a trusted proxy). */
+  TRUST_PROXY: flag(false),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;
+
+/** The parsed, typed and frozen configuration of one server process. */
+export interface Config {
+  env: Environment["NODE_ENV"];
+  http: { host: string; port: number; maxBodyBytes: number; trustProxy: boolean; shutdownTimeoutMs: number };
+  database: { url: string | undefined; poolMax: number };
+  storage: { root: string; embeddedDatabaseDir: string };
+  auth: { jwtSecret: string; issuer: string; audience: string; accessTokenTtlSeconds: number };
+  logLevel: Environment["LOG_LEVEL"];
+}
+
+/** Raised when the environment is unusable; the message names every bad variable. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/**
+ * Parses and checks the environment once. In production, development secrets stop the boot.
+ * @param source - the variables to read; `process.env` at boot, a literal in tests
+ * @throws ConfigError naming each bad variable
+ */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const parsed = environmentSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const env = parsed.data;
+  if (env.NODE_ENV === "production" && env.JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
+    throw new ConfigError("Invalid configuration:\n  JWT_SECRET: must be set to a private value in production");
+  }
+  const storageRoot = path.resolve(env.STORAGE_DIR);
+  return Object.freeze({
+    env: env.NODE_ENV,
+    http: {
+      host: env.HOST,
+      port: env.PORT,
+      maxBodyBytes: env.MAX_BODY_BYTES,
+      trustProxy: env.TRUST_PROXY,
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    },
+    database: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX },
+    storage: { root: storageRoot, embeddedDatabaseDir: path.join(storageRoot, "postgres") },
+    auth: {
+      jwtSecret: env.JWT_SECRET,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+    },
+    logLevel: env.LOG_LEVEL,
+  });
+}

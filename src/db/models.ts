@@ -1,0 +1,14 @@
+import type { Sequelize } from "sequelize";
+import { Group } from "../modules/groups/group.model.js";
+import { User } from "../modules/users/user.model.js";
+
+/**
+ * Binds every model to the process's Sequelize instance and declares their associations.
+ * @param sequelize - the instance of this process
+ */
+export function initModels(sequelize: Sequelize): void {
+  Group.initialise(sequelize);
+  User.initialise(sequelize);
+  User.belongsTo(Group, { foreignKey: "groupId", as: "group" });
+  Group.hasMany(User, { foreignKey: "groupId", as: "members" });
+}

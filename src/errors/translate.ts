@@ -1,0 +1,66 @@
+import { errors as joseErrors } from "jose";
+import {
+  BaseError as SequelizeBaseError,
+  ConnectionError,
+  DatabaseError,
+  EmptyResultError,
+  ForeignKeyConstraintError,
+  UniqueConstraintError,
+} from "sequelize";
+import { ZodError } from "zod";
+import { violationsOf } from "../validation/violations.js";
+import { AppError, InvalidArgumentError, NotFoundError } from "./index.js";
+
+/** SQLSTATEs that mean the client sent a value PostgreSQL cannot take (bad uuid, date, number). */
+const badValueStates = new Set(["22P02", "22007", "22008", "22003", "22001", "22021"]);
+
+/**
+ * Maps any thrown value onto our closed set of errors; the one place foreign errors are understood.
+ * Unknown errors become an opaque `internal`, whose message never reaches the client.
+ * @param error - whatever was thrown
+ */
+export function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof ZodError) return InvalidArgumentError("Some fields are invalid.", violationsOf(error));
+  if (error instanceof joseErrors.JWTExpired) return new AppError("token_expired", "The access token has expired; refresh it.");
+  if (error instanceof joseErrors.JOSEError) return new AppError("unauthenticated", "The access token is not valid.");
+  if (error instanceof SequelizeBaseError) return fromSequelize(error);
+  const status = httpStatusOf(error);
+  if (status === 404) return NotFoundError("The endpoint");
+  if (status === 405) return new AppError("method_not_allowed", "This endpoint does not take that method.");
+  if (status === 413) return new AppError("payload_too_large", "The request body is too large.");
+  if (status === 415) return new AppError("unsupported_media_type", "The request body's media type is not accepted.");
+  if (status === 400) return InvalidArgumentError("The request is malformed.");
+  return new AppError("internal", "Something went wrong on our side; quote the request id when reporting it.", { cause: error });
+}
+
+function fromSequelize(error: SequelizeBaseError): AppError {
+  if (error instanceof UniqueConstraintError) {
+    const fields = Object.keys(error.fields ?? {});
+    return new AppError("conflict", "Something with the same unique value already exists.", {
+      fieldViolations: fields.map((field) => ({ field: snakeToCamel(field), description: "Already taken." })),
+      cause: error,
+    });
+  }
+  if (error instanceof ForeignKeyConstraintError) {
+    // Deleting a row still referenced is a state conflict; pointing at a missing row is a bad request.
+    const stillReferenced = /still referenced/.test(String((error.parent as { detail?: string }).detail ?? ""));
+    return stillReferenced
+      ? new AppError("conflict", "Other records still refer to this one.", { cause: error })
+      : new AppError("failed_precondition", "The request refers to something that does not exist.", { cause: error });
+  }
+  if (error instanceof EmptyResultError) return NotFoundError();
+  if (error instanceof ConnectionError) return new AppError("unavailable", "The database is unavailable; try again shortly.", { cause: error });
+  if (error instanceof DatabaseError && badValueStates.has(String((error.parent as { code?: string }).code))) {
+    return InvalidArgumentError("A value in the request is malformed.");
+  }
+  return new AppError("internal", "Something went wrong on our side; quote the request id when reporting it.", { cause: error });
+}
+
+function httpStatusOf(error: unknown): number | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const status = (error as { status?: unknown; statusCode?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode;
+  return typeof status === "number" ? status : undefined;
+}
+
+const snakeToCamel = (name: string) => name.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());

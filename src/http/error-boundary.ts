@@ -1,0 +1,51 @@
+import { Error as ErrorMessage } from "../../generated/shtp/v1/error.js";
+import { AppError } from "../errors/index.js";
+import { toAppError } from "../errors/translate.js";
+import type { Logger } from "../logging/logger.js";
+import type { AppContext, AppMiddleware } from "./context.js";
+import { errorMedia } from "./media.js";
+import { contentTypeOf, encodeMessage } from "./messages.js";
+
+/**
+ * Turns every error below it into a `shtp.v1.Error` in the client's encoding, with the request id.
+ * 5xx errors are logged once, here, with their cause; their text never reaches the client.
+ * @param logger - the process logger
+ */
+export const errorBoundary =
+  (logger: Logger): AppMiddleware =>
+  async (ctx, next) => {
+    try {
+      await next();
+      // Nothing answered: the router found no route for this path, or the route lacks this method.
+      if (ctx.body === undefined && ctx.status === 404) throw new AppError("not_found", "There is no endpoint at this path.");
+      if (ctx.body === undefined && ctx.status === 405) {
+        throw new AppError("method_not_allowed", "This endpoint does not take that method.", { headers: { Allow: ctx.response.get("allow") } });
+      }
+    } catch (thrown) {
+      const error = toAppError(thrown);
+      if (error.status >= 500) logger.error({ err: error.cause ?? thrown, requestId: ctx.state.requestId }, "request failed");
+      renderError(ctx, error);
+    }
+  };
+
+/**
+ * Writes `error` as the response, keeping only headers every response must carry.
+ * @param ctx - the Koa context
+ * @param error - a safe error
+ */
+export function renderError(ctx: AppContext, error: AppError): void {
+  const media = ctx.state.responseMedia ?? errorMedia(ctx);
+  const requestId = ctx.state.requestId;
+  // Headers set for a success that did not happen (Content-Disposition, caching) must not leak into the error.
+  const keep = new Set(["x-request-id", "vary", "x-content-type-options"]);
+  for (const name of Object.keys(ctx.response.headers)) if (!keep.has(name)) ctx.remove(name);
+  for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
+  ctx.status = error.status;
+  ctx.set("Cache-Control", "no-store");
+  ctx.type = contentTypeOf(media);
+  ctx.body = encodeMessage(
+    { code: error.code, detail: error.message, fieldViolations: error.fieldViolations, requestId },
+    ErrorMessage,
+    media,
+  );
+}

@@ -1,0 +1,153 @@
+import { z } from "zod";
+import { rolesAllowed } from "../auth/roles.js";
+import { errorCodes, statusOf, type ErrorCode } from "../errors/index.js";
+import { messageMediaTypes } from "./media.js";
+import { ProtoSchemaBuilder, loadContract, type JsonSchema } from "./proto-schemas.js";
+import { API_PREFIX } from "./router.js";
+import { isTransactional, openApiPath, type AnyRoute } from "./route.js";
+
+const ERROR_MESSAGE = "shtp.v1.Error";
+
+/** One row of the permission table: who may call which operation. */
+export interface Permission {
+  operation: string;
+  method: string;
+  path: string;
+  access: string;
+}
+
+/**
+ * The permission table, derived from the route declarations alone.
+ * @param routes - the route table
+ */
+export function permissionTable(routes: readonly AnyRoute[]): Permission[] {
+  return routes.map((route) => ({
+    operation: route.name,
+    method: route.method.toUpperCase(),
+    path: `${API_PREFIX}${openApiPath(route.path)}`,
+    access: route.access === "public" ? "anyone" : route.access === "signedIn" ? "any signed-in user" : route.access.join(", "),
+  }));
+}
+
+/**
+ * The errors a route can answer with: those its chain can raise, plus the ones it declares.
+ * @param route - a declared route
+ */
+export function errorsOf(route: AnyRoute): ErrorCode[] {
+  const codes = new Set<ErrorCode>(["not_acceptable", "internal", "unavailable"]);
+  if (route.params || route.query || route.body) codes.add("invalid_argument");
+  if (route.body) ["unsupported_media_type", "payload_too_large"].forEach((code) => codes.add(code as ErrorCode));
+  if (route.access !== "public") ["unauthenticated", "token_expired"].forEach((code) => codes.add(code as ErrorCode));
+  if (Array.isArray(route.access)) codes.add("permission_denied");
+  for (const code of route.errors ?? []) codes.add(code);
+  return errorCodes.filter((code) => codes.has(code));
+}
+
+const messageContent = (schema: JsonSchema, protoMessage: string) =>
+  Object.fromEntries(
+    messageMediaTypes.map((type) => [
+      type,
+      type === "application/json"
+        ? { schema }
+        : { schema: { type: "string", format: "binary", description: `A serialized ${protoMessage}.` }, "x-proto-message": protoMessage },
+    ]),
+  );
+
+const zodSchema = (schema: z.ZodType): JsonSchema => {
+  const { $schema: _dialect, ...json } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as JsonSchema;
+  return json;
+};
+
+function parametersOf(schema: z.ZodType | undefined, location: "path" | "query"): JsonSchema[] {
+  if (!schema) return [];
+  const json = zodSchema(schema);
+  const properties = (json.properties ?? {}) as Record<string, JsonSchema>;
+  const required = new Set((json.required ?? []) as string[]);
+  return Object.entries(properties).map(([name, property]) => ({
+    name,
+    in: location,
+    required: location === "path" || required.has(name),
+    schema: property,
+    ...(typeof property.description === "string" ? { description: property.description } : {}),
+  }));
+}
+
+/**
+ * Builds the OpenAPI 3.1 document from the route declarations and the .proto files.
+ * @param routes - the route table
+ * @param version - the server's release version
+ */
+export function buildOpenApiDocument(routes: readonly AnyRoute[], version: string): JsonSchema {
+  const schemas = new ProtoSchemaBuilder(loadContract());
+  const errorSchema = schemas.refTo(ERROR_MESSAGE);
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+
+  for (const route of routes) {
+    const responses: Record<string, JsonSchema> = {};
+    const successStatus = String(route.response ? (route.successStatus ?? 200) : 204);
+    responses[successStatus] = route.response
+      ? {
+          description: "Success.",
+          content: messageContent(schemas.refTo(route.response.$type), route.response.$type),
+          "x-proto-message": route.response.$type,
+        }
+      : { description: "Success, no content." };
+    for (const code of errorsOf(route)) {
+      const status = String(statusOf(code));
+      const existing = responses[status];
+      const codes = [...((existing?.["x-error-codes"] as string[] | undefined) ?? []), code];
+      responses[status] = {
+        description: `Error: ${codes.join(" or ")}.`,
+        content: messageContent(errorSchema, ERROR_MESSAGE),
+        "x-error-codes": codes,
+      };
+    }
+
+    const operation: JsonSchema = {
+      operationId: route.name,
+      summary: route.summary,
+      ...(route.description ? { description: route.description } : {}),
+      tags: [tagOf(route.path)],
+      security: route.access === "public" ? [] : [{ bearerAuth: [] }],
+      "x-roles": route.access === "public" ? ["anyone"] : rolesAllowed(route.access),
+      "x-transactional": isTransactional(route),
+      parameters: [...parametersOf(route.params, "path"), ...parametersOf(route.query, "query")],
+      responses,
+    };
+    if (route.body) {
+      operation.requestBody = {
+        required: false,
+        description: "An absent body is the empty message.",
+        content: messageContent(zodSchema(route.body.schema), route.body.message.$type),
+        "x-proto-message": route.body.message.$type,
+      };
+    }
+    const path = openApiPath(route.path);
+    paths[path] = { ...paths[path], [route.method]: operation };
+  }
+
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "ShTP API",
+      version,
+      description: [
+        "The ShTP school platform API. Every message endpoint speaks JSON (ProtoJSON: lowerCamelCase keys,",
+        "enum names, RFC 3339 timestamps, 64-bit integers as strings) and Protocol Buffers",
+        "(`application/protobuf`, `application/x-protobuf` or `application/vnd.google.protobuf`), chosen by",
+        "`Content-Type` and `Accept`. Errors are `shtp.v1.Error` in the negotiated encoding. Unknown JSON keys",
+        "are refused; JSON keys are accepted in lowerCamelCase only. Lists take `limit` (1..100, default 20)",
+        "and an opaque `cursor`. The .proto files are served at /api/v1/proto/.",
+      ].join(" "),
+    },
+    servers: [{ url: API_PREFIX }],
+    paths,
+    components: {
+      schemas: schemas.components,
+      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+    },
+  };
+}
+
+/** The first path segment names the resource: `/users/:id` is tagged `users`. */
+const tagOf = (path: string): string => path.split("/").find(Boolean) ?? "meta";
