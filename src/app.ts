@@ -53,7 +53,8 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
   app.use(
     compress({
       threshold: 1024,
-      filter: (type) => compressible.has(type.split(";")[0]?.trim().toLowerCase() ?? "") || type.startsWith("application/json"),
+      filter: (type) =>
+        compressible.has(type.split(";")[0]?.trim().toLowerCase() ?? "") || type.startsWith("application/json"),
       // Level 4 brotli and level 6 gzip keep the CPU cost per response low; 11 would cost far more for little.
       br: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } },
       gzip: { level: 6 },

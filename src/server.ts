@@ -1,14 +1,16 @@
 import http from "node:http";
+import { pathToFileURL } from "node:url";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config/index.js";
-import { openDatabase, type Database } from "./db/database.js";
+import { openDatabase } from "./db/database.js";
+import type { AnyRoute } from "./http/route.js";
 import { createLogger, type Logger } from "./logging/logger.js";
 
 /** A started server: its address and how to stop it. */
 export interface RunningServer {
   url: string;
   server: http.Server;
-  database: Database;
+  database: Awaited<ReturnType<typeof openDatabase>>;
   /** Stops accepting, lets in-flight requests finish (bounded), closes the pool and the embedded database. */
   shutdown(): Promise<void>;
 }
@@ -17,16 +19,22 @@ export interface RunningServer {
  * Boots one server process: database (embedded when DATABASE_URL is unset), migrations, HTTP.
  * @param config - the parsed configuration
  * @param logger - the process logger
+ * @param routes - the route table, when not the API's own
  */
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  logger: Logger,
+  routes?: readonly AnyRoute[],
+): Promise<RunningServer> {
   const database = await openDatabase(config, logger);
   const server = http.createServer();
   // Slow or idle clients must not hold sockets forever.
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
   try {
-    const app = buildApp({ config, logger, sequelize: database.sequelize, isReady: database.isReady });
-    server.on("request", app.callback());
+    const app = buildApp({ config, logger, sequelize: database.sequelize, isReady: database.isReady, routes });
+    const handle = app.callback();
+    server.on("request", (request, response) => void handle(request, response));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.http.port, config.http.host, () => resolve());
@@ -54,7 +62,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   return { url, server, database, shutdown };
 }
 
-async function main(): Promise<void> {
+/**
+ * The process entry: reads the environment, boots, and on SIGTERM or SIGINT drains and exits 0.
+ * A bad configuration exits 78 (EX_CONFIG) with a message naming each bad variable.
+ * @param routes - the route table, when not the API's own (a test fixture adds a slow route)
+ */
+export async function runServerProcess(routes?: readonly AnyRoute[]): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
@@ -66,7 +79,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  const running = await startServer(config, logger).catch((error: unknown) => {
+  const running = await startServer(config, logger, routes).catch((error: unknown) => {
     logger.fatal({ err: error }, "boot failed");
     process.exit(1);
   });
@@ -84,4 +97,4 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => stop("SIGINT"));
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await runServerProcess();

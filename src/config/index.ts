@@ -4,7 +4,8 @@ import { z } from "zod";
 /** The signing secret used when none is configured; refused in production. */
 export const DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-0123456789";
 
-const integer = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
 const flag = (fallback: boolean) =>
   z
     .enum(["true", "false", "1", "0"])

@@ -14,9 +14,9 @@ export interface Database {
   /** Set when this process started its own PostgreSQL. */
   embedded?: EmbeddedDatabase;
   /** @returns whether the database answers and every migration is applied */
-  isReady(): Promise<boolean>;
+  isReady: () => Promise<boolean>;
   /** Closes the pool, then stops the embedded PostgreSQL if this process started one. */
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 const EMBEDDED_DATABASE_NAME = "shtp";
@@ -48,7 +48,12 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
  * @param url - a postgres:// URL
  * @param poolMax - the pool size
  */
-export async function connect(url: string, poolMax: number, logger?: Logger, embedded?: EmbeddedDatabase): Promise<Database> {
+export async function connect(
+  url: string,
+  poolMax: number,
+  logger?: Logger,
+  embedded?: EmbeddedDatabase,
+): Promise<Database> {
   const sequelize = createSequelize(url, poolMax);
   try {
     initModels(sequelize);

@@ -23,7 +23,8 @@ export function createMigrator(sequelize: Sequelize, logger?: Logger): Umzug<Que
     migrations: {
       glob: ["*.ts", { cwd: migrationsDir, ignore: ["*.test.ts"] }],
       resolve: ({ name, path: file, context }) => {
-        const load = async (): Promise<Migration> => import(pathToFileURL(file ?? path.join(migrationsDir, name)).href);
+        const load = async () =>
+          (await import(pathToFileURL(file ?? path.join(migrationsDir, name)).href)) as Migration;
         return {
           name: name.replace(/\.ts$/, ""),
           up: async () => (await load()).up({ context }),

@@ -22,7 +22,8 @@ const badValueStates = new Set(["22P02", "22007", "22008", "22003", "22001", "22
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof ZodError) return InvalidArgumentError("Some fields are invalid.", violationsOf(error));
-  if (error instanceof joseErrors.JWTExpired) return new AppError("token_expired", "The access token has expired; refresh it.");
+  if (error instanceof joseErrors.JWTExpired)
+    return new AppError("token_expired", "The access token has expired; refresh it.");
   if (error instanceof joseErrors.JOSEError) return new AppError("unauthenticated", "The access token is not valid.");
   if (error instanceof SequelizeBaseError) return fromSequelize(error);
   const status = httpStatusOf(error);
@@ -31,7 +32,9 @@ export function toAppError(error: unknown): AppError {
   if (status === 413) return new AppError("payload_too_large", "The request body is too large.");
   if (status === 415) return new AppError("unsupported_media_type", "The request body's media type is not accepted.");
   if (status === 400) return InvalidArgumentError("The request is malformed.");
-  return new AppError("internal", "Something went wrong on our side; quote the request id when reporting it.", { cause: error });
+  return new AppError("internal", "Something went wrong on our side; quote the request id when reporting it.", {
+    cause: error,
+  });
 }
 
 function fromSequelize(error: SequelizeBaseError): AppError {
@@ -50,16 +53,20 @@ function fromSequelize(error: SequelizeBaseError): AppError {
       : new AppError("failed_precondition", "The request refers to something that does not exist.", { cause: error });
   }
   if (error instanceof EmptyResultError) return NotFoundError();
-  if (error instanceof ConnectionError) return new AppError("unavailable", "The database is unavailable; try again shortly.", { cause: error });
+  if (error instanceof ConnectionError)
+    return new AppError("unavailable", "The database is unavailable; try again shortly.", { cause: error });
   if (error instanceof DatabaseError && badValueStates.has(String((error.parent as { code?: string }).code))) {
     return InvalidArgumentError("A value in the request is malformed.");
   }
-  return new AppError("internal", "Something went wrong on our side; quote the request id when reporting it.", { cause: error });
+  return new AppError("internal", "Something went wrong on our side; quote the request id when reporting it.", {
+    cause: error,
+  });
 }
 
 function httpStatusOf(error: unknown): number | undefined {
   if (typeof error !== "object" || error === null) return undefined;
-  const status = (error as { status?: unknown; statusCode?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode;
+  const status =
+    (error as { status?: unknown; statusCode?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode;
   return typeof status === "number" ? status : undefined;
 }
 

@@ -39,7 +39,8 @@ const swaggerInit = `window.ui = SwaggerUIBundle({
 });
 `;
 
-const docsPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'";
+const docsPolicy =
+  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'";
 
 /**
  * The documentation routes: OpenAPI JSON, Swagger UI from the npm package (no CDN) and the .proto files.

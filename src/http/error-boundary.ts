@@ -17,13 +17,17 @@ export const errorBoundary =
     try {
       await next();
       // Nothing answered: the router found no route for this path, or the route lacks this method.
-      if (ctx.body === undefined && ctx.status === 404) throw new AppError("not_found", "There is no endpoint at this path.");
+      if (ctx.body === undefined && ctx.status === 404)
+        throw new AppError("not_found", "There is no endpoint at this path.");
       if (ctx.body === undefined && ctx.status === 405) {
-        throw new AppError("method_not_allowed", "This endpoint does not take that method.", { headers: { Allow: ctx.response.get("allow") } });
+        throw new AppError("method_not_allowed", "This endpoint does not take that method.", {
+          headers: { Allow: ctx.response.get("allow") },
+        });
       }
     } catch (thrown) {
       const error = toAppError(thrown);
-      if (error.status >= 500) logger.error({ err: error.cause ?? thrown, requestId: ctx.state.requestId }, "request failed");
+      if (error.status >= 500)
+        logger.error({ err: error.cause ?? thrown, requestId: ctx.state.requestId }, "request failed");
       renderError(ctx, error);
     }
   };

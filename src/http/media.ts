@@ -13,7 +13,11 @@ export interface Media {
 export const JSON_MEDIA: Media = { encoding: "json", type: "application/json" };
 
 /** The protobuf aliases in the wild; we answer with whichever one the client named. */
-export const protobufMediaTypes = ["application/protobuf", "application/x-protobuf", "application/vnd.google.protobuf"] as const;
+export const protobufMediaTypes = [
+  "application/protobuf",
+  "application/x-protobuf",
+  "application/vnd.google.protobuf",
+] as const;
 
 export const messageMediaTypes: readonly string[] = [JSON_MEDIA.type, ...protobufMediaTypes];
 
@@ -59,7 +63,10 @@ export function responseMedia(ctx: Context, mirror: Media | undefined): Media {
   const offered = [preferred.type, ...messageMediaTypes.filter((type) => type !== preferred.type)];
   const chosen = ctx.accepts(offered);
   if (typeof chosen !== "string") {
-    throw new AppError("not_acceptable", `This endpoint answers with ${messageMediaTypes.join(", ")}; Accept allows none of them.`);
+    throw new AppError(
+      "not_acceptable",
+      `This endpoint answers with ${messageMediaTypes.join(", ")}; Accept allows none of them.`,
+    );
   }
   return chosen === JSON_MEDIA.type ? JSON_MEDIA : { encoding: "protobuf", type: chosen };
 }

@@ -25,7 +25,12 @@ export function permissionTable(routes: readonly AnyRoute[]): Permission[] {
     operation: route.name,
     method: route.method.toUpperCase(),
     path: `${API_PREFIX}${openApiPath(route.path)}`,
-    access: route.access === "public" ? "anyone" : route.access === "signedIn" ? "any signed-in user" : route.access.join(", "),
+    access:
+      route.access === "public"
+        ? "anyone"
+        : route.access === "signedIn"
+          ? "any signed-in user"
+          : route.access.join(", "),
   }));
 }
 
@@ -49,7 +54,10 @@ const messageContent = (schema: JsonSchema, protoMessage: string) =>
       type,
       type === "application/json"
         ? { schema }
-        : { schema: { type: "string", format: "binary", description: `A serialized ${protoMessage}.` }, "x-proto-message": protoMessage },
+        : {
+            schema: { type: "string", format: "binary", description: `A serialized ${protoMessage}.` },
+            "x-proto-message": protoMessage,
+          },
     ]),
   );
 

@@ -28,7 +28,8 @@ export function listProtoFiles(): string[] {
  */
 export function loadContract(): protobuf.Root {
   const root = new protobuf.Root();
-  root.resolvePath = (_origin, target) => (target.startsWith("google/protobuf/") ? target : path.join(protoDir, target));
+  root.resolvePath = (_origin, target) =>
+    target.startsWith("google/protobuf/") ? target : path.join(protoDir, target);
   root.loadSync(listProtoFiles(), { keepCase: false, alternateCommentMode: true });
   root.resolveAll();
   return root;
@@ -84,7 +85,9 @@ export class ProtoSchemaBuilder {
     const properties: Record<string, JsonSchema> = {};
     for (const field of type.fieldsArray) properties[field.name] = this.fieldSchema(field);
     const oneofs = type.oneofsArray.filter((oneof) => !oneof.name.startsWith("_"));
-    const notes = oneofs.map((oneof) => `At most one of ${oneof.oneof.map((name) => `\`${name}\``).join(", ")} is set.`);
+    const notes = oneofs.map(
+      (oneof) => `At most one of ${oneof.oneof.map((name) => `\`${name}\``).join(", ")} is set.`,
+    );
     return {
       type: "object",
       ...(description(type.comment, notes) ? { description: description(type.comment, notes) } : {}),

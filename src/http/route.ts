@@ -27,7 +27,13 @@ export type CallerOf<A extends Access> = A extends "public" ? Actor | undefined 
  * The one declaration of a route. The router entry, negotiation, validation, the role gate, the
  * OpenAPI operation and the permission table are all derived from it.
  */
-export interface RouteDefinition<Body = unknown, Out = unknown, Query = unknown, Params = unknown, A extends Access = Access> {
+export interface RouteDefinition<
+  Body = unknown,
+  Out = unknown,
+  Query = unknown,
+  Params = unknown,
+  A extends Access = Access,
+> {
   /** Unique, lowerCamelCase; the OpenAPI operationId. */
   name: string;
   method: HttpMethod;
@@ -76,10 +82,14 @@ export interface AnyRoute {
  * @param definition - the route's facts and its handler
  * @returns the same declaration, typed for the route table
  */
-export function defineRoute<Body = undefined, Out = void, Query = undefined, Params = undefined, const A extends Access = Access>(
-  definition: RouteDefinition<Body, Out, Query, Params, A>,
-): AnyRoute {
-  return definition as unknown as AnyRoute;
+export function defineRoute<
+  Body = undefined,
+  Out = void,
+  Query = undefined,
+  Params = undefined,
+  const A extends Access = Access,
+>(definition: RouteDefinition<Body, Out, Query, Params, A>): AnyRoute {
+  return definition;
 }
 
 /** @returns whether a route's handler runs in a transaction */

@@ -53,7 +53,9 @@ function routeMiddleware(route: AnyRoute, deps: RouterDeps): AppMiddleware {
 
     const run = (transaction: Parameters<AnyRoute["handler"]>[0]["transaction"]) =>
       route.handler({ body, query, params, actor, transaction, requestId: ctx.state.requestId, ctx });
-    const result = isTransactional(route) ? await deps.sequelize.transaction((transaction) => run(transaction)) : await run(undefined);
+    const result = isTransactional(route)
+      ? await deps.sequelize.transaction((transaction) => run(transaction))
+      : await run(undefined);
 
     ctx.set("Cache-Control", "no-store");
     if (!route.response) {

@@ -85,7 +85,9 @@ const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(
 function isRealDateTime(text: string): boolean {
   const parts = rfc3339.exec(text);
   if (!parts) return false;
-  const [year, month, day, hour, minute, second, offsetHours = 0, offsetMinutes = 0] = parts.slice(1).map((part) => Number(part ?? 0));
+  const [year, month, day, hour, minute, second, offsetHours = 0, offsetMinutes = 0] = parts
+    .slice(1)
+    .map((part) => Number(part ?? 0));
   if (year === undefined || month === undefined || day === undefined) return false;
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);
@@ -118,7 +120,13 @@ export const protoMessage = <Shape extends z.ZodRawShape>(shape: Shape) =>
 
 /** A `repeated` field: absent or `null` is the empty list. */
 export const protoRepeated = <Item extends z.ZodType>(item: Item, checks?: { max?: number }) =>
-  z.preprocess(nullMeansUnset, z.array(item).max(checks?.max ?? 1000).prefault([]));
+  z.preprocess(
+    nullMeansUnset,
+    z
+      .array(item)
+      .max(checks?.max ?? 1000)
+      .prefault([]),
+  );
 
 /** A proto3 `optional` field: absent or `null` leaves it unset, any present value is checked. */
 export const protoOptional = <Inner extends z.ZodType>(inner: Inner) => z.preprocess(nullMeansUnset, inner.optional());

@@ -10,7 +10,11 @@ export const getVersion = defineRoute({
   summary: "The server's name, release and protobuf package.",
   access: "public",
   response: VersionInfo,
-  handler: async (): Promise<VersionInfo> => ({ name: "shtp-api", version: serverVersion, apiVersion: protobufPackage }),
+  handler: async (): Promise<VersionInfo> => ({
+    name: "shtp-api",
+    version: serverVersion,
+    apiVersion: protobufPackage,
+  }),
 });
 
 export const metaRoutes = [getVersion];

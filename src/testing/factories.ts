@@ -1,0 +1,45 @@
+import { randomUUID } from "node:crypto";
+import { issueAccessToken } from "../auth/tokens.js";
+import type { RoleName } from "../auth/roles.js";
+import type { Config } from "../config/index.js";
+import { Group } from "../modules/groups/group.model.js";
+import { User } from "../modules/users/user.model.js";
+
+const unique = () => randomUUID().slice(0, 8);
+
+/**
+ * Creates a group with a unique name.
+ * @param overrides - fields to set
+ */
+export async function buildGroup(overrides: Partial<{ name: string }> = {}): Promise<Group> {
+  return Group.create({ name: overrides.name ?? `Group ${unique()}` });
+}
+
+/**
+ * Creates a user, and a group for it unless one is given. The password hash is a placeholder that
+ * matches no password; sign-in tests set a real one.
+ * @param overrides - fields to set
+ */
+export async function buildUser(
+  overrides: Partial<{ role: RoleName; groupId: string; email: string; nickName: string; learningClass: string }> = {},
+): Promise<User> {
+  const tag = unique();
+  return User.create({
+    email: overrides.email ?? `user-${tag}@example.test`,
+    nickName: overrides.nickName ?? `user_${tag}`,
+    firstName: "Test",
+    lastName: `User ${tag}`,
+    role: overrides.role ?? "student",
+    groupId: overrides.groupId ?? (await buildGroup()).id,
+    learningClass: overrides.learningClass ?? "",
+    passwordHash: "unusable",
+  });
+}
+
+/**
+ * Mints a real access token for `user`, as a login would.
+ * @param user - the subject
+ * @param config - the server's configuration (its secret, issuer and audience)
+ */
+export const tokenFor = (user: { id: string }, config: Config): Promise<string> =>
+  issueAccessToken({ userId: user.id }, config.auth);

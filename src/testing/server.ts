@@ -1,0 +1,50 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { buildApp } from "../app.js";
+import { loadConfig, type Config } from "../config/index.js";
+import type { AnyRoute } from "../http/route.js";
+import { createLogger } from "../logging/logger.js";
+import { testDatabase } from "./database.js";
+
+/** The test configuration: everything at its default but quiet logs and the test mode. */
+export const testConfig = (overrides: Record<string, string> = {}): Config =>
+  loadConfig({ NODE_ENV: "test", LOG_LEVEL: "silent", ...overrides });
+
+/** A real HTTP server on a loopback port, serving the real app over the suite's database. */
+export interface TestServer {
+  url: string;
+  config: Config;
+  close(): Promise<void>;
+}
+
+/**
+ * Mounts the app on port 0.
+ * @param options.routes - a route table other than the API's (for tests of the framework itself)
+ * @param options.env - configuration overrides
+ */
+export async function startTestServer(
+  options: { routes?: readonly AnyRoute[]; env?: Record<string, string> } = {},
+): Promise<TestServer> {
+  const config = testConfig(options.env);
+  const { database } = testDatabase();
+  const app = buildApp({
+    config,
+    logger: createLogger("silent"),
+    sequelize: database.sequelize,
+    isReady: database.isReady,
+    routes: options.routes,
+  });
+  const handle = app.callback();
+  const server = http.createServer((request, response) => void handle(request, response));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    config,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
