@@ -15,6 +15,8 @@ import { buildApiRouter } from "./http/router.js";
 import { requestId } from "./http/request-id.js";
 import type { AnyRoute } from "./http/route.js";
 import type { Logger } from "./logging/logger.js";
+import { createServices } from "./services.js";
+import { buildPublicFilesRouter } from "./storage/public-files.js";
 import { routes as allRoutes } from "./modules/index.js";
 
 export interface AppDeps {
@@ -39,9 +41,10 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
   // Koa prints errors itself unless told otherwise; ours are logged once, by the error boundary.
   app.silent = true;
 
-  const api = buildApiRouter(routes, deps);
+  const api = buildApiRouter(routes, createServices(deps));
   const docs = buildDocsRouter(buildOpenApiDocument(routes, serverVersion));
   const health = buildHealthRouter(deps.isReady);
+  const publicFiles = buildPublicFilesRouter(deps.config.storage.avatarsDir);
 
   app.use(requestId());
   app.use(async (ctx, next) => {
@@ -64,6 +67,7 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
   app.use(errorBoundary(deps.logger));
   app.use(health.routes());
   app.use(docs.routes());
+  app.use(publicFiles.routes());
   app.use(api.routes());
   app.use(api.allowedMethods());
   return app;

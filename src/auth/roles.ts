@@ -7,6 +7,8 @@ export type RoleName = (typeof roleNames)[number];
 export interface Actor {
   id: string;
   role: RoleName;
+  /** The sign-in session the access token belongs to. */
+  sessionId: string;
 }
 
 /** Who may call a route: anyone, any signed-in user, or the listed roles. */

@@ -36,6 +36,19 @@ const environmentSchema = z.object({
   JWT_AUDIENCE: z.string().min(1).default("shtp-clients"),
   /** Access token lifetime in seconds. */
   ACCESS_TOKEN_TTL_SECONDS: integer(900, 60, 86_400),
+  /** How long an unused refresh token stays valid, in seconds. */
+  REFRESH_TOKEN_TTL_SECONDS: integer(30 * 86_400, 300, 365 * 86_400),
+  /** How long one sign-in may be kept alive by refreshing, in seconds. */
+  SESSION_MAX_AGE_SECONDS: integer(90 * 86_400, 300, 365 * 86_400),
+  /** Failed sign-ins per account within the window before 429. */
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: integer(10, 1, 10_000),
+  /** Failed sign-ins per client address within the window before 429. */
+  LOGIN_MAX_FAILURES_PER_ADDRESS: integer(100, 1, 100_000),
+  /** The window of the two limits above, in seconds. */
+  LOGIN_FAILURE_WINDOW_SECONDS: integer(900, 1, 86_400),
+  /** With INITIAL_ADMIN_PASSWORD: the first admin, created when the database has no users. */
+  INITIAL_ADMIN_EMAIL: z.preprocess(emptyAsUnset, z.email().optional()),
+  INITIAL_ADMIN_PASSWORD: z.preprocess(emptyAsUnset, z.string().min(8, "must be at least 8 characters").optional()),
   /** Largest accepted message body in bytes (uploads have their own limits). */
   MAX_BODY_BYTES: integer(1_048_576, 1024, 64 * 1_048_576),
   /** pino level; `silent` turns logging off. */
@@ -53,9 +66,27 @@ export interface Config {
   env: Environment["NODE_ENV"];
   http: { host: string; port: number; maxBodyBytes: number; trustProxy: boolean; shutdownTimeoutMs: number };
   database: { url: string | undefined; poolMax: number };
-  storage: { root: string; embeddedDatabaseDir: string };
-  auth: { jwtSecret: string; issuer: string; audience: string; accessTokenTtlSeconds: number };
+  storage: { root: string; embeddedDatabaseDir: string; avatarsDir: string; uploadsTmpDir: string };
+  auth: {
+    jwtSecret: string;
+    issuer: string;
+    audience: string;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+    sessionMaxAgeSeconds: number;
+  };
+  loginThrottle: { maxFailuresPerAccount: number; maxFailuresPerAddress: number; windowSeconds: number };
+  /** The first admin to create on an empty database, if configured. */
+  initialAdmin: { email: string; password: string } | undefined;
   logLevel: Environment["LOG_LEVEL"];
+}
+
+/** Freezes `value` and every object in it: no part of the configuration may change after boot. */
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const field of Object.values(value) as unknown[]) {
+    if (typeof field === "object" && field !== null) deepFreeze(field);
+  }
+  return Object.freeze(value);
 }
 
 /** Raised when the environment is unusable; the message names every bad variable. */
@@ -78,8 +109,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (env.NODE_ENV === "production" && env.JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
     throw new ConfigError("Invalid configuration:\n  JWT_SECRET: must be set to a private value in production");
   }
+  if (Boolean(env.INITIAL_ADMIN_EMAIL) !== Boolean(env.INITIAL_ADMIN_PASSWORD)) {
+    throw new ConfigError("Invalid configuration:\n  INITIAL_ADMIN_EMAIL, INITIAL_ADMIN_PASSWORD: set both or neither");
+  }
   const storageRoot = path.resolve(env.STORAGE_DIR);
-  return Object.freeze({
+  return deepFreeze({
     env: env.NODE_ENV,
     http: {
       host: env.HOST,
@@ -89,13 +123,29 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     },
     database: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX },
-    storage: { root: storageRoot, embeddedDatabaseDir: path.join(storageRoot, "postgres") },
+    storage: {
+      root: storageRoot,
+      embeddedDatabaseDir: path.join(storageRoot, "postgres"),
+      avatarsDir: path.join(storageRoot, "avatars"),
+      uploadsTmpDir: path.join(storageRoot, "tmp"),
+    },
     auth: {
       jwtSecret: env.JWT_SECRET,
       issuer: env.JWT_ISSUER,
       audience: env.JWT_AUDIENCE,
       accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
+      sessionMaxAgeSeconds: env.SESSION_MAX_AGE_SECONDS,
     },
+    loginThrottle: {
+      maxFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      maxFailuresPerAddress: env.LOGIN_MAX_FAILURES_PER_ADDRESS,
+      windowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
+    },
+    initialAdmin:
+      env.INITIAL_ADMIN_EMAIL && env.INITIAL_ADMIN_PASSWORD
+        ? { email: env.INITIAL_ADMIN_EMAIL, password: env.INITIAL_ADMIN_PASSWORD }
+        : undefined,
     logLevel: env.LOG_LEVEL,
   });
 }

@@ -29,7 +29,9 @@ async function main(command: Command): Promise<void> {
       const reverted = await withMigrationLock(url, () => migrator.down());
       print(reverted.length ? reverted.map((m) => `reverted ${m.name}`) : ["nothing to revert"]);
     } else {
-      const [executed, pending] = await Promise.all([migrator.executed(), migrator.pending()]);
+      // One after the other: each creates the meta table when missing, and two concurrent creations collide.
+      const executed = await migrator.executed();
+      const pending = await migrator.pending();
       print([...executed.map((m) => `applied  ${m.name}`), ...pending.map((m) => `pending  ${m.name}`)]);
     }
   } finally {

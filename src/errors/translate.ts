@@ -41,7 +41,7 @@ function fromSequelize(error: SequelizeBaseError): AppError {
   if (error instanceof UniqueConstraintError) {
     const fields = Object.keys(error.fields ?? {});
     return new AppError("conflict", "Something with the same unique value already exists.", {
-      fieldViolations: fields.map((field) => ({ field: snakeToCamel(field), description: "Already taken." })),
+      fieldViolations: fields.map((field) => ({ field: snakeToCamel(columnOf(field)), description: "Already taken." })),
       cause: error,
     });
   }
@@ -51,6 +51,10 @@ function fromSequelize(error: SequelizeBaseError): AppError {
     return stillReferenced
       ? new AppError("conflict", "Other records still refer to this one.", { cause: error })
       : new AppError("failed_precondition", "The request refers to something that does not exist.", { cause: error });
+  }
+  // ON DELETE RESTRICT answers 23001 (restrict_violation), which Sequelize leaves a plain DatabaseError.
+  if (error instanceof DatabaseError && (error.parent as { code?: string }).code === "23001") {
+    return new AppError("conflict", "Other records still refer to this one.", { cause: error });
   }
   if (error instanceof EmptyResultError) return NotFoundError();
   if (error instanceof ConnectionError)
@@ -69,5 +73,8 @@ function httpStatusOf(error: unknown): number | undefined {
     (error as { status?: unknown; statusCode?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode;
   return typeof status === "number" ? status : undefined;
 }
+
+/** An expression index reports `lower(email)` as its field; the client knows the column, `email`. */
+const columnOf = (field: string) => /^\w+\((\w+)\)$/.exec(field)?.[1] ?? field;
 
 const snakeToCamel = (name: string) => name.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());

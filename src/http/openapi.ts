@@ -41,7 +41,9 @@ export function permissionTable(routes: readonly AnyRoute[]): Permission[] {
 export function errorsOf(route: AnyRoute): ErrorCode[] {
   const codes = new Set<ErrorCode>(["not_acceptable", "internal", "unavailable"]);
   if (route.params || route.query || route.body) codes.add("invalid_argument");
-  if (route.body) ["unsupported_media_type", "payload_too_large"].forEach((code) => codes.add(code as ErrorCode));
+  if (route.body || route.upload) {
+    ["unsupported_media_type", "payload_too_large", "invalid_argument"].forEach((code) => codes.add(code as ErrorCode));
+  }
   if (route.access !== "public") ["unauthenticated", "token_expired"].forEach((code) => codes.add(code as ErrorCode));
   if (Array.isArray(route.access)) codes.add("permission_denied");
   for (const code of route.errors ?? []) codes.add(code);
@@ -122,6 +124,26 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version: strin
       parameters: [...parametersOf(route.params, "path"), ...parametersOf(route.query, "query")],
       responses,
     };
+    if (route.upload) {
+      operation.requestBody = {
+        required: true,
+        content: {
+          "multipart/form-data": {
+            schema: {
+              type: "object",
+              required: [route.upload.field],
+              properties: {
+                [route.upload.field]: {
+                  type: "string",
+                  format: "binary",
+                  description: `${route.upload.kinds.join(", ")} (by content), at most ${route.upload.maxBytes} bytes.`,
+                },
+              },
+            },
+          },
+        },
+      };
+    }
     if (route.body) {
       operation.requestBody = {
         required: false,

@@ -2,8 +2,10 @@ import type { Transaction } from "sequelize";
 import type { z } from "zod";
 import type { Access, Actor } from "../auth/roles.js";
 import type { ErrorCode } from "../errors/index.js";
+import type { Services } from "../services.js";
 import type { AppContext } from "./context.js";
 import type { MessageCodec } from "./messages.js";
+import type { UploadedFile, UploadSpec } from "./uploads.js";
 
 export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
 
@@ -15,6 +17,10 @@ export interface RouteRequest<Body, Query, Params, Caller> {
   actor: Caller;
   /** The route's transaction: every query of a mutation passes it, so the request commits or rolls back whole. */
   transaction: Transaction | undefined;
+  /** The received file of an upload route (checked by content, still in its temporary folder). */
+  file: UploadedFile | undefined;
+  /** Configuration, database and process services. */
+  services: Services;
   requestId: string;
   /** For the few handlers that own a stream (downloads, uploads); message routes leave it alone. */
   ctx: AppContext;
@@ -48,6 +54,8 @@ export interface RouteDefinition<
   query?: z.ZodType<Query>;
   /** The request message and the zod schema of its ProtoJSON form. */
   body?: { message: MessageCodec<Body>; schema: z.ZodType };
+  /** A multipart upload route: its file part, size cap and accepted kinds. */
+  upload?: UploadSpec;
   /** The response message; absent for 204 No Content. */
   response?: MessageCodec<Out>;
   /** 200 unless the route creates something. */
@@ -70,6 +78,7 @@ export interface AnyRoute {
   params?: z.ZodType;
   query?: z.ZodType;
   body?: { message: MessageCodec<unknown>; schema: z.ZodType };
+  upload?: UploadSpec;
   response?: MessageCodec<unknown>;
   successStatus?: 200 | 201;
   errors?: readonly ErrorCode[];

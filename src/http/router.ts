@@ -1,61 +1,67 @@
 import Router from "@koa/router";
-import type { Sequelize } from "sequelize";
 import type { z } from "zod";
 import { authenticate } from "../auth/authenticate.js";
 import type { Actor } from "../auth/roles.js";
-import type { Config } from "../config/index.js";
+import type { Services } from "../services.js";
 import { AppError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "../errors/index.js";
 import { violationsOf } from "../validation/violations.js";
 import type { AppContext, AppMiddleware, AppState } from "./context.js";
 import { requestMedia, responseMedia } from "./media.js";
 import { bodyToProtoJson, contentTypeOf, encodeMessage, protoJsonToMessage, readBody } from "./messages.js";
 import { isTransactional, type AnyRoute } from "./route.js";
+import { receiveUpload } from "./uploads.js";
 
 export const API_PREFIX = "/api/v1";
-
-export interface RouterDeps {
-  config: Config;
-  sequelize: Sequelize;
-}
 
 /**
  * Registers every declared route under /api/v1 with the same chain: negotiation and body limits,
  * authentication, role gate, validation, transaction, handler, encoding.
  * @param routes - the route table
- * @param deps - configuration and database
+ * @param services - configuration, database and the other process services
  */
-export function buildApiRouter(routes: readonly AnyRoute[], deps: RouterDeps): Router<AppState> {
+export function buildApiRouter(routes: readonly AnyRoute[], services: Services): Router<AppState> {
   const router = new Router<AppState>({ prefix: API_PREFIX });
   const seen = new Set<string>();
   for (const route of routes) {
     const key = `${route.method} ${route.path}`;
     if (seen.has(key) || seen.has(route.name)) throw new Error(`Route declared twice: ${key} (${route.name})`);
     seen.add(key).add(route.name);
-    router.register(route.path, [route.method], routeMiddleware(route, deps), { name: route.name });
+    router.register(route.path, [route.method], routeMiddleware(route, services), { name: route.name });
   }
   return router;
 }
 
-function routeMiddleware(route: AnyRoute, deps: RouterDeps): AppMiddleware {
-  const limit = deps.config.http.maxBodyBytes;
+function routeMiddleware(route: AnyRoute, services: Services): AppMiddleware {
+  const { maxBodyBytes } = services.config.http;
+  // Multipart framing adds a little to the file itself.
+  const limit = route.upload ? route.upload.maxBytes + 64 * 1024 : maxBodyBytes;
   return async (ctx) => {
-    const bodyMedia = requestMedia(ctx);
+    // Upload routes take multipart; their response encoding comes from Accept alone.
+    const bodyMedia = route.upload ? undefined : requestMedia(ctx);
     const media = responseMedia(ctx, bodyMedia);
     ctx.state.responseMedia = media;
     if (Number(ctx.get("content-length") || 0) > limit) {
       throw new AppError("payload_too_large", `The request body is larger than ${limit} bytes.`);
     }
 
-    const actor = await resolveCaller(ctx, route, deps.config);
+    const actor = await resolveCaller(ctx, route, services);
     const params = parseWith(route.params, ctx.params);
     const query = parseWith(route.query, ctx.query);
     const body = route.body ? await readMessage(ctx, route.body, bodyMedia, limit) : undefined;
+    const upload = route.upload
+      ? await receiveUpload(ctx, route.upload, services.config.storage.uploadsTmpDir)
+      : undefined;
 
-    const run = (transaction: Parameters<AnyRoute["handler"]>[0]["transaction"]) =>
-      route.handler({ body, query, params, actor, transaction, requestId: ctx.state.requestId, ctx });
-    const result = isTransactional(route)
-      ? await deps.sequelize.transaction((transaction) => run(transaction))
-      : await run(undefined);
+    let result: unknown;
+    try {
+      const request = { body, query, params, actor, file: upload?.file, services, requestId: ctx.state.requestId, ctx };
+      result = isTransactional(route)
+        ? await services.sequelize.transaction((transaction) => route.handler({ ...request, transaction }))
+        : await route.handler({ ...request, transaction: undefined });
+    } finally {
+      // Whatever the handler did not move into storage goes, on success and on failure alike.
+      await upload?.cleanup();
+    }
 
     ctx.set("Cache-Control", "no-store");
     if (!route.response) {
@@ -73,14 +79,15 @@ function routeMiddleware(route: AnyRoute, deps: RouterDeps): AppMiddleware {
  * routes a credential that does not hold is ignored rather than refused: a stale token must not
  * stop anyone from reading a public page or signing in again.
  */
-async function resolveCaller(ctx: AppContext, route: AnyRoute, config: Config): Promise<Actor | undefined> {
+async function resolveCaller(ctx: AppContext, route: AnyRoute, services: Services): Promise<Actor | undefined> {
   const authorization = ctx.get("authorization");
+  const check = () => authenticate(authorization, services.config.auth, services.sequelize);
   if (route.access === "public") {
-    const actor = await authenticate(authorization, config.auth).catch(() => undefined);
+    const actor = await check().catch(() => undefined);
     if (actor) ctx.state.actor = actor;
     return actor;
   }
-  const actor = await authenticate(authorization, config.auth);
+  const actor = await check();
   if (!actor) throw UnauthenticatedError();
   ctx.state.actor = actor;
   if (route.access !== "signedIn" && !route.access.includes(actor.role)) {

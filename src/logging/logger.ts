@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
 
@@ -22,13 +22,15 @@ const redactedPaths = [
 ];
 
 /**
- * Builds the process logger (JSON lines on stdout).
+ * Builds the process logger (JSON lines on stdout unless another destination is given).
  * @param level - the pino level, `silent` for none
+ * @param destination - where to write the lines; tests pass a stream of their own
  */
-export function createLogger(level: string): Logger {
-  return pino({
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options = {
     level,
     base: { service: "shtp-api" },
     redact: { paths: redactedPaths, censor: "[redacted]" },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

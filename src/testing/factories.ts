@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { issueAccessToken } from "../auth/tokens.js";
 import type { RoleName } from "../auth/roles.js";
 import type { Config } from "../config/index.js";
+import { startSession } from "../modules/auth/service.js";
 import { Group } from "../modules/groups/group.model.js";
 import { User } from "../modules/users/user.model.js";
 
@@ -37,9 +37,9 @@ export async function buildUser(
 }
 
 /**
- * Mints a real access token for `user`, as a login would.
+ * Opens a real session for `user`, as a login would, and returns its access token.
  * @param user - the subject
  * @param config - the server's configuration (its secret, issuer and audience)
  */
-export const tokenFor = (user: { id: string }, config: Config): Promise<string> =>
-  issueAccessToken({ userId: user.id }, config.auth);
+export const tokenFor = async (user: { id: string }, config: Config): Promise<string> =>
+  (await startSession(config.auth, user.id)).accessToken;

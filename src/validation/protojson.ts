@@ -12,7 +12,8 @@ import { z } from "zod";
 const nullMeansUnset = (value: unknown) => (value === null ? undefined : value);
 
 /** A proto3 `string` with implicit presence; pass the checks it must meet. */
-export const protoString = (checks: z.ZodString = z.string()) => z.preprocess(nullMeansUnset, checks.prefault(""));
+export const protoString = (checks: z.ZodType<string, string> = z.string()) =>
+  z.preprocess(nullMeansUnset, checks.prefault(""));
 
 /** A proto3 `bool` with implicit presence. */
 export const protoBool = () => z.preprocess(nullMeansUnset, z.boolean().prefault(false));
@@ -44,7 +45,8 @@ export const protoInt64 = () =>
     },
     z
       .string()
-      .regex(decimalInteger, "Expected a 64-bit integer as a decimal string.")
+      // abort: the range check must not run BigInt on a non-integer (it throws, which became a 500).
+      .regex(decimalInteger, { message: "Expected a 64-bit integer as a decimal string.", abort: true })
       .refine((text) => BigInt(text) >= INT64_MIN && BigInt(text) <= INT64_MAX, "Out of the 64-bit range.")
       .prefault("0"),
   );
@@ -109,7 +111,8 @@ export const protoTimestamp = () =>
     nullMeansUnset,
     z
       .string()
-      .regex(rfc3339, "Expected an RFC 3339 timestamp such as 2026-11-22T10:00:00Z.")
+      // abort: a bad shape is one violation, not also "Not a real date and time."
+      .regex(rfc3339, { message: "Expected an RFC 3339 timestamp such as 2026-11-22T10:00:00Z.", abort: true })
       .refine(isRealDateTime, "Not a real date and time.")
       .optional(),
   );

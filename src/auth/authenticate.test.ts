@@ -1,0 +1,192 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { decodeJwt } from "jose";
+import { Error as ErrorMessage, FieldViolation } from "../../generated/shtp/v1/error.js";
+import { VersionInfo } from "../../generated/shtp/v1/meta.js";
+import { routes } from "../modules/index.js";
+import { buildUser, tokenFor } from "../testing/factories.js";
+import { fixtureRoutes } from "../testing/fixture-routes.js";
+import { rawRequest, type RawResponse } from "../testing/http.js";
+import { startTestServer, type TestServer } from "../testing/server.js";
+import { issueAccessToken } from "./tokens.js";
+
+const PROTOBUF_TYPE = "application/protobuf";
+
+const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
+/** The session claim (`sid`) of a real token, so hand-made tokens differ from it in one respect only. */
+const sessionOf = (token: string): string | undefined => {
+  const { sid } = decodeJwt(token);
+  return typeof sid === "string" ? sid : undefined;
+};
+
+/** Decodes a body in whichever encoding the response declares. */
+function errorOf(response: RawResponse): ErrorMessage {
+  const type = String(response.headers["content-type"]);
+  return type.startsWith("application/json")
+    ? ErrorMessage.fromJSON(JSON.parse(response.body.toString("utf8")))
+    : ErrorMessage.decode(response.body);
+}
+
+describe("authentication and the role gate over real HTTP", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ routes: [...routes, ...fixtureRoutes] });
+  });
+  after(() => server.close());
+
+  const teachers = (headers: Record<string, string>) => rawRequest(`${server.url}/api/v1/test/teachers`, { headers });
+
+  /**
+   * A teacher with a real session, and a way to mint tokens for that same subject and session with
+   * altered settings; the unaltered mint must pass, so each refusal has exactly one cause.
+   */
+  async function signedInTeacher(): Promise<{
+    mint: (changes?: Partial<typeof server.config.auth>, now?: Date) => Promise<string>;
+  }> {
+    const user = await buildUser({ role: "teacher" });
+    const subject = { userId: user.id, sessionId: sessionOf(await tokenFor(user, server.config)) };
+    const mint = (changes: Partial<typeof server.config.auth> = {}, now?: Date) =>
+      issueAccessToken(subject, { ...server.config.auth, ...changes }, now);
+    const control = await teachers({ authorization: `Bearer ${await mint()}` });
+    assert.equal(control.status, 200, "the unaltered token should pass");
+    return { mint };
+  }
+
+  /**
+   * Sends the same credential twice, asking for JSON and for protobuf, and checks both errors.
+   * @param authorization - the header value, or undefined for none
+   */
+  async function expectRefusal(authorization: string | undefined, status: number, code: string): Promise<void> {
+    const credential: Record<string, string> = authorization === undefined ? {} : { authorization };
+    const json = await teachers(credential);
+    assert.equal(json.status, status, `JSON: ${json.body.toString("utf8")}`);
+    assert.equal(json.headers["content-type"], "application/json; charset=utf-8");
+    const jsonError = errorOf(json);
+    assert.equal(jsonError.code, code);
+    assert.ok(jsonError.detail.length > 0);
+    assert.equal(jsonError.requestId, json.headers["x-request-id"]);
+
+    const protobuf = await teachers({ ...credential, accept: PROTOBUF_TYPE });
+    assert.equal(protobuf.status, status, "protobuf");
+    assert.equal(protobuf.headers["content-type"], PROTOBUF_TYPE);
+    const protobufError = ErrorMessage.decode(protobuf.body);
+    assert.equal(protobufError.code, code);
+    assert.equal(protobufError.detail, jsonError.detail);
+    assert.equal(protobufError.requestId, protobuf.headers["x-request-id"]);
+  }
+
+  it("answers 401 unauthenticated without an Authorization header", async () => {
+    await expectRefusal(undefined, 401, "unauthenticated");
+  });
+
+  it("answers 401 to other schemes and to malformed bearer headers", async () => {
+    const user = await buildUser({ role: "teacher" });
+    const token = await tokenFor(user, server.config);
+    for (const authorization of ["Basic xyz", `Token ${token}`, "Bearer", "Bearer ", `Bearer ${token} extra`]) {
+      await expectRefusal(authorization, 401, "unauthenticated");
+    }
+  });
+
+  it("answers 401 to a token signed with another secret", async () => {
+    const { mint } = await signedInTeacher();
+    await expectRefusal(`Bearer ${await mint({ jwtSecret: "x".repeat(48) })}`, 401, "unauthenticated");
+  });
+
+  it("answers 401 to an unsigned alg:none token", async () => {
+    const user = await buildUser({ role: "admin" });
+    const token = await tokenFor(user, server.config);
+    assert.equal((await teachers({ authorization: `Bearer ${token}` })).status, 200);
+    const now = Math.floor(Date.now() / 1000);
+    // The real token's claims (subject, session, issuer, audience), freshly dated, with no signature.
+    const payload = { ...decodeJwt(token), jti: randomUUID(), iat: now, nbf: now, exp: now + 600 };
+    const unsigned = `${base64url({ alg: "none", typ: "JWT" })}.${base64url(payload)}.`;
+    await expectRefusal(`Bearer ${unsigned}`, 401, "unauthenticated");
+    // The same payload with the original signature kept is refused too: the header is signed.
+    const [, , signature] = token.split(".");
+    await expectRefusal(`Bearer ${unsigned}${signature}`, 401, "unauthenticated");
+  });
+
+  it("answers 401 to a token whose signature was tampered with or whose payload was swapped", async () => {
+    const [student, admin] = [await buildUser({ role: "student" }), await buildUser({ role: "admin" })];
+    const studentToken = await tokenFor(student, server.config);
+    const adminToken = await tokenFor(admin, server.config);
+    const [header, , signature] = studentToken.split(".");
+    const [, adminPayload] = adminToken.split(".");
+    await expectRefusal(`Bearer ${header}.${adminPayload}.${signature}`, 401, "unauthenticated");
+  });
+
+  it("answers 401 token_expired to an expired token, so clients know to refresh", async () => {
+    const { mint } = await signedInTeacher();
+    const expired = await mint({}, new Date(Date.now() - 2 * 3600 * 1000));
+    await expectRefusal(`Bearer ${expired}`, 401, "token_expired");
+  });
+
+  it("answers 401 to a token for another audience or from another issuer", async () => {
+    const { mint } = await signedInTeacher();
+    await expectRefusal(`Bearer ${await mint({ audience: "others" })}`, 401, "unauthenticated");
+    await expectRefusal(`Bearer ${await mint({ issuer: "someone-else" })}`, 401, "unauthenticated");
+  });
+
+  it("answers 401 to a valid token whose user was deleted, or whose subject is not a user id", async () => {
+    const user = await buildUser({ role: "admin" });
+    const token = await tokenFor(user, server.config);
+    assert.equal((await teachers({ authorization: `Bearer ${token}` })).status, 200);
+    await user.destroy();
+    await expectRefusal(`Bearer ${token}`, 401, "unauthenticated");
+    const notAUuid = await issueAccessToken(
+      { userId: "user@example.test", sessionId: sessionOf(token) },
+      server.config.auth,
+    );
+    await expectRefusal(`Bearer ${notAUuid}`, 401, "unauthenticated");
+  });
+
+  it("answers 403 permission_denied to a student", async () => {
+    const student = await buildUser({ role: "student" });
+    await expectRefusal(`Bearer ${await tokenFor(student, server.config)}`, 403, "permission_denied");
+  });
+
+  it("sees a role change at once, without a new token", async () => {
+    const user = await buildUser({ role: "teacher" });
+    const token = await tokenFor(user, server.config);
+    assert.equal((await teachers({ authorization: `Bearer ${token}` })).status, 200);
+    await user.update({ role: "student" });
+    await expectRefusal(`Bearer ${token}`, 403, "permission_denied");
+  });
+
+  for (const role of ["teacher", "admin"] as const) {
+    it(`lets ${role === "admin" ? "an" : "a"} ${role} through, in both encodings`, async () => {
+      const user = await buildUser({ role });
+      const authorization = `Bearer ${await tokenFor(user, server.config)}`;
+      const json = await teachers({ authorization });
+      assert.equal(json.status, 200);
+      assert.equal(json.headers["content-type"], "application/json; charset=utf-8");
+      assert.deepEqual(FieldViolation.fromJSON(JSON.parse(json.body.toString("utf8"))), {
+        field: user.id,
+        description: role,
+      });
+      const protobuf = await teachers({ authorization, accept: PROTOBUF_TYPE });
+      assert.equal(protobuf.status, 200);
+      assert.equal(protobuf.headers["content-type"], PROTOBUF_TYPE);
+      assert.deepEqual(FieldViolation.decode(protobuf.body), { field: user.id, description: role });
+    });
+  }
+
+  it("ignores a credential that does not hold on a public route", async () => {
+    const expired = await issueAccessToken(
+      { userId: randomUUID() },
+      server.config.auth,
+      new Date(Date.now() - 2 * 3600 * 1000),
+    );
+    for (const authorization of ["Bearer garbage.token.here", "Basic xyz", `Bearer ${expired}`]) {
+      const json = await rawRequest(`${server.url}/api/v1/version`, { headers: { authorization } });
+      assert.equal(json.status, 200, authorization);
+      assert.equal(VersionInfo.fromJSON(JSON.parse(json.body.toString("utf8"))).name, "shtp-api");
+      const protobuf = await rawRequest(`${server.url}/api/v1/version`, {
+        headers: { authorization, accept: PROTOBUF_TYPE },
+      });
+      assert.equal(protobuf.status, 200, authorization);
+      assert.equal(VersionInfo.decode(protobuf.body).name, "shtp-api");
+    }
+  });
+});

@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import path from "node:path";
+import { ConfigError, DEVELOPMENT_JWT_SECRET, loadConfig } from "./index.js";
+
+const strongSecret = "a-private-production-secret-of-48-characters-xyz";
+
+/**
+ * Calls loadConfig expecting it to refuse `source`.
+ * @returns the ConfigError it threw
+ */
+function refusal(source: Record<string, string>): ConfigError {
+  try {
+    loadConfig(source);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    assert.equal(error.name, "ConfigError");
+    return error;
+  }
+  assert.fail(`loadConfig accepted ${JSON.stringify(source)}`);
+}
+
+/** The variables a ConfigError message names, one per `  NAME: reason` line. */
+const namedVariables = (error: ConfigError) =>
+  [...error.message.matchAll(/^ {2}([A-Z_, ]+):/gm)].flatMap((match) => (match[1] ?? "").split(", "));
+
+describe("loadConfig (src/config/index.ts)", () => {
+  it("gives every default for an empty environment", () => {
+    const config = loadConfig({});
+    assert.equal(config.env, "development");
+    assert.deepEqual(config.http, {
+      host: "127.0.0.1",
+      port: 3000,
+      maxBodyBytes: 1_048_576,
+      trustProxy: false,
+      shutdownTimeoutMs: 10_000,
+    });
+    assert.deepEqual(config.database, { url: undefined, poolMax: 10 });
+    assert.equal(config.storage.root, path.resolve("storage"));
+    assert.equal(config.storage.embeddedDatabaseDir, path.join(path.resolve("storage"), "postgres"));
+    assert.equal(config.auth.jwtSecret, DEVELOPMENT_JWT_SECRET);
+    assert.equal(config.auth.issuer, "shtp-api");
+    assert.equal(config.auth.audience, "shtp-clients");
+    assert.equal(config.auth.accessTokenTtlSeconds, 900);
+    assert.equal(config.logLevel, "info");
+  });
+
+  it("parses numbers, flags, paths and an empty DATABASE_URL from the source", () => {
+    const config = loadConfig({
+      PORT: "0",
+      HOST: "0.0.0.0",
+      DATABASE_POOL_MAX: "3",
+      TRUST_PROXY: "1",
+      STORAGE_DIR: "/var/lib/shtp",
+      LOG_LEVEL: "silent",
+      DATABASE_URL: "",
+    });
+    assert.equal(config.http.port, 0);
+    assert.equal(config.http.host, "0.0.0.0");
+    assert.equal(config.database.poolMax, 3);
+    assert.equal(config.http.trustProxy, true);
+    assert.equal(config.storage.embeddedDatabaseDir, path.join("/var/lib/shtp", "postgres"));
+    assert.equal(config.logLevel, "silent");
+    assert.equal(config.database.url, undefined, "an empty DATABASE_URL means unset");
+    assert.equal(loadConfig({ TRUST_PROXY: "false" }).http.trustProxy, false);
+    assert.equal(loadConfig({ PORT: "65535" }).http.port, 65_535);
+  });
+
+  for (const port of ["abc", "70000", "-1", "80.5", "65536"]) {
+    it(`refuses PORT=${port}, naming PORT`, () => {
+      const error = refusal({ PORT: port });
+      assert.match(error.message, /PORT/);
+      assert.deepEqual(namedVariables(error), ["PORT"]);
+    });
+  }
+
+  it("names every bad variable in one message", () => {
+    const error = refusal({
+      PORT: "abc",
+      LOG_LEVEL: "loud",
+      DATABASE_POOL_MAX: "0",
+      TRUST_PROXY: "yes",
+      NODE_ENV: "staging",
+      DATABASE_URL: "mysql://root@localhost/shtp",
+    });
+    assert.match(error.message, /^Invalid configuration:\n/);
+    assert.deepEqual(namedVariables(error).sort(), [
+      "DATABASE_POOL_MAX",
+      "DATABASE_URL",
+      "LOG_LEVEL",
+      "NODE_ENV",
+      "PORT",
+      "TRUST_PROXY",
+    ]);
+  });
+
+  it("refuses a JWT_SECRET shorter than 32 characters, without echoing it", () => {
+    const short = "s".repeat(31);
+    const error = refusal({ JWT_SECRET: short });
+    assert.deepEqual(namedVariables(error), ["JWT_SECRET"]);
+    assert.match(error.message, /32/);
+    assert.ok(!error.message.includes(short), "the message does not repeat the secret");
+    assert.equal(loadConfig({ JWT_SECRET: "s".repeat(32) }).auth.jwtSecret, "s".repeat(32));
+  });
+
+  it("refuses production without a JWT_SECRET, or with the development one", () => {
+    const sources: Record<string, string>[] = [
+      { NODE_ENV: "production" },
+      { NODE_ENV: "production", JWT_SECRET: DEVELOPMENT_JWT_SECRET },
+    ];
+    for (const source of sources) {
+      const error = refusal(source);
+      assert.match(error.message, /JWT_SECRET/);
+      assert.deepEqual(namedVariables(error), ["JWT_SECRET"]);
+    }
+  });
+
+  it("loads production with a private JWT_SECRET", () => {
+    const config = loadConfig({ NODE_ENV: "production", JWT_SECRET: strongSecret });
+    assert.equal(config.env, "production");
+    assert.equal(config.auth.jwtSecret, strongSecret);
+  });
+
+  it("accepts postgres:// and postgresql:// DATABASE_URLs only", () => {
+    for (const url of ["postgres://shtp:secret@db.internal:5432/shtp", "postgresql://localhost/shtp"]) {
+      assert.equal(loadConfig({ DATABASE_URL: url }).database.url, url);
+    }
+    for (const url of ["mysql://root@localhost/shtp", "http://localhost:5432/shtp", "postgres", "not a url"]) {
+      const error = refusal({ DATABASE_URL: url });
+      assert.deepEqual(namedVariables(error), ["DATABASE_URL"], url);
+    }
+  });
+
+  it("returns a configuration frozen at every level", () => {
+    const config = loadConfig({});
+    assert.ok(Object.isFrozen(config));
+    for (const [key, value] of Object.entries(config)) {
+      if (typeof value === "object" && value !== null) assert.ok(Object.isFrozen(value), `config.${key} is frozen`);
+    }
+    assert.throws(() => {
+      config.logLevel = "debug";
+    }, TypeError);
+    assert.throws(() => {
+      config.http.port = 1;
+    }, TypeError);
+    assert.throws(() => {
+      config.auth.jwtSecret = "replaced";
+    }, TypeError);
+    assert.equal(config.http.port, 3000);
+    assert.equal(config.auth.jwtSecret, DEVELOPMENT_JWT_SECRET);
+  });
+});

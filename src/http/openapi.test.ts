@@ -1,0 +1,317 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { Error as ErrorMessage } from "../../generated/shtp/v1/error.js";
+import { rolesAllowed } from "../auth/roles.js";
+import { routes } from "../modules/index.js";
+import { fixtureRoutes } from "../testing/fixture-routes.js";
+import { rawRequest, type RawResponse } from "../testing/http.js";
+import { startTestServer, type TestServer } from "../testing/server.js";
+import { protobufMediaTypes } from "./media.js";
+import { errorsOf, permissionTable } from "./openapi.js";
+import { protoDir } from "./proto-schemas.js";
+import { openApiPath, type AnyRoute } from "./route.js";
+
+/** The parts of the OpenAPI document these tests read. */
+interface MediaObject {
+  schema?: { $ref?: string; type?: string; format?: string };
+  "x-proto-message"?: string;
+}
+
+interface ResponseObject {
+  description: string;
+  content?: Record<string, MediaObject>;
+  "x-proto-message"?: string;
+  "x-error-codes"?: string[];
+}
+
+interface Operation {
+  operationId: string;
+  summary: string;
+  security: Record<string, string[]>[];
+  "x-roles": string[];
+  responses: Record<string, ResponseObject>;
+  requestBody?: { content: Record<string, MediaObject>; "x-proto-message"?: string };
+}
+
+interface OpenApiDocument {
+  openapi: string;
+  info: { title: string; version: string };
+  paths: Record<string, Record<string, Operation>>;
+  components: {
+    schemas: Record<string, { type?: string; properties?: Record<string, unknown> }>;
+    securitySchemes: Record<string, { type: string; scheme?: string; bearerFormat?: string }>;
+  };
+}
+
+const ERROR_REF = "#/components/schemas/Error";
+const mediaTypes = ["application/json", ...protobufMediaTypes];
+
+const bodyText = (response: RawResponse) => response.body.toString("utf8");
+
+/** Decodes an error body in whichever encoding the response declares. */
+function errorOf(response: RawResponse): ErrorMessage {
+  const type = String(response.headers["content-type"]);
+  return type.startsWith("application/json")
+    ? ErrorMessage.fromJSON(JSON.parse(bodyText(response)))
+    : ErrorMessage.decode(response.body);
+}
+
+/**
+ * A GET with the request target exactly as given: URL parsing (as `rawRequest` does) would resolve
+ * `..` segments on the client side, and a traversal test must send them to the server.
+ */
+function requestTarget(server: TestServer, target: string): Promise<RawResponse> {
+  const { hostname, port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const request = http.request({ host: hostname, port, path: target, method: "GET" }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("error", reject);
+      response.on("end", () => {
+        const body = Buffer.concat(chunks);
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body, wireBody: body });
+      });
+    });
+    request.on("error", reject);
+    request.end();
+  });
+}
+
+/** Fetches and parses the served document twice: typed for reading, plain for the validator. */
+async function fetchDocument(server: TestServer): Promise<{ typed: OpenApiDocument; plain: Record<string, unknown> }> {
+  const response = await rawRequest(`${server.url}/api/v1/openapi.json`);
+  assert.equal(response.status, 200);
+  assert.match(String(response.headers["content-type"]), /^application\/json/);
+  const text = bodyText(response);
+  return { typed: JSON.parse(text) as OpenApiDocument, plain: JSON.parse(text) as Record<string, unknown> };
+}
+
+const tables: [string, readonly AnyRoute[]][] = [
+  ["the API's route table", routes],
+  ["the API's routes with the test fixtures (protected and body-taking routes)", [...routes, ...fixtureRoutes]],
+];
+
+for (const [label, table] of tables) {
+  describe(`GET /api/v1/openapi.json over ${label}`, () => {
+    let server: TestServer;
+    let document: OpenApiDocument;
+    let plain: Record<string, unknown>;
+    before(async () => {
+      server = await startTestServer({ routes: table });
+      ({ typed: document, plain } = await fetchDocument(server));
+    });
+    after(() => server.close());
+
+    const operationOf = (route: AnyRoute): Operation => {
+      const operation = document.paths[openApiPath(route.path)]?.[route.method];
+      assert.ok(operation, `${route.method.toUpperCase()} ${route.path} is missing from the document`);
+      return operation;
+    };
+
+    it("is a valid OpenAPI 3.1 document", async () => {
+      const validator = new Validator();
+      const result = await validator.validate(plain);
+      assert.ok(result.valid, `OpenAPI validation failed:\n${JSON.stringify(result.errors, null, 2)}`);
+      assert.equal(validator.version, "3.1");
+      assert.match(document.openapi, /^3\.1\.\d+$/);
+      assert.equal(document.info.title, "ShTP API");
+      assert.ok(document.info.version.length > 0);
+    });
+
+    it("has every declared route under its path and method, with operationId = route name", () => {
+      assert.ok(table.length > 0);
+      for (const route of table) {
+        const operation = operationOf(route);
+        assert.equal(operation.operationId, route.name);
+        assert.equal(operation.summary, route.summary);
+      }
+      const declared = Object.values(document.paths).flatMap((methods) => Object.keys(methods));
+      assert.equal(declared.length, table.length, "no operation beyond the declared routes");
+    });
+
+    it("gives each success response JSON and the three protobuf media types, naming the message", () => {
+      for (const route of table) {
+        const operation = operationOf(route);
+        if (!route.response) {
+          assert.ok(operation.responses["204"], route.name);
+          continue;
+        }
+        const success = operation.responses[String(route.successStatus ?? 200)];
+        assert.ok(success?.content, route.name);
+        assert.deepEqual(Object.keys(success.content).sort(), [...mediaTypes].sort(), route.name);
+        assert.equal(success["x-proto-message"], route.response.$type);
+        assert.match(String(success.content["application/json"]?.schema?.$ref), /^#\/components\/schemas\//);
+        for (const type of protobufMediaTypes) {
+          const media: MediaObject | undefined = success.content[type];
+          assert.equal(media?.["x-proto-message"], route.response.$type, `${route.name} ${type}`);
+          assert.equal(media?.schema?.format, "binary");
+        }
+      }
+    });
+
+    it("describes request bodies in both encodings with the proto message", () => {
+      for (const route of table.filter((candidate) => candidate.body)) {
+        const requestBody = operationOf(route).requestBody;
+        assert.ok(requestBody, route.name);
+        assert.deepEqual(Object.keys(requestBody.content).sort(), [...mediaTypes].sort());
+        assert.equal(requestBody["x-proto-message"], route.body?.message.$type);
+      }
+    });
+
+    it("marks protected operations with bearerAuth and their roles, and public ones with neither", () => {
+      for (const route of table) {
+        const operation = operationOf(route);
+        if (route.access === "public") {
+          assert.deepEqual(operation.security, [], route.name);
+          assert.deepEqual(operation["x-roles"], ["anyone"], route.name);
+        } else {
+          assert.deepEqual(operation.security, [{ bearerAuth: [] }], route.name);
+          assert.deepEqual(operation["x-roles"], [...rolesAllowed(route.access)], route.name);
+        }
+      }
+      const protectedRoutes = table.filter((route) => route.access !== "public");
+      if (table.some((route) => route.name === "testTeacherOnly")) {
+        assert.ok(protectedRoutes.length > 0, "the fixtures include a protected route");
+        const teachers = document.paths["/test/teachers"]?.get;
+        assert.deepEqual(teachers?.["x-roles"], ["teacher", "admin"]);
+        assert.ok(teachers?.responses["401"] && teachers.responses["403"]);
+      }
+    });
+
+    it("documents every error the route can answer with, each referencing the Error schema", () => {
+      for (const route of table) {
+        const operation = operationOf(route);
+        const documented = Object.entries(operation.responses).filter(([status]) => Number(status) >= 400);
+        const codes = documented.flatMap(([, response]) => response["x-error-codes"] ?? []);
+        assert.deepEqual([...codes].sort(), [...errorsOf(route)].sort(), route.name);
+        for (const [status, response] of documented) {
+          assert.equal(response.content?.["application/json"]?.schema?.$ref, ERROR_REF, `${route.name} ${status}`);
+          for (const type of protobufMediaTypes) {
+            assert.equal(response.content?.[type]?.["x-proto-message"], "shtp.v1.Error", `${route.name} ${status}`);
+          }
+        }
+        assert.ok(operation.responses["500"] && operation.responses["503"], route.name);
+      }
+      const error = document.components.schemas.Error;
+      assert.equal(error?.type, "object");
+      assert.deepEqual(Object.keys(error.properties ?? {}).sort(), ["code", "detail", "fieldViolations", "requestId"]);
+    });
+
+    it("declares bearerAuth as HTTP bearer (JWT)", () => {
+      assert.deepEqual(document.components.securitySchemes.bearerAuth, {
+        type: "http",
+        scheme: "bearer",
+        bearerFormat: "JWT",
+      });
+    });
+  });
+}
+
+describe("permissionTable", () => {
+  it("has one row per route, derived from its declaration", () => {
+    const table = [...routes, ...fixtureRoutes];
+    const rows = permissionTable(table);
+    assert.equal(rows.length, table.length);
+    assert.deepEqual(
+      rows.map((row) => row.operation),
+      table.map((route) => route.name),
+    );
+    for (const row of rows) assert.match(row.path, /^\/api\/v1\//);
+    assert.deepEqual(
+      rows.find((row) => row.operation === "testTeacherOnly"),
+      { operation: "testTeacherOnly", method: "GET", path: "/api/v1/test/teachers", access: "teacher, admin" },
+    );
+    assert.equal(rows.find((row) => row.operation === "testEcho")?.access, "anyone");
+    assert.equal(rows.find((row) => row.operation === "getVersion")?.method, "GET");
+  });
+});
+
+describe("Swagger UI and .proto files over real HTTP", () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.close());
+
+  const get = (target: string) => rawRequest(`${server.url}${target}`);
+
+  it("serves the Swagger UI page, loading its bundle and init script from /api/docs", async () => {
+    const response = await get("/api/docs");
+    assert.equal(response.status, 200);
+    assert.match(String(response.headers["content-type"]), /^text\/html/);
+    const html = bodyText(response);
+    assert.ok(html.includes('src="/api/docs/swagger-ui-bundle.js"'), html);
+    assert.ok(html.includes('src="/api/docs/init.js"'), html);
+    assert.match(String(response.headers["content-security-policy"]), /script-src 'self'/);
+  });
+
+  it("serves the Swagger UI assets from the npm package", async () => {
+    const bundle = await get("/api/docs/swagger-ui-bundle.js");
+    assert.equal(bundle.status, 200);
+    assert.match(String(bundle.headers["content-type"]), /javascript/);
+    assert.ok(bodyText(bundle).includes("SwaggerUIBundle"));
+    const css = await get("/api/docs/swagger-ui.css");
+    assert.equal(css.status, 200);
+    assert.match(String(css.headers["content-type"]), /^text\/css/);
+  });
+
+  it("points the init script at /api/v1/openapi.json", async () => {
+    const response = await get("/api/docs/init.js");
+    assert.equal(response.status, 200);
+    assert.match(String(response.headers["content-type"]), /javascript/);
+    assert.ok(bodyText(response).includes('url: "/api/v1/openapi.json"'));
+  });
+
+  it("answers 404 not_found for assets that are not on the list", async () => {
+    for (const target of ["/api/docs/index.html", "/api/docs/package.json", "/api/docs/oauth2-redirect.js"]) {
+      const response = await get(target);
+      assert.equal(response.status, 404, target);
+      assert.equal(errorOf(response).code, "not_found", target);
+    }
+  });
+
+  it("lists the .proto files, each one fetchable", async () => {
+    const response = await get("/api/v1/proto");
+    assert.equal(response.status, 200);
+    const { files } = JSON.parse(bodyText(response)) as { files: string[] };
+    assert.ok(files.includes("/api/v1/proto/shtp/v1/error.proto"), JSON.stringify(files));
+    for (const file of files) {
+      assert.match(file, /^\/api\/v1\/proto\/.+\.proto$/);
+      const proto = await get(file);
+      assert.equal(proto.status, 200, file);
+      assert.match(bodyText(proto), /syntax = "proto3";/, file);
+    }
+  });
+
+  it("serves a .proto file's text as it is on disk", async () => {
+    const response = await get("/api/v1/proto/shtp/v1/error.proto");
+    assert.equal(response.status, 200);
+    assert.match(String(response.headers["content-type"]), /^text\/plain/);
+    assert.equal(bodyText(response), fs.readFileSync(path.join(protoDir, "shtp/v1/error.proto"), "utf8"));
+    assert.match(bodyText(response), /message Error \{/);
+  });
+
+  it("does not let a path escape the .proto or docs directories", async () => {
+    const packageJson = fs.readFileSync(new URL("../../package.json", import.meta.url), "utf8");
+    for (const target of [
+      "/api/v1/proto/../../package.json",
+      "/api/v1/proto/%2e%2e%2fpackage.json",
+      "/api/v1/proto/%2e%2e%2f%2e%2e%2fpackage.json",
+      "/api/v1/proto/shtp/v1/..%2F..%2F..%2Fpackage.json",
+      "/api/v1/proto//etc/passwd",
+      "/api/docs/..%2Fpackage.json",
+      "/api/docs/..%2F..%2F..%2Fpackage.json",
+      "/api/docs/%2e%2e%2f%2e%2e%2fpackage.json",
+    ]) {
+      const response = await requestTarget(server, target);
+      assert.equal(response.status, 404, target);
+      assert.equal(errorOf(response).code, "not_found", target);
+      const text = bodyText(response);
+      assert.ok(!text.includes('"devDependencies"') && !text.includes(packageJson.slice(0, 40)), target);
+      assert.ok(!text.includes("root:"), target);
+    }
+  });
+});

@@ -1,0 +1,228 @@
+import fs from "node:fs/promises";
+import { isUtf8 } from "node:buffer";
+import { parse } from "csv-parse/sync";
+import { CsvError } from "csv-parse";
+import { Op, col, fn, where, type Transaction } from "sequelize";
+import { z } from "zod";
+import { hashPassword } from "../../auth/passwords.js";
+import { roleNames, type Actor } from "../../auth/roles.js";
+import { FailedPreconditionError, InvalidArgumentError, type FieldViolation } from "../../errors/index.js";
+import { Group } from "../groups/group.model.js";
+import { mayManageUser } from "./policy.js";
+import { emailField, learningClassField, passwordField, personNameField, reservedNickNames } from "./schema.js";
+import { User } from "./user.model.js";
+
+/** The header the import expects, in any order. */
+export const importColumns = [
+  "firstName",
+  "lastName",
+  "email",
+  "role",
+  "password",
+  "learningClass",
+  "groupName",
+] as const;
+/** Keeps one import within one reasonable transaction. */
+export const MAX_IMPORT_ROWS = 2000;
+
+const rowSchema = z.strictObject({
+  firstName: personNameField,
+  lastName: personNameField,
+  email: emailField,
+  role: z
+    .string()
+    .transform((role) =>
+      role
+        .trim()
+        .toLowerCase()
+        .replace(/^role_/, ""),
+    )
+    .pipe(z.enum(roleNames, "One of student, teacher, admin.")),
+  password: passwordField,
+  learningClass: learningClassField,
+  groupName: z.string().trim().min(1, "Required."),
+});
+
+/** What an import created, or would create on a dry run. */
+export interface ImportResult {
+  dryRun: boolean;
+  users: Pick<User, "id" | "nickName" | "firstName" | "lastName" | "avatarFile">[];
+}
+
+/**
+ * Imports users from a CSV file (RFC 4180, header row). All or nothing: every bad line is reported
+ * at once and nothing is created unless every line is good.
+ * @param actor - the caller (teachers may import students only)
+ * @param file - the uploaded CSV's path
+ * @param dryRun - validate only
+ * @throws AppError invalid_argument for a file that is not CSV text, failed_precondition listing each bad line
+ */
+export async function importUsers(
+  actor: Actor,
+  file: string,
+  dryRun: boolean,
+  transaction: Transaction,
+): Promise<ImportResult> {
+  const rows = parseCsv(await fs.readFile(file));
+  const violations: FieldViolation[] = [];
+  const valid: (z.infer<typeof rowSchema> & { line: number })[] = [];
+  for (const { line, record } of rows) {
+    const parsed = rowSchema.safeParse(record);
+    if (!parsed.success) {
+      violations.push(...parsed.error.issues.map((issue) => lineViolation(line, issue.path.join("."), issue.message)));
+      continue;
+    }
+    if (!mayManageUser(actor, "create", parsed.data)) {
+      violations.push(lineViolation(line, "role", "Teachers may import students only."));
+      continue;
+    }
+    valid.push({ ...parsed.data, email: parsed.data.email.toLowerCase(), line });
+  }
+
+  const groups = await groupsByName(
+    valid.map((row) => row.groupName),
+    transaction,
+  );
+  const takenEmails = await existingEmails(
+    valid.map((row) => row.email),
+    transaction,
+  );
+  const seenEmails = new Map<string, number>();
+  const ready: (z.infer<typeof rowSchema> & { line: number; groupId: string })[] = [];
+  for (const row of valid) {
+    const groupId = groups.get(row.groupName.toLowerCase());
+    const firstLine = seenEmails.get(row.email);
+    if (!groupId) violations.push(lineViolation(row.line, "groupName", `No group is named "${row.groupName}".`));
+    if (takenEmails.has(row.email))
+      violations.push(lineViolation(row.line, "email", "An account with this email exists."));
+    if (firstLine !== undefined)
+      violations.push(lineViolation(row.line, "email", `The same email is on line ${firstLine}.`));
+    seenEmails.set(row.email, firstLine ?? row.line);
+    if (groupId && !takenEmails.has(row.email) && firstLine === undefined) ready.push({ ...row, groupId });
+  }
+  if (violations.length > 0) {
+    throw FailedPreconditionError(`The file has ${violations.length} problem(s); nothing was imported.`, violations);
+  }
+
+  const withNickNames = await assignNickNames(ready, transaction);
+  if (dryRun) return { dryRun, users: withNickNames.map((row) => ({ id: "", avatarFile: null, ...row })) };
+  const hashes = await Promise.all(withNickNames.map((row) => hashPassword(row.password)));
+  const created = await User.bulkCreate(
+    withNickNames.map((row, index) => ({
+      email: row.email,
+      nickName: row.nickName,
+      firstName: row.firstName,
+      lastName: row.lastName,
+      role: row.role,
+      groupId: row.groupId,
+      learningClass: row.learningClass,
+      passwordHash: hashes[index] ?? "",
+    })),
+    { transaction },
+  );
+  return { dryRun, users: created };
+}
+
+const lineViolation = (line: number, column: string, description: string): FieldViolation => ({
+  field: `lines.${line}${column ? `.${column}` : ""}`,
+  description,
+});
+
+function parseCsv(bytes: Buffer): { line: number; record: Record<string, string> }[] {
+  if (!isUtf8(bytes) || bytes.includes(0)) {
+    throw InvalidArgumentError("The file must be UTF-8 CSV text.", [{ field: "file", description: "Not CSV text." }]);
+  }
+  let records: { record: Record<string, string>; info: { lines: number } }[];
+  try {
+    records = parse<{ record: Record<string, string>; info: { lines: number } }>(bytes, {
+      bom: true,
+      columns: (header: string[]) => {
+        const names = header.map((name) => name.trim());
+        const missing = importColumns.filter((column) => !names.includes(column));
+        const unknown = names.filter((name) => !(importColumns as readonly string[]).includes(name));
+        if (missing.length || unknown.length) {
+          throw FailedPreconditionError("The header row does not match.", [
+            lineViolation(
+              1,
+              "",
+              `Expected the columns ${importColumns.join(",")}; missing: ${missing.join(",") || "none"}; unknown: ${unknown.join(",") || "none"}.`,
+            ),
+          ]);
+        }
+        return names;
+      },
+      skip_empty_lines: true,
+      info: true,
+    });
+  } catch (error) {
+    if (error instanceof CsvError) {
+      throw FailedPreconditionError("The file is not valid CSV; nothing was imported.", [
+        lineViolation(Number(error.lines ?? 0), "", error.message),
+      ]);
+    }
+    throw error;
+  }
+  if (records.length === 0) throw FailedPreconditionError("The file has no rows.", [lineViolation(2, "", "No rows.")]);
+  if (records.length > MAX_IMPORT_ROWS) {
+    throw FailedPreconditionError(`At most ${MAX_IMPORT_ROWS} rows per import.`, [
+      lineViolation(MAX_IMPORT_ROWS + 2, "", "Too many rows."),
+    ]);
+  }
+  return records.map(({ record, info }) => ({ line: info.lines, record }));
+}
+
+async function groupsByName(names: string[], transaction: Transaction): Promise<Map<string, string>> {
+  const wanted = [...new Set(names.map((name) => name.trim().toLowerCase()))];
+  if (wanted.length === 0) return new Map();
+  const groups = await Group.findAll({
+    where: where(fn("lower", col("name")), { [Op.in]: wanted }),
+    attributes: ["id", "name"],
+    transaction,
+  });
+  return new Map(groups.map((group) => [group.name.toLowerCase(), group.id]));
+}
+
+async function existingEmails(emails: string[], transaction: Transaction): Promise<Set<string>> {
+  if (emails.length === 0) return new Set();
+  const users = await User.findAll({
+    where: where(fn("lower", col("email")), { [Op.in]: emails }),
+    attributes: ["email"],
+    transaction,
+  });
+  return new Set(users.map((user) => user.email.toLowerCase()));
+}
+
+/**
+ * Nicknames are not in the file: each is made from the email's local part, with a number added when
+ * that is taken already or by an earlier line.
+ */
+async function assignNickNames<Row extends { email: string }>(
+  rows: Row[],
+  transaction: Transaction,
+): Promise<(Row & { nickName: string })[]> {
+  const bases = rows.map((row) => {
+    const local = (row.email.split("@")[0] ?? "")
+      .toLowerCase()
+      .replace(/[^a-z0-9_.-]/g, "")
+      .slice(0, 24);
+    return local.length >= 3 ? local : `${local}user`.slice(0, 24).padEnd(3, "0");
+  });
+  const taken = new Set(
+    (
+      await User.findAll({
+        where: { [Op.or]: [...new Set(bases)].map((base) => ({ nickName: { [Op.iLike]: `${base}%` } })) },
+        attributes: ["nickName"],
+        transaction,
+      })
+    ).map((user) => user.nickName.toLowerCase()),
+  );
+  return rows.map((row, index) => {
+    const base = bases[index] ?? "user";
+    let nickName = base;
+    for (let suffix = 2; taken.has(nickName) || reservedNickNames.has(nickName); suffix++) {
+      nickName = `${base}${suffix}`;
+    }
+    taken.add(nickName);
+    return { ...row, nickName };
+  });
+}

@@ -1,0 +1,92 @@
+import {
+  Role,
+  type PublicProfile,
+  type User as UserMessage,
+  type UserSummary,
+} from "../../../generated/shtp/v1/users.js";
+import type { RoleName } from "../../auth/roles.js";
+import type { User } from "./user.model.js";
+
+const protoRoles: Record<RoleName, Role> = { student: Role.STUDENT, teacher: Role.TEACHER, admin: Role.ADMIN };
+
+/** @returns the proto enum value of a role */
+export const presentRole = (role: RoleName): Role => protoRoles[role];
+
+/**
+ * @param role - a validated proto role (never UNSPECIFIED or UNRECOGNIZED: zod refused those)
+ * @returns our role name
+ */
+export function roleFromProto(role: Role): RoleName {
+  const name = (Object.keys(protoRoles) as RoleName[]).find((key) => protoRoles[key] === role);
+  if (!name) throw new Error(`Not a role: ${role}`);
+  return name;
+}
+
+/** Avatars are the one public kind of stored file. */
+export const AVATAR_URL_PREFIX = "/storage/avatars/";
+
+/** @returns the public URL of an avatar, or "" when there is none */
+export const avatarUrlOf = (avatarFile: string | null): string =>
+  avatarFile ? `${AVATAR_URL_PREFIX}${avatarFile}` : "";
+
+/**
+ * A user as they and staff see them.
+ * @param user - the row
+ */
+export function presentUser(user: User): UserMessage {
+  return {
+    id: user.id,
+    email: user.email,
+    nickName: user.nickName,
+    firstName: user.firstName,
+    lastName: user.lastName,
+    role: presentRole(user.role),
+    groupId: user.groupId,
+    learningClass: user.learningClass,
+    rating: user.rating,
+    aboutText: user.aboutText,
+    socialLinks: user.socialLinks,
+    techStack: user.techStack,
+    avatarUrl: avatarUrlOf(user.avatarFile),
+    createdAt: user.createdAt,
+    updatedAt: user.updatedAt,
+  };
+}
+
+/**
+ * The profile anyone may read: everything but the email.
+ * @param user - the row
+ */
+export function presentPublicProfile(user: User): PublicProfile {
+  return {
+    id: user.id,
+    nickName: user.nickName,
+    firstName: user.firstName,
+    lastName: user.lastName,
+    role: presentRole(user.role),
+    groupId: user.groupId,
+    learningClass: user.learningClass,
+    rating: user.rating,
+    aboutText: user.aboutText,
+    socialLinks: user.socialLinks,
+    techStack: user.techStack,
+    avatarUrl: avatarUrlOf(user.avatarFile),
+    createdAt: user.createdAt,
+  };
+}
+
+/**
+ * A user as lists of other things show them.
+ * @param user - the row or the columns a list query selected
+ */
+export function presentUserSummary(
+  user: Pick<User, "id" | "nickName" | "firstName" | "lastName" | "avatarFile">,
+): UserSummary {
+  return {
+    id: user.id,
+    nickName: user.nickName,
+    firstName: user.firstName,
+    lastName: user.lastName,
+    avatarUrl: avatarUrlOf(user.avatarFile),
+  };
+}

@@ -1,0 +1,219 @@
+import {
+  ChangeMyPasswordRequest,
+  CreateUserRequest,
+  ImportUsersResponse,
+  LeaderboardResponse,
+  ListUsersResponse,
+  PublicProfile,
+  ResetPasswordRequest,
+  UpdateMyProfileRequest,
+  UpdateUserRequest,
+  User as UserMessage,
+  roleFromJSON,
+} from "../../../generated/shtp/v1/users.js";
+import { defineRoute } from "../../http/route.js";
+import { importUsers } from "./import.js";
+import { presentPublicProfile, presentUser, presentUserSummary, roleFromProto } from "./presenter.js";
+import {
+  LeaderboardQuerySchema,
+  UserChangeMyPasswordSchema,
+  UserCreateSchema,
+  UserIdParamsSchema,
+  UserImportQuerySchema,
+  UserListQuerySchema,
+  UserProfileParamsSchema,
+  UserResetPasswordSchema,
+  UserUpdateMeSchema,
+  UserUpdateSchema,
+} from "./schema.js";
+import * as userService from "./service.js";
+
+const MiB = 1024 * 1024;
+
+export const listUsers = defineRoute({
+  name: "listUsers",
+  method: "get",
+  path: "/users",
+  summary: "Users in name order, filtered by text, group, role or class; keyset-paged.",
+  access: ["teacher", "admin"],
+  query: UserListQuerySchema,
+  response: ListUsersResponse,
+  handler: async ({ query }) => {
+    const page = await userService.listUsers(query);
+    return { items: page.items.map(presentUser), nextCursor: page.nextCursor };
+  },
+});
+
+export const createUser = defineRoute({
+  name: "createUser",
+  method: "post",
+  path: "/users",
+  summary: "Creates an account. Teachers create students; admins create anyone.",
+  access: ["teacher", "admin"],
+  body: { message: CreateUserRequest, schema: UserCreateSchema },
+  response: UserMessage,
+  successStatus: 201,
+  errors: ["conflict", "failed_precondition"],
+  handler: async ({ body, actor, transaction }) =>
+    presentUser(await userService.createUser(actor, { ...body, role: roleFromProto(body.role) }, transaction!)),
+});
+
+export const importUsersRoute = defineRoute({
+  name: "importUsers",
+  method: "post",
+  path: "/users/import",
+  summary: "Creates accounts from a CSV file, all or nothing; `dryRun=true` only validates.",
+  description:
+    "Multipart field `file`: UTF-8 CSV (RFC 4180) with the header firstName,lastName,email,role,password,learningClass,groupName. " +
+    "Groups are named and must exist; nicknames are made from the emails. Any bad line answers 422 with one field violation per " +
+    "problem, named `lines.<line number>.<column>`, and nothing is created.",
+  access: ["teacher", "admin"],
+  query: UserImportQuerySchema,
+  upload: { field: "file", maxBytes: MiB, kinds: ["text"] },
+  response: ImportUsersResponse,
+  errors: ["failed_precondition"],
+  handler: async ({ query, actor, file, transaction }) => {
+    const result = await importUsers(actor, file!.path, query.dryRun, transaction!);
+    return { dryRun: result.dryRun, createdCount: result.users.length, users: result.users.map(presentUserSummary) };
+  },
+});
+
+export const getLeaderboard = defineRoute({
+  name: "getLeaderboard",
+  method: "get",
+  path: "/users/leaderboard",
+  summary: "The top students by rating; equal ratings share a rank.",
+  access: "public",
+  query: LeaderboardQuerySchema,
+  response: LeaderboardResponse,
+  handler: async ({ query, services }) => ({
+    items: (await userService.leaderboard(services, query.limit)).map((row) => ({
+      rank: row.rank,
+      user: presentUserSummary(row),
+      rating: row.rating,
+    })),
+  }),
+});
+
+export const updateMyProfile = defineRoute({
+  name: "updateMyProfile",
+  method: "patch",
+  path: "/users/me",
+  summary: "Updates the caller's profile; absent fields are left as they are.",
+  access: "signedIn",
+  body: { message: UpdateMyProfileRequest, schema: UserUpdateMeSchema },
+  response: UserMessage,
+  errors: ["conflict"],
+  handler: async ({ body, actor, transaction }) =>
+    presentUser(
+      await userService.updateOwnProfile(
+        actor,
+        {
+          nickName: body.nickName,
+          aboutText: body.aboutText,
+          socialLinks: body.socialLinks?.values,
+          techStack: body.techStack?.values,
+        },
+        transaction!,
+      ),
+    ),
+});
+
+export const changeMyPassword = defineRoute({
+  name: "changeMyPassword",
+  method: "post",
+  path: "/users/me/password",
+  summary: "Changes the caller's password and ends their other sessions.",
+  access: "signedIn",
+  body: { message: ChangeMyPasswordRequest, schema: UserChangeMyPasswordSchema },
+  errors: ["rate_limited"],
+  handler: async ({ body, actor, services, transaction, ctx }) =>
+    userService.changeOwnPassword(services, actor, { ...body, address: ctx.ip }, transaction!),
+});
+
+export const replaceMyAvatar = defineRoute({
+  name: "replaceMyAvatar",
+  method: "put",
+  path: "/users/me/avatar",
+  summary: "Sets the caller's avatar: multipart field `avatar`, PNG, JPEG, GIF or WebP by content, at most 5 MB.",
+  access: "signedIn",
+  upload: { field: "avatar", maxBytes: 5 * MiB, kinds: ["png", "jpeg", "gif", "webp"] },
+  response: UserMessage,
+  // The service commits the row itself, so the old file is removed only after the new one is recorded.
+  transactional: false,
+  handler: async ({ actor, file, services }) => presentUser(await userService.replaceAvatar(services, actor, file!)),
+});
+
+export const getUserProfile = defineRoute({
+  name: "getUserProfile",
+  method: "get",
+  path: "/users/:idOrNickName",
+  summary: "A user's public profile, by id or nickname.",
+  access: "public",
+  params: UserProfileParamsSchema,
+  response: PublicProfile,
+  errors: ["not_found"],
+  handler: async ({ params }) => presentPublicProfile(await userService.findProfile(params.idOrNickName)),
+});
+
+export const updateUser = defineRoute({
+  name: "updateUser",
+  method: "patch",
+  path: "/users/:id",
+  summary:
+    "Staff edit of an account; absent fields are left as they are. Teachers edit students; only admins change roles.",
+  access: ["teacher", "admin"],
+  params: UserIdParamsSchema,
+  body: { message: UpdateUserRequest, schema: UserUpdateSchema },
+  response: UserMessage,
+  errors: ["not_found", "conflict", "failed_precondition"],
+  handler: async ({ params, body, actor, transaction }) =>
+    presentUser(
+      await userService.updateAccount(
+        actor,
+        params.id,
+        { ...body, role: body.role === undefined ? undefined : roleFromProto(roleFromJSON(body.role)) },
+        transaction!,
+      ),
+    ),
+});
+
+export const resetUserPassword = defineRoute({
+  name: "resetUserPassword",
+  method: "post",
+  path: "/users/:id/password",
+  summary: "Staff sets a new password for an account and ends all its sessions.",
+  access: ["teacher", "admin"],
+  params: UserIdParamsSchema,
+  body: { message: ResetPasswordRequest, schema: UserResetPasswordSchema },
+  errors: ["not_found"],
+  handler: async ({ params, body, actor, transaction }) =>
+    userService.resetPassword(actor, params.id, body.newPassword, transaction!),
+});
+
+export const deleteUser = defineRoute({
+  name: "deleteUser",
+  method: "delete",
+  path: "/users/:id",
+  summary: "Deletes an account with its data and files. The last admin cannot be deleted.",
+  access: ["teacher", "admin"],
+  params: UserIdParamsSchema,
+  errors: ["not_found", "failed_precondition"],
+  handler: async ({ params, actor, services, transaction }) =>
+    userService.deleteUser(services, actor, params.id, transaction!),
+});
+
+/** Fixed paths come before `/users/:idOrNickName`, which would otherwise take them. */
+export const userRoutes = [
+  listUsers,
+  createUser,
+  importUsersRoute,
+  getLeaderboard,
+  updateMyProfile,
+  changeMyPassword,
+  replaceMyAvatar,
+  getUserProfile,
+  updateUser,
+  resetUserPassword,
+  deleteUser,
+];
