@@ -26,9 +26,14 @@ const caseSchema = z.strictObject({
   body: jsonValue.optional(),
   /** Send this raw text as the body instead, with this Content-Type (malformed-body cases). */
   rawBody: z.strictObject({ contentType: z.string(), text: z.string() }).optional(),
-  /** A multipart upload: the file part from apitests/fixtures/. */
+  /** A multipart upload: the file part from apitests/fixtures/; `substitute` fills `{{variables}}` in a text file. */
   upload: z
-    .strictObject({ field: z.string(), file: z.string(), contentType: z.string().default("application/octet-stream") })
+    .strictObject({
+      field: z.string(),
+      file: z.string(),
+      contentType: z.string().default("application/octet-stream"),
+      substitute: z.boolean().default(false),
+    })
     .optional(),
   expect: z.strictObject({
     status: z.number().int().min(100).max(599),

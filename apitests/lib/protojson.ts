@@ -98,6 +98,12 @@ export class ProtoCodec {
       }
       return this.fromProtoJson(resolved, value);
     }
+    // ProtoJSON writes enums by name; protobufjs verifies and encodes their numbers.
+    if (resolved instanceof protobuf.Enum && typeof value === "string") {
+      const number = Object.hasOwn(resolved.values, value) ? resolved.values[value] : undefined;
+      if (number === undefined) throw new Error(`${field.fullName}: ${value} is not a ${resolved.fullName} value`);
+      return number;
+    }
     return value;
   }
 

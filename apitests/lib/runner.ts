@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { loadCases, type ActorName, type ApiCase, type EncodingName } from "./cases.js";
+import { actors, loadCases, type ActorName, type ApiCase, type EncodingName } from "./cases.js";
 import { normalise, partialMatch, substitute, valueAt } from "./match.js";
 import { ProtoCodec, type Json } from "./protojson.js";
 
@@ -35,6 +35,8 @@ export interface RunnerOptions {
   protoDir: string;
   fixturesDir: string;
   admin: { email: string; password: string };
+  /** Seed the actors and groups through the API (default true); without it every case runs anonymous. */
+  seed?: boolean;
   /** Called with one line per result as soon as it is known. */
   onResult?: (result: CaseResult) => void;
 }
@@ -128,7 +130,10 @@ export async function runApiTests(options: RunnerOptions): Promise<CaseResult[]>
     if (problem) report({ title: apiCase.name, file: apiCase.file, encoding: "coverage", failures: [problem], ms: 0 });
   }
 
-  const seeded = await seed(options);
+  const seeded =
+    options.seed === false
+      ? { tokens: Object.fromEntries(actors.map((actor) => [actor, undefined])) as Seeded["tokens"], variables: {} }
+      : await seed(options);
   const answers = new Map<
     ApiCase,
     Partial<Record<EncodingName, { answer: Json | undefined; variables: Record<string, string> }>>
@@ -196,7 +201,8 @@ async function send(
   } else if (apiCase.upload) {
     const boundary = `apitests${randomBytes(8).toString("hex")}`;
     headers["content-type"] = `multipart/form-data; boundary=${boundary}`;
-    const file = fs.readFileSync(path.join(options.fixturesDir, apiCase.upload.file));
+    const raw = fs.readFileSync(path.join(options.fixturesDir, apiCase.upload.file));
+    const file = apiCase.upload.substitute ? Buffer.from(substitute(raw.toString("utf8"), variables)) : raw;
     body = Buffer.concat([
       Buffer.from(
         `--${boundary}\r\nContent-Disposition: form-data; name="${apiCase.upload.field}"; filename="${path.basename(apiCase.upload.file)}"\r\n` +
@@ -232,10 +238,22 @@ async function send(
   let json: Json | undefined;
   if (bytes.length > 0 || (messageName && response.status !== 204)) {
     if (!messageName) throw new Error(`${response.status} with a body, but ${operation.id} answers no message`);
+    const read = (what: string, decode: () => Json): Json => {
+      try {
+        return decode();
+      } catch (error) {
+        throw new Error(
+          `the ${what} answer is not a ${messageName}: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
+      }
+    };
     if (contentType.startsWith("application/json")) {
-      json = codec.canonicalJson(messageName, JSON.parse(Buffer.from(bytes).toString("utf8")) as Json);
+      json = read("JSON", () =>
+        codec.canonicalJson(messageName, JSON.parse(Buffer.from(bytes).toString("utf8")) as Json),
+      );
     } else if (protobufTypes.has(contentType)) {
-      json = codec.decode(messageName, bytes);
+      json = read("protobuf", () => codec.decode(messageName, bytes));
     } else {
       throw new Error(`unexpected Content-Type ${contentType || "(none)"} with status ${response.status}`);
     }
@@ -276,10 +294,13 @@ function check(apiCase: ApiCase, answer: Answer, variables: Record<string, strin
   return failures;
 }
 
+interface Seeded {
+  tokens: Record<ActorName, string | undefined>;
+  variables: Record<string, string>;
+}
+
 /** Actors and the seed group, made through the public API with the admin's credentials. */
-async function seed(
-  options: RunnerOptions,
-): Promise<{ tokens: Record<ActorName, string | undefined>; variables: Record<string, string> }> {
+async function seed(options: RunnerOptions): Promise<Seeded> {
   const call = async (
     method: string,
     route: string,

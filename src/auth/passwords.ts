@@ -47,8 +47,13 @@ export async function verifyPassword(password: string, stored: string): Promise<
     return false;
   }
   const expected = Buffer.from(hash, "base64");
-  const actual = await derive(password, Buffer.from(salt, "base64"), { N: Number(n), r: Number(r), p: Number(p) });
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  // Parameters scrypt refuses (not numbers, N not a power of two) make the hash malformed, not a 500.
+  const actual = await derive(password, Buffer.from(salt, "base64"), {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+  }).catch(() => undefined);
+  return actual !== undefined && actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
 /** @returns whether a stored hash was made with weaker parameters than today's */

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { buildApp } from "../app.js";
 import { loadConfig, type Config } from "../config/index.js";
 import type { AnyRoute } from "../http/route.js";
-import { createLogger } from "../logging/logger.js";
+import { createLogger, type Logger } from "../logging/logger.js";
 import { testDatabase } from "./database.js";
 
 /** The test configuration: everything at its default but quiet logs and the test mode. */
@@ -21,15 +21,16 @@ export interface TestServer {
  * Mounts the app on port 0.
  * @param options.routes - a route table other than the API's (for tests of the framework itself)
  * @param options.env - configuration overrides
+ * @param options.logger - a logger of the test's own (to read what was logged); silent by default
  */
 export async function startTestServer(
-  options: { routes?: readonly AnyRoute[]; env?: Record<string, string> } = {},
+  options: { routes?: readonly AnyRoute[]; env?: Record<string, string>; logger?: Logger } = {},
 ): Promise<TestServer> {
   const config = testConfig(options.env);
   const { database } = testDatabase();
   const app = buildApp({
     config,
-    logger: createLogger("silent"),
+    logger: options.logger ?? createLogger("silent"),
     sequelize: database.sequelize,
     isReady: database.isReady,
     routes: options.routes,

@@ -1,7 +1,8 @@
 import fs from "node:fs/promises";
 import { isUtf8 } from "node:buffer";
-import { parse } from "csv-parse/sync";
-import { CsvError } from "csv-parse";
+// CsvError from the same entry point as parse: under require() (mocha, tsx's CJS hook) "csv-parse" and
+// "csv-parse/sync" are separate bundles with a CsvError class each, and instanceof across them is false.
+import { CsvError, parse } from "csv-parse/sync";
 import { Op, col, fn, where, type Transaction } from "sequelize";
 import { z } from "zod";
 import { hashPassword } from "../../auth/passwords.js";

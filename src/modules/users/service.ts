@@ -93,9 +93,27 @@ async function assertGroupExists(groupId: string, transaction: Transaction): Pro
     throw FailedPreconditionError("The group does not exist.", [{ field: "groupId", description: "No such group." }]);
 }
 
+/** Any fixed number: serialises the operations that may leave fewer admins (role changes, deletions). */
+const ADMIN_CHANGES_LOCK_KEY = 746_102_313;
+
+/**
+ * Taken before any row lock by every operation that may demote or delete an admin. Without it, two
+ * admins demoting each other each lock their target, then wait for the other's while locking every
+ * admin row, and PostgreSQL breaks the deadlock by failing one of them (a 500).
+ */
+async function serialiseAdminChanges(transaction: Transaction): Promise<void> {
+  const sequelize = User.sequelize;
+  if (!sequelize) throw new Error("The User model is not initialised.");
+  await sequelize.query("SELECT pg_advisory_xact_lock(:key)", {
+    replacements: { key: ADMIN_CHANGES_LOCK_KEY },
+    transaction,
+  });
+}
+
 /**
  * The last admin may be neither deleted nor demoted. Every admin row is locked first, so two admins
- * demoting each other at once cannot both succeed.
+ * demoting each other at once cannot both succeed; callers hold serialiseAdminChanges, so they do not
+ * deadlock either.
  * @throws AppError failed_precondition
  */
 async function assertAnotherAdminRemains(user: User, transaction: Transaction): Promise<void> {
@@ -184,6 +202,7 @@ export async function updateAccount(
   changes: AccountChanges,
   transaction: Transaction,
 ): Promise<User> {
+  if (changes.role !== undefined) await serialiseAdminChanges(transaction);
   const user = await loadManagedUser(actor, id, "update", transaction);
   if (changes.role !== undefined && changes.role !== user.role) {
     if (!mayManageUser(actor, "changeRole", user)) throw PermissionDeniedError("Only admins change roles.");
@@ -249,6 +268,7 @@ export async function deleteUser(
   id: string,
   transaction: Transaction,
 ): Promise<void> {
+  await serialiseAdminChanges(transaction);
   const user = await loadManagedUser(actor, id, "delete", transaction);
   await assertAnotherAdminRemains(user, transaction);
   const avatar = user.avatarFile;
