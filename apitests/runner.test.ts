@@ -67,6 +67,7 @@ describe("the API test runner", () => {
     let casesDir: string;
     let mode: Mode = "correct";
     let requestCount = 0;
+    let streamsOpen = 0;
     const uploaded: string[] = [];
 
     before(async () => {
@@ -77,7 +78,14 @@ describe("the API test runner", () => {
         const requestId = `fixture-${requestCount}`;
         response.setHeader("x-request-id", requestId);
         const accept = request.headers.accept ?? "";
-        if (request.url === "/api/v1/echo" && request.method === "POST") {
+        if (request.url?.startsWith("/api/v1/stream")) {
+          // An event stream that never ends: a comment block first, unless `silent` asks for nothing at all.
+          streamsOpen += 1;
+          response.once("close", () => (streamsOpen -= 1));
+          response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+          if (request.url.includes("silent")) response.flushHeaders();
+          else response.write("retry: 2000\n: connected\n\n");
+        } else if (request.url === "/api/v1/echo" && request.method === "POST") {
           // Answers the text of the multipart file part as `name`, in the negotiated encoding.
           const chunks: Buffer[] = [];
           request.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -246,6 +254,73 @@ cases:
         assert.equal(uploaded[3], "hello {{run}}");
       } finally {
         delete openApi.paths["/echo"];
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("reads an endless event stream only until its first block (or a second), hangs up and checks the status", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "apitests-runner-"));
+      openApi.paths["/stream"] = {
+        get: {
+          operationId: "streamThings",
+          responses: {
+            "200": {
+              description: "events",
+              content: { "text/event-stream": { "x-proto-message": "shtp.v1.VersionInfo" } },
+              "x-proto-message": "shtp.v1.VersionInfo",
+            },
+          },
+        },
+      };
+      try {
+        fs.writeFileSync(
+          path.join(dir, "00.yaml"),
+          `resource: stream
+cases:
+  - name: anyone opens a stream that sends a comment → 200
+    op: streamThings
+    path: /stream
+    headers: { accept: text/event-stream }
+    expect: { status: 200 }
+  - name: anyone opens a stream that sends nothing → 200
+    op: streamThings
+    path: /stream
+    query: { silent: true }
+    headers: { accept: text/event-stream }
+    encodings: [json]
+    expect: { status: 200 }
+`,
+        );
+        const started = performance.now();
+        const results = await runApiTests({
+          baseUrl,
+          casesDir: dir,
+          protoDir,
+          fixturesDir: dir,
+          admin: { email: "unused@fixture.example", password: "unused-password" },
+          seed: false,
+        });
+        const elapsed = performance.now() - started;
+        assert.deepEqual(
+          results
+            .filter((result) => result.encoding !== "coverage")
+            .map((result) => [result.encoding, result.title, result.failures]),
+          [
+            ["json", "anyone opens a stream that sends a comment → 200", []],
+            ["json", "anyone opens a stream that sends nothing → 200", []],
+            ["protobuf", "anyone opens a stream that sends a comment → 200", []],
+            ["both", "anyone opens a stream that sends a comment → 200", []],
+          ],
+        );
+        const [comment, silent] = results.filter((result) => result.encoding === "json");
+        assert.ok((comment?.ms ?? Infinity) < 500, `the first block ends the read at once (${comment?.ms} ms)`);
+        assert.ok((silent?.ms ?? 0) >= 900, `a silent stream is read for about a second (${silent?.ms} ms)`);
+        assert.ok(elapsed < 5000, `the runner returns promptly (${elapsed} ms)`);
+        // The runner hung up: the fixture sees every stream closed.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(streamsOpen, 0);
+      } finally {
+        delete openApi.paths["/stream"];
         fs.rmSync(dir, { recursive: true, force: true });
       }
     });

@@ -15,7 +15,7 @@ import { buildApiRouter } from "./http/router.js";
 import { requestId } from "./http/request-id.js";
 import type { AnyRoute } from "./http/route.js";
 import type { Logger } from "./logging/logger.js";
-import { createServices } from "./services.js";
+import { createServices, type Services } from "./services.js";
 import { buildPublicFilesRouter } from "./storage/public-files.js";
 import { routes as allRoutes } from "./modules/index.js";
 
@@ -24,6 +24,8 @@ export interface AppDeps {
   logger: Logger;
   sequelize: Sequelize;
   isReady: () => Promise<boolean>;
+  /** Process services, when the caller owns them (to stop them at shutdown); made here otherwise. */
+  services?: Services;
   /** The route table; tests may pass their own. */
   routes?: readonly AnyRoute[];
 }
@@ -41,7 +43,7 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
   // Koa prints errors itself unless told otherwise; ours are logged once, by the error boundary.
   app.silent = true;
 
-  const api = buildApiRouter(routes, createServices(deps));
+  const api = buildApiRouter(routes, deps.services ?? createServices(deps));
   const docs = buildDocsRouter(buildOpenApiDocument(routes, serverVersion));
   const health = buildHealthRouter(deps.isReady);
   const publicFiles = buildPublicFilesRouter(deps.config.storage.avatarsDir);

@@ -5,7 +5,9 @@ import { ConfigError, loadConfig, type Config } from "./config/index.js";
 import { openDatabase } from "./db/database.js";
 import type { AnyRoute } from "./http/route.js";
 import { createLogger, type Logger } from "./logging/logger.js";
+import { startRetentionJob } from "./modules/notifications/retention.js";
 import { bootstrapUsers } from "./modules/users/bootstrap.js";
+import { createServices } from "./services.js";
 
 /** A started server: its address and how to stop it. */
 export interface RunningServer {
@@ -34,12 +36,20 @@ export async function startServer(
     await database.close();
     throw error;
   }
+  const services = createServices({ config, logger, sequelize: database.sequelize });
   const server = http.createServer();
   // Slow or idle clients must not hold sockets forever.
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
   try {
-    const app = buildApp({ config, logger, sequelize: database.sequelize, isReady: database.isReady, routes });
+    const app = buildApp({
+      config,
+      logger,
+      sequelize: database.sequelize,
+      isReady: database.isReady,
+      services,
+      routes,
+    });
     const handle = app.callback();
     server.on("request", (request, response) => void handle(request, response));
     await new Promise<void>((resolve, reject) => {
@@ -53,12 +63,19 @@ export async function startServer(
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.http.port;
   const url = `http://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${port}`;
+  const stopRetention = startRetentionJob(database.sequelize, logger, {
+    retentionDays: config.notifications.retentionDays,
+    intervalSeconds: config.notifications.retentionIntervalSeconds,
+  });
   logger.info({ url, embeddedDatabase: Boolean(database.embedded) }, "listening");
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      stopRetention();
+      // Event streams never end by themselves: end them, so their responses finish like any other.
+      await services.notificationHub.stop();
       // Keep-alive sockets turn idle as their last response ends; close them as they do, so a client
       // cannot slip new requests in while we drain and the process need not wait for their timeouts.
       server.closeIdleConnections();

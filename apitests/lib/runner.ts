@@ -9,6 +9,9 @@ import { ProtoCodec, type Json } from "./protojson.js";
 const API = "/api/v1";
 const ERROR_MESSAGE = "shtp.v1.Error";
 const PROTOBUF = "application/protobuf";
+const EVENT_STREAM = "text/event-stream";
+/** How long the runner reads an event stream for its first block before it hangs up. */
+const STREAM_WAIT_MS = 1000;
 const protobufTypes = new Set([PROTOBUF, "application/x-protobuf", "application/vnd.google.protobuf"]);
 
 /** One operation of the OpenAPI document, as the runner needs it. */
@@ -227,13 +230,25 @@ async function send(
     : "";
   for (const [name, value] of Object.entries(apiCase.headers ?? {}))
     headers[name.toLowerCase()] = substitute(value, variables);
+  const controller = new AbortController();
   const response = await fetch(`${options.baseUrl}${API}${substitute(apiCase.path, variables)}${query}`, {
     method: operation.method,
     headers,
     body,
+    signal: controller.signal,
   });
-  const bytes = new Uint8Array(await response.arrayBuffer());
   const contentType = response.headers.get("content-type") ?? "";
+  if (contentType.startsWith(EVENT_STREAM)) {
+    await readFirstEventBlock(response, controller);
+    return {
+      accepted: headers.accept ?? accept,
+      status: response.status,
+      contentType,
+      requestId: response.headers.get("x-request-id") ?? "",
+      json: undefined,
+    };
+  }
+  const bytes = new Uint8Array(await response.arrayBuffer());
   const messageName = response.status >= 400 ? ERROR_MESSAGE : operation.responseMessage;
   let json: Json | undefined;
   if (bytes.length > 0 || (messageName && response.status !== 204)) {
@@ -265,6 +280,31 @@ async function send(
     requestId: response.headers.get("x-request-id") ?? "",
     json,
   };
+}
+
+/**
+ * A Server-Sent Events answer never ends by itself: read it until its first complete event or comment
+ * block (text up to a blank line) or for at most STREAM_WAIT_MS, then abort the request. The runner
+ * treats such an answer as having no message body; a case checks only its status and headers.
+ */
+async function readFirstEventBlock(response: Response, controller: AbortController): Promise<void> {
+  const timer = setTimeout(() => controller.abort(), STREAM_WAIT_MS);
+  const decoder = new TextDecoder();
+  let seen = "";
+  try {
+    const reader = response.body?.getReader() as ReadableStreamDefaultReader<Uint8Array> | undefined;
+    while (reader && !/\r?\n\r?\n|\r\r/.test(seen)) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      seen += decoder.decode(value, { stream: true });
+    }
+  } catch (error) {
+    // Reading fails with an AbortError once the time is up; anything else is a real failure.
+    if (!controller.signal.aborted) throw error;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
 }
 
 function check(apiCase: ApiCase, answer: Answer, variables: Record<string, string>): string[] {

@@ -49,6 +49,12 @@ const environmentSchema = z.object({
   /** With INITIAL_ADMIN_PASSWORD: the first admin, created when the database has no users. */
   INITIAL_ADMIN_EMAIL: z.preprocess(emptyAsUnset, z.email().optional()),
   INITIAL_ADMIN_PASSWORD: z.preprocess(emptyAsUnset, z.string().min(8, "must be at least 8 characters").optional()),
+  /** Read notifications older than this many days are purged. */
+  NOTIFICATION_RETENTION_DAYS: integer(180, 1, 3650),
+  /** How often the purge runs, in seconds. */
+  NOTIFICATION_RETENTION_INTERVAL_SECONDS: integer(3600, 10, 86_400),
+  /** Seconds between heartbeats on notification streams (keeps proxies from closing idle streams). */
+  SSE_HEARTBEAT_SECONDS: integer(15, 1, 300),
   /** Largest accepted message body in bytes (uploads have their own limits). */
   MAX_BODY_BYTES: integer(1_048_576, 1024, 64 * 1_048_576),
   /** pino level; `silent` turns logging off. */
@@ -76,6 +82,7 @@ export interface Config {
     sessionMaxAgeSeconds: number;
   };
   loginThrottle: { maxFailuresPerAccount: number; maxFailuresPerAddress: number; windowSeconds: number };
+  notifications: { retentionDays: number; retentionIntervalSeconds: number; heartbeatSeconds: number };
   /** The first admin to create on an empty database, if configured. */
   initialAdmin: { email: string; password: string } | undefined;
   logLevel: Environment["LOG_LEVEL"];
@@ -141,6 +148,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
       maxFailuresPerAddress: env.LOGIN_MAX_FAILURES_PER_ADDRESS,
       windowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
+    },
+    notifications: {
+      retentionDays: env.NOTIFICATION_RETENTION_DAYS,
+      retentionIntervalSeconds: env.NOTIFICATION_RETENTION_INTERVAL_SECONDS,
+      heartbeatSeconds: env.SSE_HEARTBEAT_SECONDS,
     },
     initialAdmin:
       env.INITIAL_ADMIN_EMAIL && env.INITIAL_ADMIN_PASSWORD

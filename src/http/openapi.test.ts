@@ -135,6 +135,13 @@ for (const [label, table] of tables) {
     it("gives each success response JSON and the three protobuf media types, naming the message", () => {
       for (const route of table) {
         const operation = operationOf(route);
+        if (route.events) {
+          // Event streams answer text/event-stream; each event's data is the named message.
+          const stream = operation.responses["200"];
+          assert.deepEqual(Object.keys(stream?.content ?? {}), ["text/event-stream"], route.name);
+          assert.equal(stream?.["x-proto-message"], route.events.$type, route.name);
+          continue;
+        }
         if (!route.response) {
           assert.ok(operation.responses["204"], route.name);
           continue;

@@ -94,14 +94,20 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version: strin
 
   for (const route of routes) {
     const responses: Record<string, JsonSchema> = {};
-    const successStatus = String(route.response ? (route.successStatus ?? 200) : 204);
-    responses[successStatus] = route.response
+    const successStatus = String(route.response || route.events ? (route.successStatus ?? 200) : 204);
+    responses[successStatus] = route.events
       ? {
-          description: "Success.",
-          content: messageContent(schemas.refTo(route.response.$type), route.response.$type),
-          "x-proto-message": route.response.$type,
+          description: `A Server-Sent Events stream; each event's data is a ${route.events.$type} (ProtoJSON, or base64 protobuf with encoding=protobuf).`,
+          content: { "text/event-stream": { schema: { type: "string" }, "x-proto-message": route.events.$type } },
+          "x-proto-message": route.events.$type,
         }
-      : { description: "Success, no content." };
+      : route.response
+        ? {
+            description: "Success.",
+            content: messageContent(schemas.refTo(route.response.$type), route.response.$type),
+            "x-proto-message": route.response.$type,
+          }
+        : { description: "Success, no content." };
     for (const code of errorsOf(route)) {
       const status = String(statusOf(code));
       const existing = responses[status];

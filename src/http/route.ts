@@ -7,6 +7,11 @@ import type { AppContext } from "./context.js";
 import type { MessageCodec } from "./messages.js";
 import type { UploadedFile, UploadSpec } from "./uploads.js";
 
+/** What an events route's handler returns: messages with their event ids, until closed. */
+export interface EventStream<Message> extends AsyncIterable<{ id: string; message: Message }> {
+  close(): void;
+}
+
 export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
 
 /** What a handler receives: typed, validated input and the caller; never bytes or headers. */
@@ -58,6 +63,8 @@ export interface RouteDefinition<
   upload?: UploadSpec;
   /** The response message; absent for 204 No Content. */
   response?: MessageCodec<Out>;
+  /** A Server-Sent Events route: the handler returns an EventStream of these messages. */
+  events?: MessageCodec<unknown>;
   /** 200 unless the route creates something. */
   successStatus?: 200 | 201;
   /** Error codes this route answers beyond those every route may (documented in OpenAPI). */
@@ -80,6 +87,7 @@ export interface AnyRoute {
   body?: { message: MessageCodec<unknown>; schema: z.ZodType };
   upload?: UploadSpec;
   response?: MessageCodec<unknown>;
+  events?: MessageCodec<unknown>;
   successStatus?: 200 | 201;
   errors?: readonly ErrorCode[];
   transactional?: boolean;

@@ -6,9 +6,11 @@ import type { Services } from "../services.js";
 import { AppError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "../errors/index.js";
 import { violationsOf } from "../validation/violations.js";
 import type { AppContext, AppMiddleware, AppState } from "./context.js";
-import { requestMedia, responseMedia } from "./media.js";
+import { JSON_MEDIA, requestMedia, responseMedia } from "./media.js";
+import { PassThrough } from "node:stream";
+import type { MessageCodec } from "./messages.js";
 import { bodyToProtoJson, contentTypeOf, encodeMessage, protoJsonToMessage, readBody } from "./messages.js";
-import { isTransactional, type AnyRoute } from "./route.js";
+import { isTransactional, type AnyRoute, type EventStream } from "./route.js";
 import { receiveUpload } from "./uploads.js";
 
 export const API_PREFIX = "/api/v1";
@@ -36,10 +38,11 @@ function routeMiddleware(route: AnyRoute, services: Services): AppMiddleware {
   // Multipart framing adds a little to the file itself.
   const limit = route.upload ? route.upload.maxBytes + 64 * 1024 : maxBodyBytes;
   return async (ctx) => {
-    // Upload routes take multipart; their response encoding comes from Accept alone.
+    // Upload routes take multipart; their response encoding comes from Accept alone. Event streams
+    // answer text/event-stream; their errors before the stream starts fall back to JSON.
     const bodyMedia = route.upload ? undefined : requestMedia(ctx);
-    const media = responseMedia(ctx, bodyMedia);
-    ctx.state.responseMedia = media;
+    const media = route.events ? JSON_MEDIA : responseMedia(ctx, bodyMedia);
+    if (!route.events) ctx.state.responseMedia = media;
     if (Number(ctx.get("content-length") || 0) > limit) {
       throw new AppError("payload_too_large", `The request body is larger than ${limit} bytes.`);
     }
@@ -63,6 +66,16 @@ function routeMiddleware(route: AnyRoute, services: Services): AppMiddleware {
       await upload?.cleanup();
     }
 
+    if (route.events) {
+      streamEvents(
+        ctx,
+        result as EventStream<unknown>,
+        route.events,
+        query,
+        services.config.notifications.heartbeatSeconds,
+      );
+      return;
+    }
     ctx.set("Cache-Control", "no-store");
     if (!route.response) {
       ctx.status = 204;
@@ -114,4 +127,52 @@ async function readMessage(
   const checked = spec.schema.safeParse(json);
   if (!checked.success) throw InvalidArgumentError("Some fields are invalid.", violationsOf(checked.error));
   return protoJsonToMessage(checked.data, spec.message);
+}
+
+/**
+ * Writes an event stream as Server-Sent Events: `id` is the event id (for Last-Event-ID), `data` is
+ * the message as ProtoJSON, or base64 protobuf when the query asked for `encoding=protobuf`. A comment
+ * line every `heartbeatSeconds` keeps proxies from closing the stream; when the client goes away, or
+ * the stream ends (shutdown), everything is released.
+ */
+function streamEvents(
+  ctx: AppContext,
+  stream: EventStream<unknown>,
+  codec: MessageCodec<unknown>,
+  query: unknown,
+  heartbeatSeconds: number,
+): void {
+  const protobuf = (query as { encoding?: string } | undefined)?.encoding === "protobuf";
+  const body = new PassThrough();
+  ctx.compress = false;
+  ctx.req.socket.setTimeout(0);
+  ctx.req.socket.setNoDelay(true);
+  ctx.status = 200;
+  ctx.type = "text/event-stream";
+  ctx.set("Cache-Control", "no-cache, no-transform");
+  ctx.set("X-Accel-Buffering", "no");
+  ctx.body = body;
+  body.write("retry: 2000\n: connected\n\n");
+  const heartbeat = setInterval(() => body.write(": heartbeat\n\n"), heartbeatSeconds * 1000);
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    clearInterval(heartbeat);
+    stream.close();
+    body.end();
+  };
+  ctx.req.once("close", end);
+  void (async () => {
+    try {
+      for await (const { id, message } of stream) {
+        const data = protobuf
+          ? Buffer.from(codec.encode(message).finish()).toString("base64")
+          : JSON.stringify(codec.toJSON(message));
+        body.write(`id: ${id}\nevent: ${codec.$type}\ndata: ${data}\n\n`);
+      }
+    } finally {
+      end();
+    }
+  })();
 }

@@ -26,7 +26,16 @@ export function rawRequest(
       { method: options.method ?? "GET", headers: options.headers ?? {} },
       (response) => {
         const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        // An event stream never ends: hand it back after its first complete block and hang up.
+        const isStream = String(response.headers["content-type"]).startsWith("text/event-stream");
+        response.on("data", (chunk: Buffer) => {
+          chunks.push(chunk);
+          if (isStream && Buffer.concat(chunks).includes("\n\n")) {
+            const body = Buffer.concat(chunks);
+            resolve({ status: response.statusCode ?? 0, headers: response.headers, body, wireBody: body });
+            request.destroy();
+          }
+        });
         response.on("error", reject);
         response.on("end", () => {
           const wireBody = Buffer.concat(chunks);

@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { buildApp } from "../app.js";
+import { createServices, type Services } from "../services.js";
 import { loadConfig, type Config } from "../config/index.js";
 import type { AnyRoute } from "../http/route.js";
 import { createLogger, type Logger } from "../logging/logger.js";
@@ -14,6 +15,8 @@ export const testConfig = (overrides: Record<string, string> = {}): Config =>
 export interface TestServer {
   url: string;
   config: Config;
+  /** The app's process services (the notification hub, to count streams). */
+  services: Services;
   close(): Promise<void>;
 }
 
@@ -28,11 +31,14 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const config = testConfig(options.env);
   const { database } = testDatabase();
+  const logger = options.logger ?? createLogger("silent");
+  const services = createServices({ config, logger, sequelize: database.sequelize });
   const app = buildApp({
     config,
-    logger: options.logger ?? createLogger("silent"),
+    logger,
     sequelize: database.sequelize,
     isReady: database.isReady,
+    services,
     routes: options.routes,
   });
   const handle = app.callback();
@@ -42,10 +48,13 @@ export async function startTestServer(
   return {
     url: `http://127.0.0.1:${port}`,
     config,
-    close: () =>
-      new Promise<void>((resolve) => {
+    services,
+    close: async () => {
+      await services.notificationHub.stop();
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+    },
   };
 }

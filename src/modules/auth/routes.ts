@@ -1,6 +1,7 @@
 import { LoginRequest, LogoutRequest, Me, RefreshRequest, TokenPair } from "../../../generated/shtp/v1/auth.js";
 import { defineRoute } from "../../http/route.js";
 import { NotFoundError } from "../../errors/index.js";
+import { countUnread } from "../notifications/service.js";
 import { presentUser } from "../users/presenter.js";
 import { User } from "../users/user.model.js";
 import { AuthLoginSchema, AuthLogoutSchema, AuthRefreshSchema } from "./schema.js";
@@ -61,11 +62,13 @@ export const getMe = defineRoute({
   summary: "The signed-in user and their unread notification count.",
   access: "signedIn",
   response: Me,
-  handler: async ({ actor }) => {
-    const user = await User.findByPk(actor.id);
+  handler: async ({ actor, services }) => {
+    const [user, unreadNotifications] = await Promise.all([
+      User.findByPk(actor.id),
+      countUnread(services.sequelize, actor.id),
+    ]);
     if (!user) throw NotFoundError("The user");
-    // Nothing writes notifications yet (the notifications issue adds them), so there are none unread.
-    return { user: presentUser(user), unreadNotifications: 0 };
+    return { user: presentUser(user), unreadNotifications };
   },
 });
 

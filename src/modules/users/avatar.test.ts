@@ -291,7 +291,9 @@ describe("avatars: PUT /users/me/avatar and GET /storage/avatars/<name>", () => 
       const url = userOf(response).avatarUrl;
       assert.match(url, avatarUrlPattern("png"));
       const name = path.basename(url);
-      assert.doesNotMatch(name, /passwd|evil|x\.png/);
+      // The name is ours: 24 random characters (which may end in "x", so compare whole names, not substrings).
+      assert.doesNotMatch(name, /passwd|evil|\.\.|[\\/]/);
+      assert.notEqual(name, path.basename(filename.replace(/\\/g, "/")));
       // Only the stored avatar exists anywhere under the scratch folder that holds the storage root.
       assert.deepEqual(await filesUnder(scratch), [path.join("storage", "avatars", name)], filename);
       assert.deepEqual(await entriesOf(tmpDir), [], filename);

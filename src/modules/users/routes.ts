@@ -9,7 +9,6 @@ import {
   UpdateMyProfileRequest,
   UpdateUserRequest,
   User as UserMessage,
-  roleFromJSON,
 } from "../../../generated/shtp/v1/users.js";
 import { defineRoute } from "../../http/route.js";
 import { importUsers } from "./import.js";
@@ -172,7 +171,7 @@ export const updateUser = defineRoute({
       await userService.updateAccount(
         actor,
         params.id,
-        { ...body, role: body.role === undefined ? undefined : roleFromProto(roleFromJSON(body.role)) },
+        { ...body, role: body.role === undefined ? undefined : roleFromProto(body.role) },
         transaction!,
       ),
     ),

@@ -1,0 +1,173 @@
+import pg from "pg";
+import { QueryTypes, type Sequelize } from "sequelize";
+import type { Logger } from "../../logging/logger.js";
+import { notificationColumns } from "./service.js";
+import type { NotificationRow } from "./payloads.js";
+
+const CHANNEL = "shtp_notifications";
+/** Backlog sent on reconnect; a client further behind pages the list instead. */
+const MAX_BACKLOG = 500;
+/** Sequence numbers each subscriber remembers, to drop a row that two announcements both covered. */
+const SEEN_LIMIT = 2000;
+
+/** One open stream: rows for one user, in order, until closed. */
+export class Subscription implements AsyncIterable<NotificationRow> {
+  private readonly queue: NotificationRow[] = [];
+  private readonly seen = new Set<string>();
+  private wake: (() => void) | undefined;
+  closed = false;
+
+  constructor(
+    readonly userId: string,
+    private readonly onClose: (subscription: Subscription) => void,
+  ) {}
+
+  /** Queues rows not delivered before. */
+  push(rows: NotificationRow[]): void {
+    for (const row of rows) {
+      if (this.closed || this.seen.has(row.seq)) continue;
+      this.seen.add(row.seq);
+      if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value as string);
+      this.queue.push(row);
+    }
+    this.wake?.();
+  }
+
+  /** Ends the stream and frees its place in the hub. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose(this);
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<NotificationRow> {
+    while (!this.closed) {
+      const next = this.queue.shift();
+      if (next) {
+        yield next;
+        continue;
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+}
+
+/**
+ * Live notifications for the streams of one server process. One dedicated LISTEN connection per
+ * process (not per client) hears the NOTIFY that the notifications table's statement trigger sends
+ * at commit, with the range of sequence numbers written; one query over the pool then fetches that
+ * range for the users streaming here, whichever process wrote the rows.
+ */
+export class NotificationHub {
+  private readonly subscribers = new Map<string, Set<Subscription>>();
+  private listener: pg.Client | undefined;
+  private connecting: Promise<void> | undefined;
+  private stopped = false;
+  private fetching: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly sequelize: Sequelize,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * Opens a stream for a user. With `afterSeq` (the client's Last-Event-ID), rows written since are
+   * sent first; the subscription is registered before that backlog is read, so nothing written in
+   * between is lost, and duplicates are dropped.
+   * @param userId - the signed-in user
+   * @param afterSeq - the last sequence number the client has, if it is resuming
+   */
+  async subscribe(userId: string, afterSeq: string | undefined): Promise<Subscription> {
+    await this.ensureListening();
+    const subscription = new Subscription(userId, (closed) => this.unsubscribe(closed));
+    const set = this.subscribers.get(userId) ?? new Set<Subscription>();
+    set.add(subscription);
+    this.subscribers.set(userId, set);
+    if (afterSeq !== undefined) {
+      const backlog = await this.sequelize.query<NotificationRow>(
+        `SELECT ${notificationColumns} FROM notifications n
+          WHERE n.user_id = :userId AND n.seq > :afterSeq ORDER BY n.seq LIMIT ${MAX_BACKLOG}`,
+        { replacements: { userId, afterSeq }, type: QueryTypes.SELECT },
+      );
+      subscription.push(backlog);
+    }
+    return subscription;
+  }
+
+  /** How many streams are open in this process. */
+  get streamCount(): number {
+    let count = 0;
+    for (const set of this.subscribers.values()) count += set.size;
+    return count;
+  }
+
+  /** Closes every stream and the listening connection (at shutdown). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const set of this.subscribers.values()) for (const subscription of set) subscription.close();
+    await this.listener?.end().catch(() => undefined);
+    this.listener = undefined;
+  }
+
+  private unsubscribe(subscription: Subscription): void {
+    const set = this.subscribers.get(subscription.userId);
+    set?.delete(subscription);
+    if (set?.size === 0) this.subscribers.delete(subscription.userId);
+  }
+
+  /** The listener connects on the first stream, so processes and tests that never stream hold no extra connection. */
+  private ensureListening(): Promise<void> {
+    if (this.listener) return Promise.resolve();
+    this.connecting ??= this.connect().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async connect(): Promise<void> {
+    const options = this.sequelize.config;
+    const client = new pg.Client({
+      host: options.host,
+      port: Number(options.port),
+      user: options.username,
+      password: options.password ?? undefined,
+      database: options.database,
+    });
+    client.on("notification", (message) => {
+      if (message.channel === CHANNEL && message.payload) this.announce(message.payload);
+    });
+    client.on("error", (error) => {
+      this.logger.warn({ err: error }, "notification listener lost; reconnecting");
+      this.listener = undefined;
+      void client.end().catch(() => undefined);
+      if (!this.stopped) setTimeout(() => void this.ensureListening().catch(() => undefined), 1000).unref();
+    });
+    await client.connect();
+    await client.query(`LISTEN ${CHANNEL}`);
+    this.listener = client;
+  }
+
+  /** Fetches an announced range for the users streaming here; fetches run one after another, in order. */
+  private announce(payload: string): void {
+    const [low, high] = payload.split(":");
+    if (!low || !high || this.subscribers.size === 0) return;
+    this.fetching = this.fetching.then(async () => {
+      const userIds = [...this.subscribers.keys()];
+      if (userIds.length === 0) return;
+      try {
+        const rows = await this.sequelize.query<NotificationRow>(
+          `SELECT ${notificationColumns} FROM notifications n
+            WHERE n.seq BETWEEN :low AND :high AND n.user_id = ANY(ARRAY[:userIds]::uuid[])
+            ORDER BY n.seq`,
+          { replacements: { low, high, userIds }, type: QueryTypes.SELECT },
+        );
+        const byUser = new Map<string, NotificationRow[]>();
+        for (const row of rows) byUser.set(row.userId, [...(byUser.get(row.userId) ?? []), row]);
+        for (const [userId, userRows] of byUser)
+          for (const subscription of this.subscribers.get(userId) ?? []) subscription.push(userRows);
+      } catch (error) {
+        this.logger.error({ err: error, range: payload }, "could not fetch announced notifications");
+      }
+    });
+  }
+}

@@ -1,0 +1,87 @@
+import { Medal } from "../../../generated/shtp/v1/medals.js";
+import { MessageSeverity, NotificationType, type Notification } from "../../../generated/shtp/v1/notifications.js";
+
+/** Medals by their stored names; the proto enum is the catalogue. */
+export const medalNames = {
+  first_achievement: Medal.FIRST_ACHIEVEMENT,
+  rating_100: Medal.RATING_100,
+  rating_1000: Medal.RATING_1000,
+  ten_achievements: Medal.TEN_ACHIEVEMENTS,
+  five_events: Medal.FIVE_EVENTS,
+} as const;
+export type MedalName = keyof typeof medalNames;
+
+export type MessageSeverityName = "info" | "warning";
+
+/**
+ * The one shape of a notification as stored: its type and a payload the database checks against
+ * that type (see the `notification_payload_is_valid` function in the migration). Every module that
+ * notifies writes through these types.
+ */
+export type NotificationContent =
+  | { type: "achievement_accepted"; payload: { achievementId: string; title: string; points: number } }
+  | { type: "achievement_rejected"; payload: { achievementId: string; title: string; comment: string } }
+  | { type: "event_created"; payload: { eventId: string; title: string; startsAt: string } }
+  | { type: "medal_awarded"; payload: { medal: MedalName } }
+  | { type: "message"; payload: { text: string; severity: MessageSeverityName } };
+
+export type NotificationTypeName = NotificationContent["type"];
+
+/** A notification row as list queries select it. */
+export interface NotificationRow {
+  id: string;
+  seq: string;
+  userId: string;
+  type: NotificationTypeName;
+  payload: unknown;
+  createdAt: Date;
+  readAt: Date | null;
+}
+
+/**
+ * Maps a stored row onto the wire message, payload member by type. The database guarantees the
+ * payload's keys and JSON types, so the casts below only restate that guarantee.
+ * @param row - a notification row
+ */
+export function presentNotification(row: NotificationRow): Notification {
+  const base = { id: row.id, createdAt: row.createdAt, readAt: row.readAt ?? undefined };
+  const content = { type: row.type, payload: row.payload } as NotificationContent;
+  switch (content.type) {
+    case "achievement_accepted":
+      return {
+        ...base,
+        type: NotificationType.ACHIEVEMENT_ACCEPTED,
+        payload: { $case: "achievementAccepted", value: content.payload },
+      };
+    case "achievement_rejected":
+      return {
+        ...base,
+        type: NotificationType.ACHIEVEMENT_REJECTED,
+        payload: { $case: "achievementRejected", value: content.payload },
+      };
+    case "event_created":
+      return {
+        ...base,
+        type: NotificationType.EVENT_CREATED,
+        payload: { $case: "eventCreated", value: { ...content.payload, startsAt: new Date(content.payload.startsAt) } },
+      };
+    case "medal_awarded":
+      return {
+        ...base,
+        type: NotificationType.MEDAL_AWARDED,
+        payload: { $case: "medalAwarded", value: { medal: medalNames[content.payload.medal] } },
+      };
+    case "message":
+      return {
+        ...base,
+        type: NotificationType.MESSAGE,
+        payload: {
+          $case: "message",
+          value: {
+            text: content.payload.text,
+            severity: content.payload.severity === "warning" ? MessageSeverity.WARNING : MessageSeverity.INFO,
+          },
+        },
+      };
+  }
+}
