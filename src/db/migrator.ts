@@ -14,7 +14,8 @@ export interface Migration {
 }
 
 /**
- * Builds the umzug runner over migrations/ with its state in the `SequelizeMeta` table.
+ * Builds the umzug runner over migrations/ with its state in the `sequelize_meta` table (umzug calls it
+ * SequelizeMeta; our `underscored: true` define option renames it, and renaming it now would re-run every migration).
  * @param sequelize - the connection to migrate
  * @param logger - receives one line per migration applied or reverted
  */
