@@ -3,9 +3,9 @@ import type { Config } from "../config/index.js";
 import { UnauthenticatedError } from "../errors/index.js";
 import type { Actor, RoleName } from "./roles.js";
 import { verifyAccessToken } from "./tokens.js";
+import { isUuid } from "../validation/text.js";
 
 const bearer = /^Bearer ([A-Za-z0-9_.~+/=-]+)$/;
-const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Resolves the caller from an `Authorization: Bearer` header. The user and the session are read on
@@ -26,7 +26,7 @@ export async function authenticate(
   const token = bearer.exec(authorization)?.[1];
   if (!token) throw UnauthenticatedError("Send the access token as `Authorization: Bearer <token>`.");
   const claims = await verifyAccessToken(token, settings);
-  if (!uuid.test(claims.userId) || !claims.sessionId || !uuid.test(claims.sessionId)) {
+  if (!isUuid(claims.userId) || !claims.sessionId || !isUuid(claims.sessionId)) {
     throw UnauthenticatedError("The access token is not valid.");
   }
   const [row] = await sequelize.query<{ id: string; role: RoleName }>(

@@ -14,6 +14,7 @@ import type { UploadedFile } from "../../http/uploads.js";
 import type { Services } from "../../services.js";
 import { removeStoredFile, storeFile } from "../../storage/files.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
+import { escapeLike, isUuid } from "../../validation/text.js";
 import { revokeSessions } from "../auth/service.js";
 import { Group } from "../groups/group.model.js";
 import { mayManageUser, type UserAction } from "./policy.js";
@@ -21,7 +22,6 @@ import { roleFromProto } from "./presenter.js";
 import type { UserListQuery } from "./schema.js";
 import { User } from "./user.model.js";
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const nameCursor = z.tuple([z.string(), z.string(), z.uuid()]);
 
 /**
@@ -34,7 +34,7 @@ export async function listUsers(query: UserListQuery): Promise<{ items: User[]; 
   if (query.role) conditions.push({ role: roleFromProto(roleFromJSON(query.role)) });
   if (query.learningClass !== undefined) conditions.push({ learningClass: query.learningClass });
   if (query.query) {
-    const pattern = `%${query.query.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
+    const pattern = `%${escapeLike(query.query)}%`;
     conditions.push({
       [Op.or]: ["firstName", "lastName", "nickName", "email"].map((column) => ({ [column]: { [Op.iLike]: pattern } })),
     });
@@ -66,9 +66,9 @@ export async function listUsers(query: UserListQuery): Promise<{ items: User[]; 
  * @throws AppError not_found
  */
 export async function findProfile(idOrNickName: string): Promise<User> {
-  const user = uuidPattern.test(idOrNickName)
+  const user = isUuid(idOrNickName)
     ? await User.findByPk(idOrNickName)
-    : await User.findOne({ where: { nickName: { [Op.iLike]: idOrNickName.replace(/[\\%_]/g, "\\$&") } } });
+    : await User.findOne({ where: { nickName: { [Op.iLike]: escapeLike(idOrNickName) } } });
   if (!user) throw NotFoundError("The user");
   return user;
 }
