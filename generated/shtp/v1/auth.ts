@@ -3,6 +3,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { MedalAward } from "./medals.js";
 import { User } from "./users.js";
 
 export const protobufPackage = "shtp.v1";
@@ -40,6 +41,8 @@ export interface TokenPair {
 export interface Me {
   user?: User | undefined;
   unreadNotifications: number;
+  /** The medals the caller holds, in the order they were awarded. */
+  medals: MedalAward[];
 }
 
 function createBaseLoginRequest(): LoginRequest {
@@ -415,7 +418,7 @@ export const TokenPair: MessageFns<TokenPair, "shtp.v1.TokenPair"> = {
 };
 
 function createBaseMe(): Me {
-  return { user: undefined, unreadNotifications: 0 };
+  return { user: undefined, unreadNotifications: 0, medals: [] };
 }
 
 export const Me: MessageFns<Me, "shtp.v1.Me"> = {
@@ -427,6 +430,9 @@ export const Me: MessageFns<Me, "shtp.v1.Me"> = {
     }
     if (message.unreadNotifications !== 0) {
       writer.uint32(16).int32(message.unreadNotifications);
+    }
+    for (const v of message.medals) {
+      MedalAward.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -460,6 +466,14 @@ export const Me: MessageFns<Me, "shtp.v1.Me"> = {
             message.unreadNotifications = reader.int32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.medals.push(MedalAward.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -480,6 +494,7 @@ export const Me: MessageFns<Me, "shtp.v1.Me"> = {
         : isSet(object.unread_notifications)
         ? globalThis.Number(object.unread_notifications)
         : 0,
+      medals: globalThis.Array.isArray(object?.medals) ? object.medals.map((e: any) => MedalAward.fromJSON(e)) : [],
     };
   },
 
@@ -491,6 +506,9 @@ export const Me: MessageFns<Me, "shtp.v1.Me"> = {
     if (message.unreadNotifications !== 0) {
       obj.unreadNotifications = Math.round(message.unreadNotifications);
     }
+    if (message.medals?.length) {
+      obj.medals = message.medals.map((e) => MedalAward.toJSON(e));
+    }
     return obj;
   },
 
@@ -501,6 +519,7 @@ export const Me: MessageFns<Me, "shtp.v1.Me"> = {
     const message = createBaseMe();
     message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
     message.unreadNotifications = object.unreadNotifications ?? 0;
+    message.medals = object.medals?.map((e) => MedalAward.fromPartial(e)) || [];
     return message;
   },
 };

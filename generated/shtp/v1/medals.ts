@@ -2,6 +2,8 @@
 // source: shtp/v1/medals.proto
 
 /* eslint-disable */
+import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { Timestamp } from "../../google/protobuf/timestamp.js";
 
 export const protobufPackage = "shtp.v1";
 
@@ -68,4 +70,150 @@ export function medalToJSON(object: Medal): string {
     default:
       return "UNRECOGNIZED";
   }
+}
+
+/** A medal a user holds, and when it was awarded. */
+export interface MedalAward {
+  medal: Medal;
+  awardedAt?: Date | undefined;
+}
+
+function createBaseMedalAward(): MedalAward {
+  return { medal: 0, awardedAt: undefined };
+}
+
+export const MedalAward: MessageFns<MedalAward, "shtp.v1.MedalAward"> = {
+  $type: "shtp.v1.MedalAward" as const,
+
+  encode(message: MedalAward, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.medal !== 0) {
+      writer.uint32(8).int32(message.medal);
+    }
+    if (message.awardedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.awardedAt), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MedalAward {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMedalAward();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.medal = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.awardedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MedalAward {
+    return {
+      medal: isSet(object.medal) ? medalFromJSON(object.medal) : 0,
+      awardedAt: isSet(object.awardedAt)
+        ? fromJsonTimestamp(object.awardedAt)
+        : isSet(object.awarded_at)
+        ? fromJsonTimestamp(object.awarded_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: MedalAward): unknown {
+    const obj: any = {};
+    if (message.medal !== 0) {
+      obj.medal = medalToJSON(message.medal);
+    }
+    if (message.awardedAt !== undefined) {
+      obj.awardedAt = message.awardedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MedalAward>, I>>(base?: I): MedalAward {
+    return MedalAward.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MedalAward>, I>>(object: I): MedalAward {
+    const message = createBaseMedalAward();
+    message.medal = object.medal ?? 0;
+    message.awardedAt = object.awardedAt ?? undefined;
+    return message;
+  },
+};
+
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+
+export type DeepPartial<T> = T extends Builtin ? T
+  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
+  : T extends { $case: string; value: unknown } ? { $case: T["$case"]; value?: DeepPartial<T["value"]> }
+  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
+  : Partial<T>;
+
+type KeysOfUnion<T> = T extends T ? keyof T : never;
+export type Exact<P, I extends P> = P extends Builtin ? P
+  : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000).toString();
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (globalThis.Number(t.seconds) || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
+
+function isSet(value: any): boolean {
+  return value !== null && value !== undefined;
+}
+
+export interface MessageFns<T, V extends string> {
+  readonly $type: V;
+  encode(message: T, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): T;
+  fromJSON(object: any): T;
+  toJSON(message: T): unknown;
+  create<I extends Exact<DeepPartial<T>, I>>(base?: I): T;
+  fromPartial<I extends Exact<DeepPartial<T>, I>>(object: I): T;
 }

@@ -4,6 +4,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
+import { MedalAward } from "./medals.js";
 
 export const protobufPackage = "shtp.v1";
 
@@ -90,7 +91,11 @@ export interface PublicProfile {
   socialLinks: string[];
   techStack: string[];
   avatarUrl: string;
-  createdAt?: Date | undefined;
+  createdAt?:
+    | Date
+    | undefined;
+  /** The medals they hold, in the order they were awarded. */
+  medals: MedalAward[];
 }
 
 /** A user as other lists show them (leaderboard, moderation queue). */
@@ -547,6 +552,7 @@ function createBasePublicProfile(): PublicProfile {
     techStack: [],
     avatarUrl: "",
     createdAt: undefined,
+    medals: [],
   };
 }
 
@@ -592,6 +598,9 @@ export const PublicProfile: MessageFns<PublicProfile, "shtp.v1.PublicProfile"> =
     }
     if (message.createdAt !== undefined) {
       Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(106).fork()).join();
+    }
+    for (const v of message.medals) {
+      MedalAward.encode(v!, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -713,6 +722,14 @@ export const PublicProfile: MessageFns<PublicProfile, "shtp.v1.PublicProfile"> =
             message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.medals.push(MedalAward.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -780,6 +797,9 @@ export const PublicProfile: MessageFns<PublicProfile, "shtp.v1.PublicProfile"> =
         : isSet(object.created_at)
         ? fromJsonTimestamp(object.created_at)
         : undefined,
+      medals: globalThis.Array.isArray(object?.medals)
+        ? object.medals.map((e: any) => MedalAward.fromJSON(e))
+        : [],
     };
   },
 
@@ -824,6 +844,9 @@ export const PublicProfile: MessageFns<PublicProfile, "shtp.v1.PublicProfile"> =
     if (message.createdAt !== undefined) {
       obj.createdAt = message.createdAt.toISOString();
     }
+    if (message.medals?.length) {
+      obj.medals = message.medals.map((e) => MedalAward.toJSON(e));
+    }
     return obj;
   },
 
@@ -845,6 +868,7 @@ export const PublicProfile: MessageFns<PublicProfile, "shtp.v1.PublicProfile"> =
     message.techStack = object.techStack?.map((e) => e) || [];
     message.avatarUrl = object.avatarUrl ?? "";
     message.createdAt = object.createdAt ?? undefined;
+    message.medals = object.medals?.map((e) => MedalAward.fromPartial(e)) || [];
     return message;
   },
 };

@@ -1,4 +1,6 @@
 import { LoginRequest, LogoutRequest, Me, RefreshRequest, TokenPair } from "../../../generated/shtp/v1/auth.js";
+import { presentMedalAwards } from "../medals/catalogue.js";
+import { medalsOf } from "../medals/service.js";
 import { defineRoute } from "../../http/route.js";
 import { NotFoundError } from "../../errors/index.js";
 import { countUnread } from "../notifications/service.js";
@@ -59,16 +61,17 @@ export const getMe = defineRoute({
   name: "getMe",
   method: "get",
   path: "/auth/me",
-  summary: "The signed-in user and their unread notification count.",
+  summary: "The signed-in user, their unread notification count and their medals.",
   access: "signedIn",
   response: Me,
   handler: async ({ actor, services }) => {
-    const [user, unreadNotifications] = await Promise.all([
+    const [user, unreadNotifications, medals] = await Promise.all([
       User.findByPk(actor.id),
       countUnread(services.sequelize, actor.id),
+      medalsOf(services.sequelize, actor.id),
     ]);
     if (!user) throw NotFoundError("The user");
-    return { user: presentUser(user), unreadNotifications };
+    return { user: presentUser(user), unreadNotifications, medals: presentMedalAwards(medals) };
   },
 });
 

@@ -1,15 +1,5 @@
-import { Medal } from "../../../generated/shtp/v1/medals.js";
 import { MessageSeverity, NotificationType, type Notification } from "../../../generated/shtp/v1/notifications.js";
-
-/** Medals by their stored names; the proto enum is the catalogue. */
-export const medalNames = {
-  first_achievement: Medal.FIRST_ACHIEVEMENT,
-  rating_100: Medal.RATING_100,
-  rating_1000: Medal.RATING_1000,
-  ten_achievements: Medal.TEN_ACHIEVEMENTS,
-  five_events: Medal.FIVE_EVENTS,
-} as const;
-export type MedalName = keyof typeof medalNames;
+import { medalOf, type MedalName } from "../medals/catalogue.js";
 
 export type MessageSeverityName = "info" | "warning";
 
@@ -69,7 +59,7 @@ export function presentNotification(row: NotificationRow): Notification {
       return {
         ...base,
         type: NotificationType.MEDAL_AWARDED,
-        payload: { $case: "medalAwarded", value: { medal: medalNames[content.payload.medal] } },
+        payload: { $case: "medalAwarded", value: { medal: medalOf(content.payload.medal) } },
       };
     case "message":
       return {

@@ -4,6 +4,8 @@ import {
   type User as UserMessage,
   type UserSummary,
 } from "../../../generated/shtp/v1/users.js";
+import { presentMedalAwards } from "../medals/catalogue.js";
+import type { MedalAwardRow } from "../medals/service.js";
 import type { RoleName } from "../../auth/roles.js";
 import type { User } from "./user.model.js";
 
@@ -54,10 +56,11 @@ export function presentUser(user: User): UserMessage {
 }
 
 /**
- * The profile anyone may read: everything but the email.
+ * The profile anyone may read: everything but the email, and the medals.
  * @param user - the row
+ * @param medals - the medals they hold
  */
-export function presentPublicProfile(user: User): PublicProfile {
+export function presentPublicProfile(user: User, medals: readonly MedalAwardRow[]): PublicProfile {
   return {
     id: user.id,
     nickName: user.nickName,
@@ -72,6 +75,7 @@ export function presentPublicProfile(user: User): PublicProfile {
     techStack: user.techStack,
     avatarUrl: avatarUrlOf(user.avatarFile),
     createdAt: user.createdAt,
+    medals: presentMedalAwards(medals),
   };
 }
 

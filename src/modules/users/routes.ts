@@ -11,6 +11,7 @@ import {
   User as UserMessage,
 } from "../../../generated/shtp/v1/users.js";
 import { defineRoute } from "../../http/route.js";
+import { medalsOf } from "../medals/service.js";
 import { importUsers } from "./import.js";
 import { presentPublicProfile, presentUser, presentUserSummary, roleFromProto } from "./presenter.js";
 import {
@@ -147,12 +148,15 @@ export const getUserProfile = defineRoute({
   name: "getUserProfile",
   method: "get",
   path: "/users/:idOrNickName",
-  summary: "A user's public profile, by id or nickname.",
+  summary: "A user's public profile with their medals, by id or nickname.",
   access: "public",
   params: UserProfileParamsSchema,
   response: PublicProfile,
   errors: ["not_found"],
-  handler: async ({ params }) => presentPublicProfile(await userService.findProfile(params.idOrNickName)),
+  handler: async ({ params, services }) => {
+    const user = await userService.findProfile(params.idOrNickName);
+    return presentPublicProfile(user, await medalsOf(services.sequelize, user.id));
+  },
 });
 
 export const updateUser = defineRoute({
