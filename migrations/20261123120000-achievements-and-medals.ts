@@ -6,6 +6,8 @@ export async function up({ context: queryInterface }: { context: QueryInterface 
     await queryInterface.sequelize.query(
       `CREATE TABLE achievements (
          id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+         -- Submission order, exact and unique: the keyset of every achievement list.
+         seq bigint GENERATED ALWAYS AS IDENTITY,
          user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
          kind text NOT NULL CHECK (kind IN ('olympiad', 'event', 'other')),
          title text NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
@@ -26,11 +28,12 @@ export async function up({ context: queryInterface }: { context: QueryInterface 
          CONSTRAINT achievements_points_iff_accepted CHECK ((status = 'accepted') = (points IS NOT NULL)),
          CONSTRAINT achievements_moderated_iff_decided CHECK ((status = 'pending') = (moderated_at IS NULL))
        );
+       CREATE UNIQUE INDEX achievements_seq_key ON achievements (seq);
        -- A user's own list, newest first, with or without a status filter, and the public accepted list.
-       CREATE INDEX achievements_user_created_idx ON achievements (user_id, created_at DESC, id DESC);
-       CREATE INDEX achievements_user_status_created_idx ON achievements (user_id, status, created_at DESC, id DESC);
+       CREATE INDEX achievements_user_seq_idx ON achievements (user_id, seq DESC);
+       CREATE INDEX achievements_user_status_seq_idx ON achievements (user_id, status, seq DESC);
        -- The moderation queue, oldest first: only pending rows are in this index, so it stays small.
-       CREATE INDEX achievements_pending_queue_idx ON achievements (created_at, id) WHERE status = 'pending';
+       CREATE INDEX achievements_pending_queue_idx ON achievements (seq) WHERE status = 'pending';
        CREATE INDEX achievements_moderated_by_idx ON achievements (moderated_by) WHERE moderated_by IS NOT NULL;
 
        -- What the medal rules read, kept on the user row by the transactions that change them, so a

@@ -33,12 +33,16 @@ const caseSchema = z.strictObject({
       file: z.string(),
       contentType: z.string().default("application/octet-stream"),
       substitute: z.boolean().default(false),
+      /** The part that carries `body` beside the file: JSON in the JSON run, protobuf bytes in the protobuf run. */
+      messagePart: z.string().optional(),
     })
     .optional(),
   expect: z.strictObject({
     status: z.number().int().min(100).max(599),
     /** The shtp.v1.Error code, for error statuses. */
     code: z.string().optional(),
+    /** For downloads: the Content-Type of the file (a download's bytes are checked by its size only). */
+    contentType: z.string().optional(),
     /** A partial match of the answer in JSON form: listed keys must match; `$absent` and `$any` are markers. */
     body: jsonValue.optional(),
   }),

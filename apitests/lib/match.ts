@@ -66,6 +66,9 @@ const volatileKeys = new Set([
   "refreshToken",
   "createdAt",
   "updatedAt",
+  "moderatedAt",
+  "acceptedAt",
+  "awardedAt",
   "nextCursor",
   "avatarUrl",
 ]);

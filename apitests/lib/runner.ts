@@ -202,28 +202,32 @@ async function send(
     headers["content-type"] = apiCase.rawBody.contentType;
     body = substitute(apiCase.rawBody.text, variables);
   } else if (apiCase.upload) {
+    const { upload } = apiCase;
     const boundary = `apitests${randomBytes(8).toString("hex")}`;
     headers["content-type"] = `multipart/form-data; boundary=${boundary}`;
-    const raw = fs.readFileSync(path.join(options.fixturesDir, apiCase.upload.file));
-    const file = apiCase.upload.substitute ? Buffer.from(substitute(raw.toString("utf8"), variables)) : raw;
+    const raw = fs.readFileSync(path.join(options.fixturesDir, upload.file));
+    const file = upload.substitute ? Buffer.from(substitute(raw.toString("utf8"), variables)) : raw;
+    const part = (head: string, data: Uint8Array | string) => [
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; ${head}\r\n\r\n`),
+      Buffer.from(data),
+      Buffer.from("\r\n"),
+    ];
+    const message =
+      upload.messagePart && apiCase.body !== undefined
+        ? encodeBody(codec, operation, substitute(apiCase.body, variables) as Json, encoding)
+        : undefined;
     body = Buffer.concat([
-      Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="${apiCase.upload.field}"; filename="${path.basename(apiCase.upload.file)}"\r\n` +
-          `Content-Type: ${apiCase.upload.contentType}\r\n\r\n`,
+      ...(message ? part(`name="${upload.messagePart}"\r\nContent-Type: ${message.contentType}`, message.bytes) : []),
+      ...part(
+        `name="${upload.field}"; filename="${path.basename(upload.file)}"\r\nContent-Type: ${upload.contentType}`,
+        file,
       ),
-      file,
-      Buffer.from(`\r\n--${boundary}--\r\n`),
+      Buffer.from(`--${boundary}--\r\n`),
     ]);
   } else if (apiCase.body !== undefined) {
-    const json = substitute(apiCase.body, variables) as Json;
-    if (encoding === "json") {
-      headers["content-type"] = "application/json";
-      body = JSON.stringify(json);
-    } else {
-      if (!operation.requestMessage) throw new Error(`${operation.id} takes no message body`);
-      headers["content-type"] = PROTOBUF;
-      body = codec.encode(operation.requestMessage, json);
-    }
+    const message = encodeBody(codec, operation, substitute(apiCase.body, variables) as Json, encoding);
+    headers["content-type"] = message.contentType;
+    body = message.bytes;
   }
   const query = apiCase.query
     ? `?${new URLSearchParams(Object.entries(substitute(apiCase.query, variables)).map(([key, value]): [string, string] => [key, String(value)])).toString()}`
@@ -238,17 +242,20 @@ async function send(
     signal: controller.signal,
   });
   const contentType = response.headers.get("content-type") ?? "";
+  const answer = (json: Json | undefined): Answer => ({
+    accepted: headers.accept ?? accept,
+    status: response.status,
+    contentType,
+    requestId: response.headers.get("x-request-id") ?? "",
+    json,
+  });
   if (contentType.startsWith(EVENT_STREAM)) {
     await readFirstEventBlock(response, controller);
-    return {
-      accepted: headers.accept ?? accept,
-      status: response.status,
-      contentType,
-      requestId: response.headers.get("x-request-id") ?? "",
-      json: undefined,
-    };
+    return answer(undefined);
   }
   const bytes = new Uint8Array(await response.arrayBuffer());
+  // A download: its bytes are a file, not a message; a case checks its status and Content-Type.
+  if (response.ok && !operation.responseMessage && bytes.length > 0) return answer(undefined);
   const messageName = response.status >= 400 ? ERROR_MESSAGE : operation.responseMessage;
   let json: Json | undefined;
   if (bytes.length > 0 || (messageName && response.status !== 204)) {
@@ -273,13 +280,19 @@ async function send(
       throw new Error(`unexpected Content-Type ${contentType || "(none)"} with status ${response.status}`);
     }
   }
-  return {
-    accepted: headers.accept ?? accept,
-    status: response.status,
-    contentType,
-    requestId: response.headers.get("x-request-id") ?? "",
-    json,
-  };
+  return answer(json);
+}
+
+/** A request message in the run's encoding: ProtoJSON text, or protobuf bytes by the proto/ definitions. */
+function encodeBody(
+  codec: ProtoCodec,
+  operation: Operation,
+  json: Json,
+  encoding: EncodingName,
+): { contentType: string; bytes: Uint8Array | string } {
+  if (encoding === "json") return { contentType: "application/json", bytes: JSON.stringify(json) };
+  if (!operation.requestMessage) throw new Error(`${operation.id} takes no message body`);
+  return { contentType: PROTOBUF, bytes: codec.encode(operation.requestMessage, json) };
 }
 
 /**
@@ -316,7 +329,10 @@ function check(apiCase: ApiCase, answer: Answer, variables: Record<string, strin
     );
   }
   if (!answer.requestId) failures.push("no X-Request-Id header");
-  if (answer.json !== undefined) {
+  if (expect.contentType !== undefined && answer.contentType !== expect.contentType) {
+    failures.push(`Content-Type ${answer.contentType}, expected ${expect.contentType}`);
+  }
+  if (answer.json !== undefined && expect.contentType === undefined) {
     const wanted = protobufTypes.has(answer.accepted) ? answer.accepted : "application/json";
     const fits = wanted === "application/json" ? answer.contentType.startsWith(wanted) : answer.contentType === wanted;
     if (!fits) failures.push(`Content-Type ${answer.contentType}, expected ${wanted}`);

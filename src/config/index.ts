@@ -72,7 +72,14 @@ export interface Config {
   env: Environment["NODE_ENV"];
   http: { host: string; port: number; maxBodyBytes: number; trustProxy: boolean; shutdownTimeoutMs: number };
   database: { url: string | undefined; poolMax: number };
-  storage: { root: string; embeddedDatabaseDir: string; avatarsDir: string; uploadsTmpDir: string };
+  storage: {
+    root: string;
+    embeddedDatabaseDir: string;
+    avatarsDir: string;
+    /** Achievement proofs: private, served only through the API to their owner and staff. */
+    proofsDir: string;
+    uploadsTmpDir: string;
+  };
   auth: {
     jwtSecret: string;
     issuer: string;
@@ -134,6 +141,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       root: storageRoot,
       embeddedDatabaseDir: path.join(storageRoot, "postgres"),
       avatarsDir: path.join(storageRoot, "avatars"),
+      proofsDir: path.join(storageRoot, "proofs"),
       uploadsTmpDir: path.join(storageRoot, "tmp"),
     },
     auth: {

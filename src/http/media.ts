@@ -35,18 +35,28 @@ export function hasBody(ctx: Context): boolean {
  */
 export function requestMedia(ctx: Context): Media | undefined {
   if (!hasBody(ctx)) return undefined;
-  const type = ctx.request.type.toLowerCase();
-  if (type === JSON_MEDIA.type) {
-    const charset = ctx.request.charset;
+  return mediaOfType(ctx.request.type, ctx.request.charset, "body");
+}
+
+/**
+ * The encoding a Content-Type names.
+ * @param type - the media type without parameters
+ * @param charset - its charset parameter, if any
+ * @param what - what carries it, for the error ("body", "`achievement` part")
+ * @throws AppError unsupported_media_type for anything but JSON in UTF-8 and the protobuf aliases
+ */
+export function mediaOfType(type: string, charset: string | undefined, what: string): Media {
+  const lower = type.toLowerCase();
+  if (lower === JSON_MEDIA.type) {
     if (charset && charset.toLowerCase() !== "utf-8" && charset.toLowerCase() !== "utf8") {
-      throw new AppError("unsupported_media_type", "JSON bodies must be UTF-8.");
+      throw new AppError("unsupported_media_type", "JSON must be UTF-8.");
     }
     return JSON_MEDIA;
   }
-  if ((protobufMediaTypes as readonly string[]).includes(type)) return { encoding: "protobuf", type };
+  if ((protobufMediaTypes as readonly string[]).includes(lower)) return { encoding: "protobuf", type: lower };
   throw new AppError(
     "unsupported_media_type",
-    `Send the body as ${messageMediaTypes.join(", ")}; ${type ? `"${type}"` : "a body without a Content-Type"} is not accepted.`,
+    `Send the ${what} as ${messageMediaTypes.join(", ")}; ${lower ? `"${lower}"` : "one without a Content-Type"} is not accepted.`,
   );
 }
 

@@ -16,7 +16,8 @@ import { openApiPath, type AnyRoute } from "./route.js";
 
 /** The parts of the OpenAPI document these tests read. */
 interface MediaObject {
-  schema?: { $ref?: string; type?: string; format?: string };
+  schema?: { $ref?: string; type?: string; format?: string; required?: string[] };
+  encoding?: Record<string, { contentType?: string }>;
   "x-proto-message"?: string;
 }
 
@@ -142,6 +143,13 @@ for (const [label, table] of tables) {
           assert.equal(stream?.["x-proto-message"], route.events.$type, route.name);
           continue;
         }
+        if (route.download) {
+          // Downloads answer their file's own media types, never a message.
+          const file = operation.responses["200"];
+          assert.deepEqual(Object.keys(file?.content ?? {}).sort(), [...route.download.mediaTypes].sort(), route.name);
+          assert.equal(file?.content?.[route.download.mediaTypes[0] ?? ""]?.schema?.format, "binary", route.name);
+          continue;
+        }
         if (!route.response) {
           assert.ok(operation.responses["204"], route.name);
           continue;
@@ -163,8 +171,17 @@ for (const [label, table] of tables) {
       for (const route of table.filter((candidate) => candidate.body)) {
         const requestBody = operationOf(route).requestBody;
         assert.ok(requestBody, route.name);
-        assert.deepEqual(Object.keys(requestBody.content).sort(), [...mediaTypes].sort());
         assert.equal(requestBody["x-proto-message"], route.body?.message.$type);
+        if (route.upload) {
+          // An upload's message travels as a multipart part, in either encoding by the part's own type.
+          assert.deepEqual(Object.keys(requestBody.content), ["multipart/form-data"], route.name);
+          const form = requestBody.content["multipart/form-data"];
+          const part = route.upload.messagePart ?? "";
+          assert.deepEqual(form?.schema?.required, [part, route.upload.field], route.name);
+          assert.match(String(form?.encoding?.[part]?.contentType), /application\/json.*application\/x-protobuf/);
+          continue;
+        }
+        assert.deepEqual(Object.keys(requestBody.content).sort(), [...mediaTypes].sort());
       }
     });
 

@@ -94,20 +94,27 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version: strin
 
   for (const route of routes) {
     const responses: Record<string, JsonSchema> = {};
-    const successStatus = String(route.response || route.events ? (route.successStatus ?? 200) : 204);
-    responses[successStatus] = route.events
+    const successStatus = String(route.response || route.events || route.download ? (route.successStatus ?? 200) : 204);
+    responses[successStatus] = route.download
       ? {
-          description: `A Server-Sent Events stream; each event's data is a ${route.events.$type} (ProtoJSON, or base64 protobuf with encoding=protobuf).`,
-          content: { "text/event-stream": { schema: { type: "string" }, "x-proto-message": route.events.$type } },
-          "x-proto-message": route.events.$type,
+          description: "The file, as an attachment (Content-Disposition), never rendered inline.",
+          content: Object.fromEntries(
+            route.download.mediaTypes.map((type) => [type, { schema: { type: "string", format: "binary" } }]),
+          ),
         }
-      : route.response
+      : route.events
         ? {
-            description: "Success.",
-            content: messageContent(schemas.refTo(route.response.$type), route.response.$type),
-            "x-proto-message": route.response.$type,
+            description: `A Server-Sent Events stream; each event's data is a ${route.events.$type} (ProtoJSON, or base64 protobuf with encoding=protobuf).`,
+            content: { "text/event-stream": { schema: { type: "string" }, "x-proto-message": route.events.$type } },
+            "x-proto-message": route.events.$type,
           }
-        : { description: "Success, no content." };
+        : route.response
+          ? {
+              description: "Success.",
+              content: messageContent(schemas.refTo(route.response.$type), route.response.$type),
+              "x-proto-message": route.response.$type,
+            }
+          : { description: "Success, no content." };
     for (const code of errorsOf(route)) {
       const status = String(statusOf(code));
       const existing = responses[status];
@@ -131,26 +138,37 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version: strin
       responses,
     };
     if (route.upload) {
+      const { field, kinds, maxBytes, messagePart } = route.upload;
+      const message = messagePart && route.body ? { name: messagePart, ...route.body } : undefined;
       operation.requestBody = {
         required: true,
         content: {
           "multipart/form-data": {
             schema: {
               type: "object",
-              required: [route.upload.field],
+              required: message ? [message.name, field] : [field],
               properties: {
-                [route.upload.field]: {
+                ...(message && {
+                  [message.name]: {
+                    ...zodSchema(message.schema),
+                    description: `A ${message.message.$type}: JSON, or protobuf bytes with the part's Content-Type set to a protobuf media type.`,
+                  },
+                }),
+                [field]: {
                   type: "string",
                   format: "binary",
-                  description: `${route.upload.kinds.join(", ")} (by content), at most ${route.upload.maxBytes} bytes.`,
+                  description: `${kinds.join(", ")} (by content), at most ${maxBytes} bytes.`,
                 },
               },
             },
+            ...(message && {
+              encoding: { [message.name]: { contentType: messageMediaTypes.join(", ") } },
+            }),
           },
         },
+        ...(message && { "x-proto-message": message.message.$type }),
       };
-    }
-    if (route.body) {
+    } else if (route.body) {
       operation.requestBody = {
         required: false,
         description: "An absent body is the empty message.",

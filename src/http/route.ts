@@ -12,6 +12,16 @@ export interface EventStream<Message> extends AsyncIterable<{ id: string; messag
   close(): void;
 }
 
+/** What a download route's handler returns: the bytes, sent as an attachment, never rendered. */
+export interface Download {
+  body: NodeJS.ReadableStream;
+  mediaType: string;
+  /** The name the client saves it under; ours, never a name a client sent. */
+  fileName: string;
+  /** Known for stored files; absent for generated streams (sent chunked). */
+  size?: number;
+}
+
 export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";
 
 /** What a handler receives: typed, validated input and the caller; never bytes or headers. */
@@ -65,6 +75,8 @@ export interface RouteDefinition<
   response?: MessageCodec<Out>;
   /** A Server-Sent Events route: the handler returns an EventStream of these messages. */
   events?: MessageCodec<unknown>;
+  /** A download route: the handler returns a Download of one of these media types. */
+  download?: { mediaTypes: readonly string[] };
   /** 200 unless the route creates something. */
   successStatus?: 200 | 201;
   /** Error codes this route answers beyond those every route may (documented in OpenAPI). */
@@ -88,6 +100,7 @@ export interface AnyRoute {
   upload?: UploadSpec;
   response?: MessageCodec<unknown>;
   events?: MessageCodec<unknown>;
+  download?: { mediaTypes: readonly string[] };
   successStatus?: 200 | 201;
   errors?: readonly ErrorCode[];
   transactional?: boolean;

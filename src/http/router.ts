@@ -6,12 +6,12 @@ import type { Services } from "../services.js";
 import { AppError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "../errors/index.js";
 import { violationsOf } from "../validation/violations.js";
 import type { AppContext, AppMiddleware, AppState } from "./context.js";
-import { JSON_MEDIA, requestMedia, responseMedia } from "./media.js";
+import { JSON_MEDIA, mediaOfType, requestMedia, responseMedia } from "./media.js";
 import { PassThrough } from "node:stream";
 import type { MessageCodec } from "./messages.js";
 import { bodyToProtoJson, contentTypeOf, encodeMessage, protoJsonToMessage, readBody } from "./messages.js";
-import { isTransactional, type AnyRoute, type EventStream } from "./route.js";
-import { receiveUpload } from "./uploads.js";
+import { isTransactional, type AnyRoute, type Download, type EventStream } from "./route.js";
+import { receiveUpload, type MessagePart } from "./uploads.js";
 
 export const API_PREFIX = "/api/v1";
 
@@ -39,10 +39,11 @@ function routeMiddleware(route: AnyRoute, services: Services): AppMiddleware {
   const limit = route.upload ? route.upload.maxBytes + 64 * 1024 : maxBodyBytes;
   return async (ctx) => {
     // Upload routes take multipart; their response encoding comes from Accept alone. Event streams
-    // answer text/event-stream; their errors before the stream starts fall back to JSON.
+    // and downloads answer their own media types; their errors fall back to JSON.
     const bodyMedia = route.upload ? undefined : requestMedia(ctx);
-    const media = route.events ? JSON_MEDIA : responseMedia(ctx, bodyMedia);
-    if (!route.events) ctx.state.responseMedia = media;
+    const answersMessages = !route.events && !route.download;
+    const media = answersMessages ? responseMedia(ctx, bodyMedia) : JSON_MEDIA;
+    if (answersMessages) ctx.state.responseMedia = media;
     if (Number(ctx.get("content-length") || 0) > limit) {
       throw new AppError("payload_too_large", `The request body is larger than ${limit} bytes.`);
     }
@@ -50,13 +51,17 @@ function routeMiddleware(route: AnyRoute, services: Services): AppMiddleware {
     const actor = await resolveCaller(ctx, route, services);
     const params = parseWith(route.params, ctx.params);
     const query = parseWith(route.query, ctx.query);
-    const body = route.body ? await readMessage(ctx, route.body, bodyMedia, limit) : undefined;
     const upload = route.upload
       ? await receiveUpload(ctx, route.upload, services.config.storage.uploadsTmpDir)
       : undefined;
 
     let result: unknown;
     try {
+      const body = route.body
+        ? upload
+          ? decodeMessagePart(route.body, upload.message, route.upload?.messagePart)
+          : await readMessage(ctx, route.body, bodyMedia, limit)
+        : undefined;
       const request = { body, query, params, actor, file: upload?.file, services, requestId: ctx.state.requestId, ctx };
       result = isTransactional(route)
         ? await services.sequelize.transaction((transaction) => route.handler({ ...request, transaction }))
@@ -77,6 +82,10 @@ function routeMiddleware(route: AnyRoute, services: Services): AppMiddleware {
       return;
     }
     ctx.set("Cache-Control", "no-store");
+    if (route.download) {
+      sendDownload(ctx, result as Download);
+      return;
+    }
     if (!route.response) {
       ctx.status = 204;
       return;
@@ -123,7 +132,29 @@ async function readMessage(
   media: ReturnType<typeof requestMedia>,
   limit: number,
 ): Promise<unknown> {
-  const json = media ? bodyToProtoJson(await readBody(ctx, limit), media, spec.message) : {};
+  return checkMessage(spec, media ? bodyToProtoJson(await readBody(ctx, limit), media, spec.message) : {});
+}
+
+/**
+ * The request message of an upload route, from its own multipart part. A part without a Content-Type
+ * (a browser's plain form field, which busboy reports as text/plain) is read as JSON.
+ * @throws AppError invalid_argument when the part is missing, unsupported_media_type for another type
+ */
+function decodeMessagePart(
+  spec: NonNullable<AnyRoute["body"]>,
+  part: MessagePart | undefined,
+  name = "message",
+): unknown {
+  if (!part) {
+    throw InvalidArgumentError(`The \`${name}\` part is missing.`, [{ field: name, description: "Required." }]);
+  }
+  const media =
+    part.mediaType === "text/plain" ? JSON_MEDIA : mediaOfType(part.mediaType, undefined, `\`${name}\` part`);
+  return checkMessage(spec, bodyToProtoJson(part.bytes, media, spec.message));
+}
+
+/** Validates a body in its ProtoJSON form and types it. */
+function checkMessage(spec: NonNullable<AnyRoute["body"]>, json: unknown): unknown {
   const checked = spec.schema.safeParse(json);
   if (!checked.success) throw InvalidArgumentError("Some fields are invalid.", violationsOf(checked.error));
   return protoJsonToMessage(checked.data, spec.message);
@@ -175,4 +206,18 @@ function streamEvents(
       end();
     }
   })();
+}
+
+/**
+ * Sends a download as an attachment: the stored media type, `nosniff` (set for every response), and
+ * a name of ours. Archives and proofs are compressed already, so the compression layer leaves them be.
+ */
+function sendDownload(ctx: AppContext, download: Download): void {
+  ctx.compress = false;
+  ctx.status = 200;
+  // attachment() guesses a type from the name's extension; the stored type wins.
+  ctx.attachment(download.fileName, { type: "attachment" });
+  ctx.type = download.mediaType;
+  if (download.size !== undefined) ctx.length = download.size;
+  ctx.body = download.body;
 }

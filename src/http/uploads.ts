@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import multer from "@koa/multer";
+import busboy from "busboy";
 import { MulterError } from "multer";
 import { AppError, InvalidArgumentError } from "../errors/index.js";
 import { mediaTypeOf, sniffFile, type FileKind } from "../storage/files.js";
@@ -15,7 +16,21 @@ export interface UploadSpec {
   maxBytes: number;
   /** The kinds accepted, judged by content. */
   kinds: readonly FileKind[];
+  /**
+   * The part that carries the route's request message beside the file, JSON or protobuf by the
+   * part's own Content-Type (the route declares the message as its `body`).
+   */
+  messagePart?: string;
 }
+
+/** The raw message part of a multipart request, with the media type it declared. */
+export interface MessagePart {
+  bytes: Buffer;
+  mediaType: string;
+}
+
+/** A message part is a few fields of text; anything near this size is not one. */
+const MESSAGE_PART_MAX_BYTES = 64 * 1024;
 
 /** A received file, still in its temporary folder; the handler moves it into place or leaves it to be removed. */
 export interface UploadedFile {
@@ -40,7 +55,7 @@ export async function receiveUpload(
   ctx: AppContext,
   spec: UploadSpec,
   tmpRoot: string,
-): Promise<{ file: UploadedFile; cleanup: () => Promise<void> }> {
+): Promise<{ file: UploadedFile; message: MessagePart | undefined; cleanup: () => Promise<void> }> {
   if (!ctx.is("multipart/form-data")) {
     throw new AppError(
       "unsupported_media_type",
@@ -51,20 +66,39 @@ export async function receiveUpload(
   const folder = await fs.mkdtemp(path.join(tmpRoot, "upload-"));
   const cleanup = () => fs.rm(folder, { recursive: true, force: true });
   try {
+    const { messagePart } = spec;
+    // A message part may arrive as a plain field or, from a browser's Blob, as a file of its own.
     const receive = multer({
       storage: multer.diskStorage({
         destination: folder,
         filename: (_request, _file, callback) => callback(null, randomBytes(16).toString("hex")),
       }),
-      limits: { fileSize: spec.maxBytes, files: 1, fields: 0, parts: 2, headerPairs: 20 },
-    }).fields([{ name: spec.field, maxCount: 1 }]);
+      limits: {
+        fileSize: spec.maxBytes,
+        files: messagePart ? 2 : 1,
+        fields: messagePart ? 1 : 0,
+        fieldSize: MESSAGE_PART_MAX_BYTES,
+        parts: messagePart ? 3 : 2,
+        headerPairs: 20,
+      },
+    }).fields(
+      messagePart
+        ? [
+            { name: spec.field, maxCount: 1 },
+            { name: messagePart, maxCount: 1 },
+          ]
+        : [{ name: spec.field, maxCount: 1 }],
+    );
+    const fieldTypes = messagePart ? readFieldTypes(ctx, messagePart) : undefined;
     try {
       await receive(ctx, async () => undefined);
     } catch (error) {
       throw uploadError(error, spec);
     }
     const received = ctx.request.files;
-    const stored = received && !Array.isArray(received) ? received[spec.field]?.[0] : undefined;
+    const filesOf = (name: string) => (received && !Array.isArray(received) ? received[name]?.[0] : undefined);
+    const message = messagePart ? await messagePartOf(ctx, messagePart, filesOf(messagePart), fieldTypes) : undefined;
+    const stored = filesOf(spec.field);
     if (!stored) {
       throw InvalidArgumentError(`The \`${spec.field}\` file is missing.`, [
         { field: spec.field, description: "Required." },
@@ -80,7 +114,7 @@ export async function receiveUpload(
         },
       );
     }
-    return { file: { path: stored.path, size: stored.size, kind, mediaType: mediaTypeOf[kind] }, cleanup };
+    return { file: { path: stored.path, size: stored.size, kind, mediaType: mediaTypeOf[kind] }, message, cleanup };
   } catch (error) {
     await cleanup();
     throw error;
@@ -97,4 +131,66 @@ function uploadError(error: unknown, spec: UploadSpec): AppError {
     ]);
   }
   return InvalidArgumentError("The multipart body is malformed.");
+}
+
+/** What a second reader of the multipart stream saw of a plain field: its media type and its exact bytes. */
+interface FieldSighting {
+  mediaType: string;
+  latin1: string;
+}
+
+/**
+ * multer hands plain fields over as text decoded by their charset (UTF-8 by default) and drops their
+ * Content-Type, and a protobuf part is binary. So busboy (multer's own parser) reads the same stream
+ * once more for that one field: it keeps the declared media type, and decodes undeclared bytes as
+ * latin1, which maps every byte to one character and back. Comparing the two decodings tells whether
+ * a charset was declared (they differ only for undeclared non-ASCII bytes).
+ */
+function readFieldTypes(ctx: AppContext, field: string): Promise<FieldSighting | undefined> {
+  return new Promise((resolve) => {
+    let sighting: FieldSighting | undefined;
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({
+        headers: ctx.req.headers,
+        defCharset: "latin1",
+        limits: { fieldSize: MESSAGE_PART_MAX_BYTES, fields: 2, files: 2, parts: 4 },
+      });
+    } catch {
+      resolve(undefined);
+      return;
+    }
+    parser.on("field", (name, value, info) => {
+      if (name === field && !sighting) sighting = { mediaType: info.mimeType.toLowerCase(), latin1: value };
+    });
+    // File parts are multer's; this reader only skips over their bytes.
+    parser.on("file", (_name, stream) => stream.resume());
+    parser.on("close", () => resolve(sighting));
+    // multer reports malformed bodies; this reader just stops.
+    parser.on("error", () => resolve(sighting));
+    ctx.req.pipe(parser);
+  });
+}
+
+async function messagePartOf(
+  ctx: AppContext,
+  field: string,
+  asFile: { path: string; mimetype: string } | undefined,
+  fieldTypes: Promise<FieldSighting | undefined> | undefined,
+): Promise<MessagePart | undefined> {
+  if (asFile) {
+    const { size } = await fs.stat(asFile.path);
+    if (size > MESSAGE_PART_MAX_BYTES) {
+      throw new AppError("payload_too_large", `The \`${field}\` part is larger than ${MESSAGE_PART_MAX_BYTES} bytes.`);
+    }
+    return { bytes: await fs.readFile(asFile.path), mediaType: asFile.mimetype.toLowerCase() };
+  }
+  // @koa/multer puts the text fields here.
+  const fields = (ctx.request as { body?: Record<string, unknown> }).body;
+  const decoded = fields?.[field];
+  const sighting = await fieldTypes;
+  if (typeof decoded !== "string" || !sighting) return undefined;
+  // Equal decodings: ASCII, or a declared charset both readers honoured, so the text is right as it is.
+  const bytes = decoded === sighting.latin1 ? Buffer.from(decoded, "utf8") : Buffer.from(sighting.latin1, "latin1");
+  return { bytes, mediaType: sighting.mediaType };
 }

@@ -1,4 +1,5 @@
 import type { AnyRoute } from "../http/route.js";
+import { achievementRoutes } from "./achievements/routes.js";
 import { authRoutes } from "./auth/routes.js";
 import { groupRoutes } from "./groups/routes.js";
 import { metaRoutes } from "./meta/routes.js";
@@ -12,4 +13,5 @@ export const routes: readonly AnyRoute[] = [
   ...userRoutes,
   ...groupRoutes,
   ...notificationRoutes,
+  ...achievementRoutes,
 ];

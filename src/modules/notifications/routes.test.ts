@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { QueryTypes } from "sequelize";
 import { Me } from "../../../generated/shtp/v1/auth.js";
-import { Error as ErrorMessage } from "../../../generated/shtp/v1/error.js";
 import {
   Banner as BannerMessage,
   BannerSeverity,
@@ -19,87 +18,32 @@ import {
   UpdateBannerRequest,
 } from "../../../generated/shtp/v1/notifications.js";
 import type { RoleName } from "../../auth/roles.js";
-import type { ErrorCode } from "../../errors/index.js";
-import type { MessageCodec } from "../../http/messages.js";
+import {
+  apiFor as sharedApiFor,
+  bothEncodings as sharedBothEncodings,
+  message,
+  rawJson,
+  describeResponse,
+  expectMessage,
+  expectError,
+  countRows,
+  type Api,
+  type Encoding,
+  type Payload,
+} from "../../testing/api.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildGroup, buildUser, tokenFor } from "../../testing/factories.js";
-import { rawRequest, type RawResponse } from "../../testing/http.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
 import type { User } from "../users/user.model.js";
 import { purgeReadNotifications } from "./retention.js";
 
-type Encoding = "json" | "protobuf";
-const encodings: readonly Encoding[] = ["json", "protobuf"];
-
-const JSON_TYPE = "application/json; charset=utf-8";
-const PROTOBUF_TYPE = "application/protobuf";
-
-/** A request body that knows its two wire forms. */
-interface Payload {
-  bytes(encoding: Encoding): Buffer | string;
-}
-
-const message = <T>(codec: MessageCodec<T>, value: T): Payload => ({
-  bytes: (encoding) =>
-    encoding === "json" ? JSON.stringify(codec.toJSON(value)) : Buffer.from(codec.encode(value).finish()),
-});
-
-/** A JSON-only body, for what protobuf cannot express (two members of one oneof). */
-const rawJson = (json: unknown): Payload => ({ bytes: () => JSON.stringify(json) });
-
-interface Api {
-  readonly encoding: Encoding;
-  call(method: string, path: string, options?: { token?: string; body?: Payload }): Promise<RawResponse>;
-}
-
 let server: TestServer;
 
-function apiFor(encoding: Encoding): Api {
-  const media = encoding === "json" ? "application/json" : PROTOBUF_TYPE;
-  return {
-    encoding,
-    call(method, path, options = {}) {
-      const headers: Record<string, string> = { accept: media };
-      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-      if (options.body) headers["content-type"] = media;
-      return rawRequest(`${server.url}/api/v1${path}`, { method, headers, body: options.body?.bytes(encoding) });
-    },
-  };
-}
+const apiFor = (encoding: Encoding): Api => sharedApiFor(() => server.url, encoding);
 
-function bothEncodings(title: string, test: (api: Api) => Promise<void>): void {
-  for (const encoding of encodings) it(`${title} (${encoding})`, () => test(apiFor(encoding)));
-}
-
-const describeResponse = (response: RawResponse) =>
-  `${response.status} ${String(response.headers["content-type"])} ${response.body.toString("utf8").slice(0, 400)}`;
-
-function expectContentType(api: Api, response: RawResponse): void {
-  assert.equal(response.headers["content-type"], api.encoding === "json" ? JSON_TYPE : PROTOBUF_TYPE);
-}
-
-function expectMessage<T>(api: Api, response: RawResponse, codec: MessageCodec<T>, status = 200): T {
-  assert.equal(response.status, status, describeResponse(response));
-  expectContentType(api, response);
-  return api.encoding === "json"
-    ? codec.fromJSON(JSON.parse(response.body.toString("utf8")))
-    : codec.decode(response.body);
-}
-
-function expectError(api: Api, response: RawResponse, status: number, code: ErrorCode, field?: string): ErrorMessage {
-  assert.equal(response.status, status, describeResponse(response));
-  expectContentType(api, response);
-  const error =
-    api.encoding === "json"
-      ? ErrorMessage.fromJSON(JSON.parse(response.body.toString("utf8")))
-      : ErrorMessage.decode(response.body);
-  assert.equal(error.code, code, describeResponse(response));
-  if (field !== undefined) {
-    const fields = error.fieldViolations.map((violation) => violation.field);
-    assert.ok(fields.includes(field), `expected a violation of "${field}", got ${JSON.stringify(fields)}`);
-  }
-  return error;
-}
+/** Declares one test per encoding, each with its own client. */
+const bothEncodings = (title: string, test: (api: Api) => Promise<void>): void =>
+  sharedBothEncodings(() => server.url, title, test);
 
 const unique = () => randomUUID().slice(0, 8);
 
@@ -109,11 +53,6 @@ async function signedIn(role: RoleName, overrides: { groupId?: string; learningC
 }
 
 const sql = () => testDatabase().database.sequelize;
-
-async function countRows(query: string, replacements: Record<string, unknown> = {}): Promise<number> {
-  const [row] = await sql().query<{ count: string }>(query, { replacements, type: QueryTypes.SELECT });
-  return Number(row?.count ?? 0);
-}
 
 const notificationsOf = (userId: string) =>
   countRows("SELECT count(*) AS count FROM notifications WHERE user_id = :userId", { userId });

@@ -7,6 +7,7 @@ import { Op } from "sequelize";
 import { LoginRequest, TokenPair } from "../../../generated/shtp/v1/auth.js";
 import { Error as ErrorMessage } from "../../../generated/shtp/v1/error.js";
 import { ImportUsersResponse } from "../../../generated/shtp/v1/users.js";
+import { multipart } from "../../testing/files.js";
 import { buildGroup, buildUser, tokenFor } from "../../testing/factories.js";
 import { rawRequest, type RawResponse } from "../../testing/http.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
@@ -21,28 +22,6 @@ const PROTOBUF = "application/protobuf";
 const JSON_TYPE = "application/json; charset=utf-8";
 const HEADER = "firstName,lastName,email,role,password,learningClass,groupName";
 const MiB = 1024 * 1024;
-
-interface Part {
-  name: string;
-  filename?: string;
-  contentType?: string;
-  data: Buffer | string;
-}
-
-/** Builds a multipart/form-data body by hand, exactly as given. */
-function multipart(parts: Part[]): { body: Buffer; contentType: string } {
-  const boundary = `----shtp-test-${randomBytes(12).toString("hex")}`;
-  const chunks: Buffer[] = [];
-  for (const part of parts) {
-    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"`;
-    if (part.filename !== undefined) head += `; filename="${part.filename}"`;
-    head += "\r\n";
-    if (part.contentType !== undefined) head += `Content-Type: ${part.contentType}\r\n`;
-    chunks.push(Buffer.from(`${head}\r\n`, "utf8"), Buffer.from(part.data), Buffer.from("\r\n"));
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
-}
 
 /** Decodes an error body in whichever encoding the response declares. */
 function errorOf(response: RawResponse): ErrorMessage {

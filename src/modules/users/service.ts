@@ -15,6 +15,7 @@ import type { Services } from "../../services.js";
 import { removeStoredFile, storeFile } from "../../storage/files.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
 import { escapeLike, isUuid } from "../../validation/text.js";
+import { proofFilesOf } from "../achievements/service.js";
 import { revokeSessions } from "../auth/service.js";
 import { Group } from "../groups/group.model.js";
 import { mayManageUser, type UserAction } from "./policy.js";
@@ -272,8 +273,14 @@ export async function deleteUser(
   const user = await loadManagedUser(actor, id, "delete", transaction);
   await assertAnotherAdminRemains(user, transaction);
   const avatar = user.avatarFile;
+  const proofs = await proofFilesOf(services.sequelize, user.id, transaction);
+  // The rows go with the user (ON DELETE CASCADE); the files only once that has committed.
   await user.destroy({ transaction });
-  transaction.afterCommit(() => removeStoredFile(services.config.storage.avatarsDir, avatar));
+  transaction.afterCommit(async () => {
+    const { avatarsDir, proofsDir } = services.config.storage;
+    await removeStoredFile(avatarsDir, avatar);
+    for (const proof of proofs) await removeStoredFile(proofsDir, proof);
+  });
 }
 
 /**

@@ -1,0 +1,64 @@
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { Sequelize } from "sequelize";
+import yazl from "yazl";
+import type { Download } from "../../http/route.js";
+import { listOwnAchievements, type AchievementRow } from "./service.js";
+
+const PAGE_SIZE = 100;
+
+/** A file name made from a title: letters, digits, dashes; never a path. */
+const slugOf = (title: string) =>
+  title
+    .normalize("NFKC")
+    .replace(/[^\p{L}\p{N}]+/gu, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 60) || "achievement";
+
+function summaryLine(row: AchievementRow, entry: string | undefined): string {
+  return [
+    `${row.title}`,
+    `  kind: ${row.kind}, points: ${row.points ?? 0}, accepted: ${row.moderatedAt?.toISOString() ?? ""}`,
+    `  submitted: ${row.createdAt.toISOString()}`,
+    ...(row.description ? [`  ${row.description.replace(/\s*\n\s*/g, " ")}`] : []),
+    `  proof: ${entry ?? "(file missing from storage)"}`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * The caller's accepted achievements as a ZIP: each proof file, and `summary.txt` describing them.
+ * The archive is written as the client reads it: rows come a page at a time and files are streamed
+ * from disk by the zip writer, so neither the archive nor the files are held in memory.
+ * @param userId - whose (always the caller)
+ * @param proofsDir - where proofs are stored
+ */
+export async function exportAccepted(sequelize: Sequelize, userId: string, proofsDir: string): Promise<Download> {
+  const zip = new yazl.ZipFile();
+  const summary: string[] = [];
+  let cursor: string | undefined;
+  let count = 0;
+  let total = 0;
+  do {
+    const page = await listOwnAchievements(sequelize, userId, { status: "accepted", limit: PAGE_SIZE, cursor });
+    for (const row of page.items) {
+      count += 1;
+      total += row.points ?? 0;
+      const file = path.join(proofsDir, row.proofFile);
+      // A file lost from storage must not break the archive half-way through the download.
+      const present = await fs.stat(file).then(
+        () => true,
+        () => false,
+      );
+      const entry = `proofs/${String(count).padStart(3, "0")}-${slugOf(row.title)}${path.extname(row.proofFile)}`;
+      // Proofs are PDF/PNG/JPEG, compressed already: storing them saves CPU for nothing lost.
+      if (present) zip.addFile(file, entry, { compress: false });
+      summary.push(summaryLine(row, present ? entry : undefined));
+    }
+    cursor = page.nextCursor || undefined;
+  } while (cursor);
+  const header = `Accepted achievements: ${count}, points in all: ${total}\nExported: ${new Date().toISOString()}\n\n`;
+  zip.addBuffer(Buffer.from(header + summary.join("\n")), "summary.txt");
+  zip.end();
+  return { body: zip.outputStream, mediaType: "application/zip", fileName: "achievements.zip" };
+}

@@ -1,0 +1,79 @@
+import {
+  AchievementKind,
+  AchievementStatus,
+  type Achievement,
+  type PublicAchievement,
+  type QueuedAchievement,
+} from "../../../generated/shtp/v1/achievements.js";
+import { presentUserSummary } from "../users/presenter.js";
+import type { AchievementKindName, AchievementRow, AchievementStatusName, QueuedRow } from "./service.js";
+
+const protoKinds: Record<AchievementKindName, AchievementKind> = {
+  olympiad: AchievementKind.OLYMPIAD,
+  event: AchievementKind.EVENT,
+  other: AchievementKind.OTHER,
+};
+
+const protoStatuses: Record<AchievementStatusName, AchievementStatus> = {
+  pending: AchievementStatus.PENDING,
+  accepted: AchievementStatus.ACCEPTED,
+  rejected: AchievementStatus.REJECTED,
+};
+
+const nameOf = <Name extends string, Value>(table: Record<Name, Value>, value: Value): Name => {
+  const name = (Object.keys(table) as Name[]).find((key) => table[key] === value);
+  if (name === undefined) throw new Error(`No stored name for ${String(value)}`);
+  return name;
+};
+
+/** @param kind - a validated proto kind (zod refused UNSPECIFIED) */
+export const kindFromProto = (kind: AchievementKind): AchievementKindName => nameOf(protoKinds, kind);
+
+/** @param status - a proto status from a query filter */
+export const statusFromProto = (status: AchievementStatus): AchievementStatusName => nameOf(protoStatuses, status);
+
+/** An achievement as its owner and staff see it. */
+export function presentAchievement(row: AchievementRow): Achievement {
+  return {
+    id: row.id,
+    userId: row.userId,
+    kind: protoKinds[row.kind],
+    title: row.title,
+    description: row.description,
+    status: protoStatuses[row.status],
+    points: row.points ?? 0,
+    comment: row.comment,
+    proofMediaType: row.proofMediaType,
+    proofSize: row.proofSize,
+    moderatedBy: row.moderatedBy ?? "",
+    moderatedAt: row.moderatedAt ?? undefined,
+    createdAt: row.createdAt,
+  };
+}
+
+/** An accepted achievement as anyone sees it on a profile. */
+export function presentPublicAchievement(row: AchievementRow): PublicAchievement {
+  return {
+    id: row.id,
+    userId: row.userId,
+    kind: protoKinds[row.kind],
+    title: row.title,
+    description: row.description,
+    points: row.points ?? 0,
+    acceptedAt: row.moderatedAt ?? undefined,
+  };
+}
+
+/** A queue entry: the achievement and who submitted it. */
+export function presentQueued(row: QueuedRow): QueuedAchievement {
+  return {
+    achievement: presentAchievement(row),
+    submitter: presentUserSummary({
+      id: row.userId,
+      nickName: row.submitterNickName,
+      firstName: row.submitterFirstName,
+      lastName: row.submitterLastName,
+      avatarFile: row.submitterAvatarFile,
+    }),
+  };
+}

@@ -1,0 +1,197 @@
+import {
+  Achievement,
+  AchievementSubmission,
+  achievementStatusFromJSON,
+  ListAchievementsResponse,
+  ListPublicAchievementsResponse,
+  ModerateAchievementRequest,
+  ModerationDecision,
+  ModerationQueueResponse,
+} from "../../../generated/shtp/v1/achievements.js";
+import { defineRoute, type Download } from "../../http/route.js";
+import { exportAccepted } from "./export.js";
+import {
+  kindFromProto,
+  presentAchievement,
+  presentPublicAchievement,
+  presentQueued,
+  statusFromProto,
+} from "./presenter.js";
+import {
+  AchievementIdParamsSchema,
+  AchievementListQuerySchema,
+  AchievementSubmitSchema,
+  ModerateAchievementSchema,
+  AchievementPageQuerySchema,
+  UserAchievementsParamsSchema,
+} from "./schema.js";
+import * as achievementService from "./service.js";
+
+const MiB = 1024 * 1024;
+
+export const submitAchievement = defineRoute({
+  name: "submitAchievement",
+  method: "post",
+  path: "/achievements",
+  summary: "Submits an achievement for moderation: multipart parts `achievement` (the message) and `proof` (the file).",
+  description:
+    "The `achievement` part is a shtp.v1.AchievementSubmission, as JSON (Content-Type application/json, or a plain " +
+    "form field) or as protobuf bytes (a protobuf Content-Type on the part). The `proof` part is a PDF, PNG or JPEG, " +
+    "judged by its content, at most 10 MB; it is stored under a random name. Any failure leaves neither a row nor a file.",
+  access: "signedIn",
+  body: { message: AchievementSubmission, schema: AchievementSubmitSchema },
+  upload: { field: "proof", maxBytes: 10 * MiB, kinds: ["pdf", "png", "jpeg"], messagePart: "achievement" },
+  response: Achievement,
+  successStatus: 201,
+  // The service runs its own transaction, so it can remove the stored file when the row fails.
+  transactional: false,
+  handler: async ({ body, actor, file, services }) =>
+    presentAchievement(
+      await achievementService.submitAchievement(
+        services,
+        actor,
+        { kind: kindFromProto(body.kind), title: body.title, description: body.description },
+        file!,
+      ),
+    ),
+});
+
+export const listMyAchievements = defineRoute({
+  name: "listMyAchievements",
+  method: "get",
+  path: "/achievements",
+  summary: "The caller's achievements, newest first, optionally of one status; keyset-paged.",
+  access: "signedIn",
+  query: AchievementListQuerySchema,
+  response: ListAchievementsResponse,
+  handler: async ({ query, actor, services }) => {
+    const page = await achievementService.listOwnAchievements(services.sequelize, actor.id, {
+      limit: query.limit,
+      cursor: query.cursor,
+      status: query.status ? statusFromProto(achievementStatusFromJSON(query.status)) : undefined,
+    });
+    return { items: page.items.map(presentAchievement), nextCursor: page.nextCursor };
+  },
+});
+
+export const getModerationQueue = defineRoute({
+  name: "getModerationQueue",
+  method: "get",
+  path: "/achievements/queue",
+  summary: "Pending achievements, oldest first, each with its submitter; keyset-paged, one query per page.",
+  access: ["teacher", "admin"],
+  query: AchievementPageQuerySchema,
+  response: ModerationQueueResponse,
+  handler: async ({ query, services }) => {
+    const page = await achievementService.moderationQueue(services.sequelize, query);
+    return { items: page.items.map(presentQueued), nextCursor: page.nextCursor };
+  },
+});
+
+export const exportMyAchievements = defineRoute({
+  name: "exportMyAchievements",
+  method: "get",
+  path: "/achievements/export",
+  summary: "A ZIP of the caller's accepted achievements: every proof file and a summary.txt, streamed.",
+  access: "signedIn",
+  download: { mediaTypes: ["application/zip"] },
+  handler: async ({ actor, services }): Promise<Download> =>
+    exportAccepted(services.sequelize, actor.id, services.config.storage.proofsDir),
+});
+
+export const getAchievement = defineRoute({
+  name: "getAchievement",
+  method: "get",
+  path: "/achievements/:id",
+  summary: "One achievement, for its owner or staff (404 for anyone else).",
+  access: "signedIn",
+  params: AchievementIdParamsSchema,
+  response: Achievement,
+  errors: ["not_found"],
+  handler: async ({ params, actor, services }) =>
+    presentAchievement(await achievementService.findVisibleAchievement(services.sequelize, actor, params.id)),
+});
+
+export const downloadProof = defineRoute({
+  name: "downloadAchievementProof",
+  method: "get",
+  path: "/achievements/:id/proof",
+  summary: "The proof file, as an attachment with its stored type, for the owner or staff (404 for anyone else).",
+  access: "signedIn",
+  params: AchievementIdParamsSchema,
+  download: { mediaTypes: ["application/pdf", "image/png", "image/jpeg"] },
+  errors: ["not_found"],
+  handler: async ({ params, actor, services }): Promise<Download> =>
+    achievementService.openProof(services, actor, params.id),
+});
+
+export const moderateAchievement = defineRoute({
+  name: "moderateAchievement",
+  method: "post",
+  path: "/achievements/:id/moderate",
+  summary: "Accepts (points 1..1000) or rejects (with a comment) a pending achievement, exactly once.",
+  description:
+    "Accepting adds the points to the owner's rating, records who and when, notifies ACHIEVEMENT_ACCEPTED and awards " +
+    "any medal now earned, in one transaction. Rejecting keeps the row as REJECTED with the comment and notifies " +
+    "ACHIEVEMENT_REJECTED. A decided achievement answers 409, also to concurrent requests: the row is locked. " +
+    "Nobody moderates their own submission (403).",
+  access: ["teacher", "admin"],
+  params: AchievementIdParamsSchema,
+  body: { message: ModerateAchievementRequest, schema: ModerateAchievementSchema },
+  response: Achievement,
+  errors: ["not_found", "conflict"],
+  handler: async ({ params, body, actor, services, transaction }) =>
+    presentAchievement(
+      await achievementService.moderateAchievement(
+        services.sequelize,
+        actor,
+        params.id,
+        body.decision === ModerationDecision.ACCEPT
+          ? { decision: "accept", points: body.points, comment: body.comment }
+          : { decision: "reject", comment: body.comment },
+        transaction!,
+      ),
+    ),
+});
+
+export const deleteAchievement = defineRoute({
+  name: "deleteAchievement",
+  method: "delete",
+  path: "/achievements/:id",
+  summary: "Deletes an achievement and its proof file: the owner while pending, admins always.",
+  description: "Deleting an accepted achievement takes its points back from the owner's rating; medals stay.",
+  access: "signedIn",
+  params: AchievementIdParamsSchema,
+  errors: ["not_found"],
+  handler: async ({ params, actor, services, transaction }) =>
+    achievementService.deleteAchievement(services, actor, params.id, transaction!),
+});
+
+export const listUserAchievements = defineRoute({
+  name: "listUserAchievements",
+  method: "get",
+  path: "/users/:id/achievements",
+  summary: "A user's accepted achievements, newest first, as anyone may see them (no proof files).",
+  access: "public",
+  params: UserAchievementsParamsSchema,
+  query: AchievementPageQuerySchema,
+  response: ListPublicAchievementsResponse,
+  errors: ["not_found"],
+  handler: async ({ params, query, services }) => {
+    const page = await achievementService.listAcceptedOf(services.sequelize, params.id, query);
+    return { items: page.items.map(presentPublicAchievement), nextCursor: page.nextCursor };
+  },
+});
+
+/** Fixed paths come before `/achievements/:id`, which would otherwise take them. */
+export const achievementRoutes = [
+  submitAchievement,
+  listMyAchievements,
+  getModerationQueue,
+  exportMyAchievements,
+  getAchievement,
+  downloadProof,
+  moderateAchievement,
+  deleteAchievement,
+  listUserAchievements,
+];
