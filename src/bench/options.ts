@@ -27,7 +27,10 @@ const benchEnvironmentSchema = z.object({
   BENCH_CONNECTIONS: z.coerce.number().int().min(1).max(1000).default(50),
   /** Seconds of the mixed load after which the server's RSS is read. */
   BENCH_MEMORY_DURATION: seconds.optional(),
-  /** Run only the scenarios whose id contains one of these comma-separated words (the targets then lack data). */
+  /**
+   * Run only the scenarios whose id contains one of these comma-separated words, plus the two reference servers;
+   * `memory` and `upload` name the memory section's parts. Targets without data then read "not available".
+   */
   BENCH_ONLY: z.string().optional(),
   /** Drop and seed the bench database again even when its fingerprint matches. */
   BENCH_RESEED: flag,

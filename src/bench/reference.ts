@@ -25,7 +25,9 @@ export const floorSql = `SELECT ${notificationColumns}
       ORDER BY n.seq DESC
       LIMIT $2`;
 
-function koaServer(body: string): http.Server {
+function koaServer(text: string): http.Server {
+  // A Buffer, as the app's encoder hands Koa, so both take the same write path and differ by middleware only.
+  const body = Buffer.from(text);
   const app = new Koa();
   app.use((ctx) => {
     ctx.type = "application/json";

@@ -24,6 +24,8 @@ export interface ScenarioOutcome {
 
 /** The memory section. MiB throughout. */
 export interface MemoryOutcome {
+  /** RSS of the server just after it became ready, before any load: the baseline of the figures below. */
+  idleMiB?: number;
   load?: { seconds: number; connections: number; peakMiB: number; endMiB: number; hwmMiB: number; samples: number };
   upload?:
     | { status: "measured"; baselineMiB: number; peakMiB: number; growthMiB: number; statuses: Record<string, number> }
@@ -252,6 +254,7 @@ export function renderReport(report: BenchReport): string {
   const rounds = Math.max(0, ...report.scenarios.map((outcome) => outcome.rounds.length));
   const memory = report.memory;
   const memoryLines = [
+    `RSS of the server once ready, before any load: ${memory.idleMiB === undefined ? "n/a" : `${fixed(memory.idleMiB, 0)} MB`}`,
     memory.load
       ? `RSS during ${memory.load.seconds} s mixed load at ${memory.load.connections} conn: peak ${fixed(memory.load.peakMiB, 0)} MB, ` +
         `at end ${fixed(memory.load.endMiB, 0)} MB (process high-water mark ${fixed(memory.load.hwmMiB, 0)} MB)`

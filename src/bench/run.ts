@@ -88,6 +88,7 @@ async function main(): Promise<void> {
     say(`starting the server under test${profileDir ? ` with --cpu-prof into ${profileDir}` : ""}`);
     const app = await startAppServer({ databaseUrl: database.url, benchDir: BENCH_DIR, cpuProfileDir: profileDir });
     stops.push(() => app.stop());
+    const memory: MemoryOutcome = { idleMiB: (await memoryOf(app.pid)).rssMiB };
     // The same bytes GET /version writes, so the bare Koa server answers a body of the same size.
     const versionBody = JSON.stringify(
       VersionInfo.toJSON({ name: "shtp-api", version: serverVersion, apiVersion: protobufPackage }),
@@ -130,7 +131,8 @@ async function main(): Promise<void> {
         rounds: [],
       };
       outcomes.push(outcome);
-      if (!selected(options, scenario.id)) {
+      // The reference servers always run: every other figure is divided by theirs.
+      if (scenario.kind !== "reference" && !selected(options, scenario.id)) {
         outcome.status = "skipped";
         outcome.note = "BENCH_ONLY";
         continue;
@@ -177,7 +179,6 @@ async function main(): Promise<void> {
     }
     for (const outcome of outcomes) if (outcome.rounds.length) outcome.summary = summarize(outcome.rounds);
 
-    const memory: MemoryOutcome = {};
     if (selected(options, "memory")) {
       memory.load = await memoryUnderLoad(options, load, app.origin, app.pid, runnable, context);
     }
