@@ -1,0 +1,183 @@
+import { fork, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { freePort } from "../db/embedded.js";
+import type {
+  Job,
+  JobResult,
+  LoadJob,
+  LoadResult,
+  ReferenceReady,
+  ReferenceSpec,
+  UploadJob,
+  UploadResult,
+} from "./protocol.js";
+
+/** Children run TypeScript through tsx's loader, exactly as `npm start` runs the server. */
+const TSX = ["--import", "tsx"];
+const benchFile = (name: string) => path.resolve("src", "bench", name);
+
+/** A child process the bench owns: where it listens, its pid (for RSS) and how to stop it. */
+export interface ChildServer {
+  origin: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Sends SIGTERM and waits for the exit, then SIGKILL after `graceMs`. */
+async function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitUntilReady(origin: string, child: ChildProcess, logFile: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`The server exited with ${child.exitCode}; see ${logFile}`);
+    const status = await fetch(`${origin}/readyz`).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`The server did not become ready; see ${logFile}`);
+}
+
+/**
+ * Starts the real server (src/server.ts) in its own process on the bench database, in production mode with
+ * warnings-only logs, its files under the bench's folder and its output in `server.log` there.
+ * @param options.cpuProfileDir - when set, the process runs with --cpu-prof and writes its profile there on exit
+ */
+export async function startAppServer(options: {
+  databaseUrl: string;
+  benchDir: string;
+  cpuProfileDir?: string;
+}): Promise<ChildServer> {
+  const port = await freePort();
+  const logFile = path.join(options.benchDir, "server.log");
+  const storageDir = path.join(options.benchDir, "files");
+  await fs.mkdir(storageDir, { recursive: true });
+  const profiling = options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir] : [];
+  const child = spawn(process.execPath, [...TSX, ...profiling, path.resolve("src", "server.ts")], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: "production",
+      // Production refuses the development secret; a fresh one per run is all a bench needs.
+      JWT_SECRET: randomBytes(32).toString("hex"),
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      DATABASE_URL: options.databaseUrl,
+      STORAGE_DIR: storageDir,
+      LOG_LEVEL: "warn",
+      // A full run must not see its tokens expire half-way.
+      ACCESS_TOKEN_TTL_SECONDS: "86400",
+      // The seed spans ~4 months; a long window keeps the retention job from deleting rows mid-run.
+      NOTIFICATION_RETENTION_DAYS: "3650",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const log = createWriteStream(logFile);
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const origin = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilReady(origin, child, logFile);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return { origin, pid: child.pid!, stop: () => stopChild(child) };
+}
+
+/**
+ * Starts a reference server (reference.ts) in its own process.
+ * @param spec - which one, and what it needs
+ */
+export async function startReferenceServer(spec: ReferenceSpec): Promise<ChildServer> {
+  const child = fork(benchFile("reference.ts"), [JSON.stringify(spec)], { execArgv: TSX, stdio: "inherit" });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once("message", (message: ReferenceReady) => resolve(message.port));
+    child.once("exit", (code) => reject(new Error(`The ${spec.kind} reference server exited with ${code}`)));
+  });
+  return { origin: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => stopChild(child) };
+}
+
+/** The load generator process (load.ts): one job at a time. */
+export interface LoadGenerator {
+  /** One autocannon run. */
+  load(job: Omit<LoadJob, "id" | "kind">): Promise<LoadResult>;
+  /** One burst of simultaneous uploads. */
+  upload(job: Omit<UploadJob, "id" | "kind">): Promise<UploadResult>;
+  stop(): Promise<void>;
+}
+
+/** Starts the load generator process. */
+export function startLoadGenerator(): LoadGenerator {
+  const child = fork(benchFile("load.ts"), [], { execArgv: TSX, stdio: "inherit" });
+  let next = 0;
+  const send = (job: Job): Promise<JobResult> =>
+    new Promise((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`The load generator exited with ${code}`));
+      const onMessage = (result: JobResult) => {
+        if (result.id !== job.id) return;
+        child.off("message", onMessage);
+        child.off("exit", onExit);
+        if (result.kind === "failed") reject(new Error(`Load job failed: ${result.message}`));
+        else resolve(result);
+      };
+      child.on("message", onMessage);
+      child.once("exit", onExit);
+      child.send(job);
+    });
+  return {
+    async load(job) {
+      const result = await send({ ...job, kind: "autocannon", id: ++next });
+      if (result.kind !== "autocannon") throw new Error(`Unexpected ${result.kind} result`);
+      return result;
+    },
+    async upload(job) {
+      const result = await send({ ...job, kind: "upload", id: ++next });
+      if (result.kind !== "upload") throw new Error(`Unexpected ${result.kind} result`);
+      return result;
+    },
+    stop: async () => {
+      if (child.connected) child.disconnect();
+      await stopChild(child, 5000);
+    },
+  };
+}
+
+/** Resident and peak resident memory of a process, in MiB, from /proc (Linux). */
+export async function memoryOf(pid: number): Promise<{ rssMiB: number; hwmMiB: number }> {
+  const status = await fs.readFile(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) / 1024;
+  return { rssMiB: field("VmRSS"), hwmMiB: field("VmHWM") };
+}
+
+/**
+ * Samples a process's RSS every `intervalMs` until stopped.
+ * @returns stop(), which resolves to the samples in MiB
+ */
+export function sampleRss(pid: number, intervalMs: number): { stop: () => Promise<number[]> } {
+  const samples: number[] = [];
+  let pending = Promise.resolve();
+  const timer = setInterval(() => {
+    pending = pending.then(async () => {
+      samples.push((await memoryOf(pid)).rssMiB);
+    });
+  }, intervalMs);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await pending;
+      return samples;
+    },
+  };
+}
