@@ -1,5 +1,6 @@
 import type { AnyRoute } from "../http/route.js";
 import { authRoutes } from "./auth/routes.js";
+import { eventRoutes } from "./events/routes.js";
 import { groupRoutes } from "./groups/routes.js";
 import { metaRoutes } from "./meta/routes.js";
 import { notificationRoutes } from "./notifications/routes.js";
@@ -12,4 +13,5 @@ export const routes: readonly AnyRoute[] = [
   ...userRoutes,
   ...groupRoutes,
   ...notificationRoutes,
+  ...eventRoutes,
 ];
