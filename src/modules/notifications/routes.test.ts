@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { QueryTypes } from "sequelize";
 import { Me } from "../../../generated/shtp/v1/auth.js";
-import { Error as ErrorMessage } from "../../../generated/shtp/v1/error.js";
 import {
   Banner as BannerMessage,
   BannerSeverity,
@@ -19,87 +18,24 @@ import {
   UpdateBannerRequest,
 } from "../../../generated/shtp/v1/notifications.js";
 import type { RoleName } from "../../auth/roles.js";
-import type { ErrorCode } from "../../errors/index.js";
-import type { MessageCodec } from "../../http/messages.js";
+import {
+  countStatements,
+  describeResponse,
+  encodingClients,
+  expectError,
+  expectMessage,
+  message,
+  rawJson,
+  type Payload,
+} from "../../testing/api.js";
 import { testDatabase } from "../../testing/database.js";
-import { buildGroup, buildUser, tokenFor } from "../../testing/factories.js";
-import { rawRequest, type RawResponse } from "../../testing/http.js";
+import { buildGroup, buildGroupOfStudents, buildUser, tokenFor } from "../../testing/factories.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
 import type { User } from "../users/user.model.js";
 import { purgeReadNotifications } from "./retention.js";
 
-type Encoding = "json" | "protobuf";
-const encodings: readonly Encoding[] = ["json", "protobuf"];
-
-const JSON_TYPE = "application/json; charset=utf-8";
-const PROTOBUF_TYPE = "application/protobuf";
-
-/** A request body that knows its two wire forms. */
-interface Payload {
-  bytes(encoding: Encoding): Buffer | string;
-}
-
-const message = <T>(codec: MessageCodec<T>, value: T): Payload => ({
-  bytes: (encoding) =>
-    encoding === "json" ? JSON.stringify(codec.toJSON(value)) : Buffer.from(codec.encode(value).finish()),
-});
-
-/** A JSON-only body, for what protobuf cannot express (two members of one oneof). */
-const rawJson = (json: unknown): Payload => ({ bytes: () => JSON.stringify(json) });
-
-interface Api {
-  readonly encoding: Encoding;
-  call(method: string, path: string, options?: { token?: string; body?: Payload }): Promise<RawResponse>;
-}
-
 let server: TestServer;
-
-function apiFor(encoding: Encoding): Api {
-  const media = encoding === "json" ? "application/json" : PROTOBUF_TYPE;
-  return {
-    encoding,
-    call(method, path, options = {}) {
-      const headers: Record<string, string> = { accept: media };
-      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-      if (options.body) headers["content-type"] = media;
-      return rawRequest(`${server.url}/api/v1${path}`, { method, headers, body: options.body?.bytes(encoding) });
-    },
-  };
-}
-
-function bothEncodings(title: string, test: (api: Api) => Promise<void>): void {
-  for (const encoding of encodings) it(`${title} (${encoding})`, () => test(apiFor(encoding)));
-}
-
-const describeResponse = (response: RawResponse) =>
-  `${response.status} ${String(response.headers["content-type"])} ${response.body.toString("utf8").slice(0, 400)}`;
-
-function expectContentType(api: Api, response: RawResponse): void {
-  assert.equal(response.headers["content-type"], api.encoding === "json" ? JSON_TYPE : PROTOBUF_TYPE);
-}
-
-function expectMessage<T>(api: Api, response: RawResponse, codec: MessageCodec<T>, status = 200): T {
-  assert.equal(response.status, status, describeResponse(response));
-  expectContentType(api, response);
-  return api.encoding === "json"
-    ? codec.fromJSON(JSON.parse(response.body.toString("utf8")))
-    : codec.decode(response.body);
-}
-
-function expectError(api: Api, response: RawResponse, status: number, code: ErrorCode, field?: string): ErrorMessage {
-  assert.equal(response.status, status, describeResponse(response));
-  expectContentType(api, response);
-  const error =
-    api.encoding === "json"
-      ? ErrorMessage.fromJSON(JSON.parse(response.body.toString("utf8")))
-      : ErrorMessage.decode(response.body);
-  assert.equal(error.code, code, describeResponse(response));
-  if (field !== undefined) {
-    const fields = error.fieldViolations.map((violation) => violation.field);
-    assert.ok(fields.includes(field), `expected a violation of "${field}", got ${JSON.stringify(fields)}`);
-  }
-  return error;
-}
+const { apiFor, bothEncodings } = encodingClients(() => server);
 
 const unique = () => randomUUID().slice(0, 8);
 
@@ -370,44 +306,21 @@ describe("notifications routes", function () {
   });
 
   describe("set-based insert", () => {
-    /** A fresh group with `size` members, inserted in one statement. */
-    async function groupOf(size: number): Promise<string> {
-      const group = await buildGroup();
-      const tag = unique();
-      await sql().query(
-        `INSERT INTO users (email, nick_name, first_name, last_name, role, group_id, password_hash)
-         SELECT 'bulk-' || :tag || '-' || i || '@example.test', 'bulk_' || :tag || '_' || i, 'Bulk', 'User ' || i,
-                'student', :groupId, 'unusable'
-           FROM generate_series(1, :size) AS i`,
-        { replacements: { tag, groupId: group.id, size } },
-      );
-      return group.id;
-    }
-
     /** Sends to a group, counting the SQL statements issued while the request runs (a beforeQuery hook). */
     async function sendCounting(groupId: string): Promise<{ recipients: number; statements: number }> {
       const api = apiFor("json");
-      const sequelize = sql();
-      let statements = 0;
-      // Every statement the app issues (transaction control included) goes through sequelize.query.
-      sequelize.addHook("beforeQuery", "countStatements", () => {
-        statements += 1;
-      });
-      try {
-        const response = await api.call("POST", "/notifications", {
+      const { result, statements } = await countStatements(sql(), () =>
+        api.call("POST", "/notifications", {
           token: teacher.token,
           body: send({ text: "bulk", audience: { $case: "groupId", value: groupId } }),
-        });
-        const { recipientCount } = expectMessage(api, response, SendMessageResponse, 201);
-        return { recipients: recipientCount, statements };
-      } finally {
-        sequelize.removeHook("beforeQuery", "countStatements");
-      }
+        }),
+      );
+      return { recipients: expectMessage(api, result, SendMessageResponse, 201).recipientCount, statements };
     }
 
     it("writes one notification per member of 500 with as many statements as for 5", async () => {
-      const small = await groupOf(5);
-      const large = await groupOf(500);
+      const small = await buildGroupOfStudents(5);
+      const large = await buildGroupOfStudents(500);
       const fewer = await sendCounting(small);
       const more = await sendCounting(large);
       console.log(`      SQL statements per send: 5 recipients → ${fewer.statements}, 500 → ${more.statements}`);

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
 import { QueryTypes } from "sequelize";
-import { Error as ErrorMessage } from "../../../generated/shtp/v1/error.js";
 import {
   CreateUserRequest,
   LeaderboardResponse,
@@ -16,101 +15,30 @@ import {
 import { verifyPassword } from "../../auth/passwords.js";
 import type { Actor, RoleName } from "../../auth/roles.js";
 import { AppError, type ErrorCode } from "../../errors/index.js";
-import type { MessageCodec } from "../../http/messages.js";
 import { createLogger } from "../../logging/logger.js";
 import { createServices } from "../../services.js";
+import {
+  encodingClients,
+  expectError,
+  expectMessage,
+  expectNoContent,
+  message,
+  type Api,
+  type Payload,
+} from "../../testing/api.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildGroup, buildUser, tokenFor } from "../../testing/factories.js";
-import { rawRequest, type RawResponse } from "../../testing/http.js";
 import { startTestServer, testConfig, type TestServer } from "../../testing/server.js";
 import { deleteUser, updateAccount } from "./service.js";
 import { User } from "./user.model.js";
-
-type Encoding = "json" | "protobuf";
-const encodings: readonly Encoding[] = ["json", "protobuf"];
-
-const JSON_TYPE = "application/json; charset=utf-8";
-const PROTOBUF_TYPE = "application/protobuf";
-
-/** A request body that knows its two wire forms. */
-interface Payload {
-  bytes(encoding: Encoding): Buffer | string;
-}
-
-/** A message encoded with its generated codec: `toJSON` for JSON, `encode` for protobuf. */
-const message = <T>(codec: MessageCodec<T>, value: T): Payload => ({
-  bytes: (encoding) =>
-    encoding === "json" ? JSON.stringify(codec.toJSON(value)) : Buffer.from(codec.encode(value).finish()),
-});
 
 /** Hand-made forms, for what the generated codecs cannot write (an explicit zero, say). */
 const handMade = (forms: { json: unknown; protobuf: Uint8Array }): Payload => ({
   bytes: (encoding) => (encoding === "json" ? JSON.stringify(forms.json) : Buffer.from(forms.protobuf)),
 });
 
-/** The API as one encoding speaks it: bodies are sent and answers asked for in that encoding. */
-interface Api {
-  readonly encoding: Encoding;
-  call(method: string, path: string, options?: { token?: string; body?: Payload }): Promise<RawResponse>;
-}
-
 let server: TestServer;
-
-function apiFor(encoding: Encoding): Api {
-  const media = encoding === "json" ? "application/json" : PROTOBUF_TYPE;
-  return {
-    encoding,
-    call(method, path, options = {}) {
-      const headers: Record<string, string> = { accept: media };
-      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-      if (options.body) headers["content-type"] = media;
-      return rawRequest(`${server.url}/api/v1${path}`, { method, headers, body: options.body?.bytes(encoding) });
-    },
-  };
-}
-
-/** Declares one test per encoding, each with its own client. */
-function bothEncodings(title: string, test: (api: Api) => Promise<void>): void {
-  for (const encoding of encodings) it(`${title} (${encoding})`, () => test(apiFor(encoding)));
-}
-
-const describeResponse = (response: RawResponse) =>
-  `${response.status} ${String(response.headers["content-type"])} ${response.body.toString("utf8").slice(0, 400)}`;
-
-function expectContentType(api: Api, response: RawResponse): void {
-  assert.equal(response.headers["content-type"], api.encoding === "json" ? JSON_TYPE : PROTOBUF_TYPE);
-}
-
-/** Asserts a success in the client's encoding and decodes it. */
-function expectMessage<T>(api: Api, response: RawResponse, codec: MessageCodec<T>, status = 200): T {
-  assert.equal(response.status, status, describeResponse(response));
-  expectContentType(api, response);
-  return api.encoding === "json"
-    ? codec.fromJSON(JSON.parse(response.body.toString("utf8")))
-    : codec.decode(response.body);
-}
-
-/** Asserts an error with this status and code (and, when given, a violation of `field`) in the client's encoding. */
-function expectError(api: Api, response: RawResponse, status: number, code: ErrorCode, field?: string): ErrorMessage {
-  assert.equal(response.status, status, describeResponse(response));
-  expectContentType(api, response);
-  const error =
-    api.encoding === "json"
-      ? ErrorMessage.fromJSON(JSON.parse(response.body.toString("utf8")))
-      : ErrorMessage.decode(response.body);
-  assert.equal(error.code, code, describeResponse(response));
-  assert.equal(error.requestId, response.headers["x-request-id"]);
-  if (field !== undefined) {
-    const fields = error.fieldViolations.map((violation) => violation.field);
-    assert.ok(fields.includes(field), `expected a violation of "${field}", got ${JSON.stringify(fields)}`);
-  }
-  return error;
-}
-
-const expectNoContent = (response: RawResponse) => {
-  assert.equal(response.status, 204, describeResponse(response));
-  assert.equal(response.body.length, 0);
-};
+const { bothEncodings } = encodingClients(() => server);
 
 /** Eight hex digits behind a letter, so that upper-casing it always changes it. */
 const unique = () => `q${randomUUID().slice(0, 8)}`;
