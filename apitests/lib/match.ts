@@ -66,6 +66,9 @@ const volatileKeys = new Set([
   "refreshToken",
   "createdAt",
   "updatedAt",
+  // The instants a request records (registration, attendance): "now" differs between the two runs.
+  "registeredAt",
+  "attendedAt",
   "nextCursor",
   "avatarUrl",
 ]);
