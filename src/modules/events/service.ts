@@ -259,7 +259,9 @@ function timeViolations(merged: EventFields, changes: EventChanges): FieldViolat
   return eventTimeRules.flatMap((rule) =>
     rule.holds(merged.startsAt.getTime(), merged[rule.field].getTime())
       ? []
-      : [{ field: changes[rule.field] === undefined ? "startsAt" : rule.field, description: rule.message }],
+      : changes[rule.field] === undefined
+        ? [{ field: "startsAt", description: `Conflicts with the stored ${rule.field}; send ${rule.field} too.` }]
+        : [{ field: rule.field, description: rule.message }],
   );
 }
 
