@@ -66,9 +66,12 @@ const volatileKeys = new Set([
   "refreshToken",
   "createdAt",
   "updatedAt",
+  // The instants a request records (moderation, awards, registration, attendance): "now" differs between the runs.
   "moderatedAt",
   "acceptedAt",
   "awardedAt",
+  "registeredAt",
+  "attendedAt",
   "nextCursor",
   "avatarUrl",
 ]);

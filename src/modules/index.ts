@@ -1,6 +1,7 @@
 import type { AnyRoute } from "../http/route.js";
 import { achievementRoutes } from "./achievements/routes.js";
 import { authRoutes } from "./auth/routes.js";
+import { eventRoutes } from "./events/routes.js";
 import { groupRoutes } from "./groups/routes.js";
 import { metaRoutes } from "./meta/routes.js";
 import { notificationRoutes } from "./notifications/routes.js";
@@ -14,4 +15,5 @@ export const routes: readonly AnyRoute[] = [
   ...groupRoutes,
   ...notificationRoutes,
   ...achievementRoutes,
+  ...eventRoutes,
 ];

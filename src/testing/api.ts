@@ -61,6 +61,18 @@ export function apiFor(baseUrl: () => string, encoding: Encoding): Api {
   };
 }
 
+/**
+ * @param serverOf - the suite's server (started in a before hook, so read lazily)
+ * @returns `apiFor(encoding)` and `bothEncodings(title, test)` bound to that server
+ */
+export function encodingClients(serverOf: () => { url: string }) {
+  const baseUrl = () => serverOf().url;
+  return {
+    apiFor: (encoding: Encoding): Api => apiFor(baseUrl, encoding),
+    bothEncodings: (title: string, test: (api: Api) => Promise<void>): void => bothEncodings(baseUrl, title, test),
+  };
+}
+
 /** Registers one mocha test per encoding. */
 export function bothEncodings(baseUrl: () => string, title: string, test: (api: Api) => Promise<void>): void {
   for (const encoding of encodings) it(`${title} (${encoding})`, () => test(apiFor(baseUrl, encoding)));
@@ -80,6 +92,12 @@ export function expectMessage<T>(api: Api, response: RawResponse, codec: Message
   return api.encoding === "json"
     ? codec.fromJSON(JSON.parse(response.body.toString("utf8")))
     : codec.decode(response.body);
+}
+
+/** Checks a 204: no body at all. */
+export function expectNoContent(response: RawResponse): void {
+  assert.equal(response.status, 204, describeResponse(response));
+  assert.equal(response.body.length, 0);
 }
 
 /** Asserts an error response in the client's encoding, its code and, if given, a violated field. */

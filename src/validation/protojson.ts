@@ -26,12 +26,16 @@ const decimalInteger = /^-?(0|[1-9]\d*)$/;
 const numberFromDecimalString = (value: unknown) =>
   typeof value === "string" && decimalInteger.test(value) ? Number(value) : value;
 
-/** A proto3 `int32` with implicit presence; the range is checked before any narrower bound. */
+/** The 32-bit range is checked before any narrower bound, so an overflow reads as such. */
+const int32 = (checks: z.ZodNumber) => z.number().int().min(INT32_MIN).max(INT32_MAX).pipe(checks);
+
+/** A proto3 `int32` with implicit presence. */
 export const protoInt32 = (checks: z.ZodNumber = z.number()) =>
-  z.preprocess(
-    (value) => numberFromDecimalString(nullMeansUnset(value)),
-    z.number().int().min(INT32_MIN).max(INT32_MAX).pipe(checks).prefault(0),
-  );
+  z.preprocess((value) => numberFromDecimalString(nullMeansUnset(value)), int32(checks).prefault(0));
+
+/** A proto3 `optional int32`: absent or `null` leaves it unset; a number or decimal string is checked. */
+export const protoOptionalInt32 = (checks: z.ZodNumber = z.number()) =>
+  z.preprocess((value) => numberFromDecimalString(nullMeansUnset(value)), int32(checks).optional());
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;

@@ -27,6 +27,7 @@ import {
   expectMessage,
   expectError,
   countRows,
+  countStatements,
   type Api,
   type Encoding,
   type Payload,
@@ -323,25 +324,17 @@ describe("notifications routes", function () {
       return group.id;
     }
 
-    /** Sends to a group, counting the SQL statements issued while the request runs (a beforeQuery hook). */
+    /** Sends to a group, counting the SQL statements issued while the request runs. */
     async function sendCounting(groupId: string): Promise<{ recipients: number; statements: number }> {
       const api = apiFor("json");
-      const sequelize = sql();
-      let statements = 0;
-      // Every statement the app issues (transaction control included) goes through sequelize.query.
-      sequelize.addHook("beforeQuery", "countStatements", () => {
-        statements += 1;
-      });
-      try {
+      const { result, statements } = await countStatements(async () => {
         const response = await api.call("POST", "/notifications", {
           token: teacher.token,
           body: send({ text: "bulk", audience: { $case: "groupId", value: groupId } }),
         });
-        const { recipientCount } = expectMessage(api, response, SendMessageResponse, 201);
-        return { recipients: recipientCount, statements };
-      } finally {
-        sequelize.removeHook("beforeQuery", "countStatements");
-      }
+        return expectMessage(api, response, SendMessageResponse, 201);
+      });
+      return { recipients: result.recipientCount, statements };
     }
 
     it("writes one notification per member of 500 with as many statements as for 5", async () => {

@@ -20,15 +20,14 @@ import { createServices } from "../../services.js";
 import {
   bothEncodings as sharedBothEncodings,
   message,
-  describeResponse,
   expectMessage,
   expectError,
+  expectNoContent,
   type Api,
   type Payload,
 } from "../../testing/api.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildGroup, buildUser, tokenFor } from "../../testing/factories.js";
-import type { RawResponse } from "../../testing/http.js";
 import { startTestServer, testConfig, type TestServer } from "../../testing/server.js";
 import { deleteUser, updateAccount } from "./service.js";
 import { User } from "./user.model.js";
@@ -43,11 +42,6 @@ const handMade = (forms: { json: unknown; protobuf: Uint8Array }): Payload => ({
 /** Declares one test per encoding, each with its own client. */
 const bothEncodings = (title: string, test: (api: Api) => Promise<void>): void =>
   sharedBothEncodings(() => server.url, title, test);
-
-const expectNoContent = (response: RawResponse) => {
-  assert.equal(response.status, 204, describeResponse(response));
-  assert.equal(response.body.length, 0);
-};
 
 /** Eight hex digits behind a letter, so that upper-casing it always changes it. */
 const unique = () => `q${randomUUID().slice(0, 8)}`;
