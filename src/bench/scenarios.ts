@@ -155,7 +155,7 @@ export const SCENARIOS: readonly Scenario[] = [
 
 /**
  * The upload burst of the memory section: simultaneous proofs to the achievements route. Until that route
- * exists (achievements branch) the probe gets 404 and the figure reads "not available".
+ * answers 404 (a build without achievements) the figure reads "not available".
  */
 export const UPLOAD = {
   path: `${API}/achievements`,
@@ -164,6 +164,6 @@ export const UPLOAD = {
   bytes: 10 * 1024 * 1024,
   jsonField: "achievement",
   fileField: "proof",
-  // The planned SubmitAchievementRequest in ProtoJSON; adjust to the merged proto if it differs.
+  // A shtp.v1.AchievementSubmission in ProtoJSON.
   json: JSON.stringify({ kind: "ACHIEVEMENT_KIND_OLYMPIAD", title: "Benchmark upload", description: "10 MB proof" }),
 } as const;

@@ -157,12 +157,35 @@ export const SEED_STEPS: readonly SeedStep[] = [
     ],
   },
   {
-    // Placeholder: the events table is not designed yet. Write its statements here (500 events spread over the
-    // past and the coming months, some with participants) and add the `events` scenario's path in scenarios.ts.
+    // Spread over a year around now, 17 hours apart; a third for everyone, a third for one group, a third
+    // for one class; every 4th limited to 30 places. Registrations stay under every capacity: 20 students
+    // on each everyone-event, and the heavy student on every 10th event (their `mine` list).
     name: "events",
     table: "events",
-    target: `${EVENT_COUNT} events`,
-    statements: undefined,
+    target: `${EVENT_COUNT} events with registrations`,
+    statements: [
+      {
+        sql: `INSERT INTO events (id, title, description, location, starts_at, ends_at, capacity,
+                                  registration_deadline, audience_group_ids, audience_classes, author_id)
+              SELECT md5('bench-event-' || e)::uuid, 'Benchmark event ' || e, 'Seeded for the benchmark.',
+                     'Hall ' || (1 + e % 5), starts, starts + interval '2 hours',
+                     CASE WHEN e % 4 = 0 THEN 30 ELSE 0 END, starts - interval '1 day',
+                     CASE WHEN e % 3 = 1 THEN ARRAY[md5('bench-group-' || (1 + e % ${GROUP_COUNT}))::uuid]
+                          ELSE '{}'::uuid[] END,
+                     CASE WHEN e % 3 = 2 THEN ARRAY[(9 + e % 3) || chr(65 + e % 4)] ELSE '{}'::text[] END,
+                     ${userId(String(userNumbers.teacher))}
+                FROM generate_series(1, ${EVENT_COUNT}) AS e,
+                     LATERAL (SELECT now() + (e - ${EVENT_COUNT / 2}) * interval '17 hours' AS starts) AS t`,
+      },
+      {
+        sql: `INSERT INTO event_registrations (event_id, user_id)
+              SELECT md5('bench-event-' || e)::uuid, ${userId(`5 + (e * 20 + k) % ${USER_COUNT - 4}`)}
+                FROM generate_series(3, ${EVENT_COUNT}, 3) AS e, generate_series(0, 19) AS k
+              UNION ALL
+              SELECT md5('bench-event-' || e)::uuid, ${userId(String(userNumbers.heavy))}
+                FROM generate_series(10, ${EVENT_COUNT}, 10) AS e`,
+      },
+    ],
   },
 ];
 

@@ -1,9 +1,8 @@
 import { LoginRequest, LogoutRequest, Me, RefreshRequest, TokenPair } from "../../../generated/shtp/v1/auth.js";
 import { presentMedalAwards } from "../medals/catalogue.js";
-import { medalsOf } from "../medals/service.js";
+import { unreadAndMedalsOf } from "../medals/service.js";
 import { defineRoute } from "../../http/route.js";
 import { NotFoundError } from "../../errors/index.js";
-import { countUnread } from "../notifications/service.js";
 import { presentUser } from "../users/presenter.js";
 import { User } from "../users/user.model.js";
 import { AuthLoginSchema, AuthLogoutSchema, AuthRefreshSchema } from "./schema.js";
@@ -65,13 +64,12 @@ export const getMe = defineRoute({
   access: "signedIn",
   response: Me,
   handler: async ({ actor, services }) => {
-    const [user, unreadNotifications, medals] = await Promise.all([
+    const [user, { unread, medals }] = await Promise.all([
       User.findByPk(actor.id),
-      countUnread(services.sequelize, actor.id),
-      medalsOf(services.sequelize, actor.id),
+      unreadAndMedalsOf(services.sequelize, actor.id),
     ]);
     if (!user) throw NotFoundError("The user");
-    return { user: presentUser(user), unreadNotifications, medals: presentMedalAwards(medals) };
+    return { user: presentUser(user), unreadNotifications: unread, medals: presentMedalAwards(medals) };
   },
 });
 

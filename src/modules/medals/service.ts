@@ -65,3 +65,25 @@ export async function medalsOf(
     { replacements: { userId }, type: QueryTypes.SELECT, transaction },
   );
 }
+
+/**
+ * What `/auth/me` shows beside the user row: the unread count (from the partial unread index) and the
+ * medals, read together in one statement.
+ * @param userId - whose
+ */
+export async function unreadAndMedalsOf(
+  sequelize: Sequelize,
+  userId: string,
+): Promise<{ unread: number; medals: MedalAwardRow[] }> {
+  const [row] = await sequelize.query<{ unread: number; medals: { medal: MedalName; awardedAt: string }[] }>(
+    `SELECT (SELECT count(*)::int FROM notifications WHERE user_id = :userId AND read_at IS NULL) AS unread,
+            (SELECT coalesce(json_agg(json_build_object('medal', medal, 'awardedAt', awarded_at)
+                                      ORDER BY awarded_at, medal), '[]'::json)
+               FROM user_medals WHERE user_id = :userId) AS medals`,
+    { replacements: { userId }, type: QueryTypes.SELECT },
+  );
+  return {
+    unread: row?.unread ?? 0,
+    medals: (row?.medals ?? []).map((award) => ({ medal: award.medal, awardedAt: new Date(award.awardedAt) })),
+  };
+}
