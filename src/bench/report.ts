@@ -1,6 +1,7 @@
 import type { LoadResult } from "./protocol.js";
 import type { Scenario } from "./scenarios.js";
 import type { SeedStepOutcome } from "./seed.js";
+import type { WriteSeries } from "./writes.js";
 
 /** Median and spread (min–max) of one figure over a scenario's rounds. */
 export interface Stat {
@@ -50,6 +51,8 @@ export interface BenchReport {
   checks: string[];
   scenarios: ScenarioOutcome[];
   memory: MemoryOutcome;
+  /** Single heavy writes, one request at a time. */
+  writes?: WriteSeries[];
   targets: TargetOutcome[];
 }
 
@@ -284,6 +287,22 @@ export function renderReport(report: BenchReport): string {
     table(["scenario", "req/s", "p99 ms", "mean ms", "×koa", "×floor", "conn / notes"], rows),
     "",
     ...memoryLines,
+    ...(report.writes?.length
+      ? [
+          "",
+          table(
+            ["write, one at a time", "n", "median ms", "p90 ms", "max ms", "what it did"],
+            report.writes.map((series) => [
+              series.title,
+              String(series.count),
+              fixed(series.medianMs, 1),
+              fixed(series.p90Ms, 1),
+              fixed(series.maxMs, 1),
+              series.note,
+            ]),
+          ),
+        ]
+      : []),
     "",
     ...seedLines,
     ...(report.checks.length ? ["", ...report.checks] : []),

@@ -31,6 +31,7 @@ import {
 } from "./report.js";
 import { SCENARIOS, UPLOAD, type Scenario, type ScenarioContext, type ServerName } from "./scenarios.js";
 import { BENCH_PASSWORD, benchEmail, prepareBenchDatabase, readFixtures, userNumbers } from "./seed.js";
+import { measureWrites } from "./writes.js";
 
 const say = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
@@ -179,6 +180,11 @@ async function main(): Promise<void> {
     }
     for (const outcome of outcomes) if (outcome.rounds.length) outcome.summary = summarize(outcome.rounds);
 
+    const writes = selected(options, "writes")
+      ? await measureWrites(app.origin, context.tokens.teacher, database.url)
+      : undefined;
+    for (const series of writes ?? []) say(`${series.title}: median ${series.medianMs.toFixed(1)} ms (${series.note})`);
+
     if (selected(options, "memory")) {
       memory.load = await memoryUnderLoad(options, load, app.origin, app.pid, runnable, context);
     }
@@ -206,6 +212,7 @@ async function main(): Promise<void> {
       checks,
       scenarios: outcomes,
       memory,
+      writes,
       targets: judgeTargets(outcomes, memory, seed),
     };
   } finally {
