@@ -180,8 +180,12 @@ async function main(): Promise<void> {
     }
     for (const outcome of outcomes) if (outcome.rounds.length) outcome.summary = summarize(outcome.rounds);
 
+    // A failed write series must not cost the load figures measured before it.
     const writes = selected(options, "writes")
-      ? await measureWrites(app.origin, context.tokens.teacher, database.url)
+      ? await measureWrites(app.origin, context.tokens.teacher, database.url).catch((error: unknown) => {
+          say(`writes failed: ${error instanceof Error ? error.message : String(error)}`);
+          return undefined;
+        })
       : undefined;
     for (const series of writes ?? []) say(`${series.title}: median ${series.medianMs.toFixed(1)} ms (${series.note})`);
 

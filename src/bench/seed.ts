@@ -34,7 +34,14 @@ const NOTIFICATION_CHUNK = 200_000;
  * 4 the admin; every n with n % 50 = 3 is a teacher, everyone else a student.
  */
 export const userNumbers = { heavy: 1, light: 2, teacher: 3, admin: 4 } as const;
-const userId = (n: string) => `md5('bench-user-' || ${n})::uuid`;
+/**
+ * A deterministic id with the version-4 and variant bits set, so it passes the API's uuid validation like
+ * the random ids the app makes: the md5 of a label, nibble 13 forced to 4 and nibble 17 to 8.
+ * @param label - SQL text of the label
+ */
+export const benchUuid = (label: string) =>
+  `(overlay(overlay(md5(${label}) placing '4' from 13) placing '8' from 17))::uuid`;
+const userId = (n: string) => benchUuid(`'bench-user-' || ${n}`);
 /** @returns the email of seeded user `n` */
 export const benchEmail = (n: number) => `bench-user-${String(n).padStart(4, "0")}@bench.shtp.local`;
 
@@ -64,7 +71,7 @@ export const SEED_STEPS: readonly SeedStep[] = [
     statements: [
       {
         sql: `INSERT INTO groups (id, name)
-              SELECT md5('bench-group-' || g)::uuid, 'Bench group ' || lpad(g::text, 2, '0')
+              SELECT ${benchUuid(`'bench-group-' || g`)}, 'Bench group ' || lpad(g::text, 2, '0')
                 FROM generate_series(1, ${GROUP_COUNT}) AS g`,
       },
     ],
@@ -84,7 +91,7 @@ export const SEED_STEPS: readonly SeedStep[] = [
                      (ARRAY['Alex', 'Maria', 'Ivan', 'Olga', 'Timur', 'Anna', 'Pavel', 'Daria'])[1 + n % 8],
                      'Benchmark' || n,
                      role,
-                     md5('bench-group-' || (1 + n % ${GROUP_COUNT}))::uuid,
+                     ${benchUuid(`'bench-group-' || (1 + n % ${GROUP_COUNT})`)},
                      CASE WHEN role = 'student' THEN (9 + n % 3) || chr(65 + n % 4) ELSE '' END,
                      $1,
                      CASE WHEN role = 'student' THEN abs(hashtext('rating-' || n)) % 5000 ELSE 0 END,
@@ -167,10 +174,10 @@ export const SEED_STEPS: readonly SeedStep[] = [
       {
         sql: `INSERT INTO events (id, title, description, location, starts_at, ends_at, capacity,
                                   registration_deadline, audience_group_ids, audience_classes, author_id)
-              SELECT md5('bench-event-' || e)::uuid, 'Benchmark event ' || e, 'Seeded for the benchmark.',
+              SELECT ${benchUuid("'bench-event-' || e")}, 'Benchmark event ' || e, 'Seeded for the benchmark.',
                      'Hall ' || (1 + e % 5), starts, starts + interval '2 hours',
                      CASE WHEN e % 4 = 0 THEN 30 ELSE 0 END, starts - interval '1 day',
-                     CASE WHEN e % 3 = 1 THEN ARRAY[md5('bench-group-' || (1 + e % ${GROUP_COUNT}))::uuid]
+                     CASE WHEN e % 3 = 1 THEN ARRAY[${benchUuid(`'bench-group-' || (1 + e % ${GROUP_COUNT})`)}]
                           ELSE '{}'::uuid[] END,
                      CASE WHEN e % 3 = 2 THEN ARRAY[(9 + e % 3) || chr(65 + e % 4)] ELSE '{}'::text[] END,
                      ${userId(String(userNumbers.teacher))}
@@ -179,10 +186,10 @@ export const SEED_STEPS: readonly SeedStep[] = [
       },
       {
         sql: `INSERT INTO event_registrations (event_id, user_id)
-              SELECT md5('bench-event-' || e)::uuid, ${userId(`5 + (e * 20 + k) % ${USER_COUNT - 4}`)}
+              SELECT ${benchUuid("'bench-event-' || e")}, ${userId(`5 + (e * 20 + k) % ${USER_COUNT - 4}`)}
                 FROM generate_series(3, ${EVENT_COUNT}, 3) AS e, generate_series(0, 19) AS k
               UNION ALL
-              SELECT md5('bench-event-' || e)::uuid, ${userId(String(userNumbers.heavy))}
+              SELECT ${benchUuid("'bench-event-' || e")}, ${userId(String(userNumbers.heavy))}
                 FROM generate_series(10, ${EVENT_COUNT}, 10) AS e`,
       },
     ],

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { GROUP_COUNT } from "./seed.js";
+import { benchUuid, GROUP_COUNT } from "./seed.js";
 
 /**
  * The latency of single writes that do a lot in one transaction, measured one request at a time (no
@@ -35,14 +35,14 @@ async function timed(
   path: string,
   token: string,
   body: unknown,
-): Promise<{ ms: number; status: number; json: { id?: string } }> {
+): Promise<{ ms: number; status: number; json: { id?: string; detail?: string } }> {
   const started = performance.now();
   const response = await fetch(new URL(path, origin), {
     method,
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json" },
     body: JSON.stringify(body),
   });
-  const json = (await response.json()) as { id?: string };
+  const json = (await response.json()) as { id?: string; detail?: string };
   return { ms: performance.now() - started, status: response.status, json };
 }
 
@@ -79,7 +79,7 @@ export async function measureWrites(origin: string, teacherToken: string, databa
         decision: "MODERATION_DECISION_ACCEPT",
         points: 10,
       });
-      if (result.status !== 200) throw new Error(`accepting ${id} answered ${result.status}`);
+      if (result.status !== 200) throw new Error(`accepting ${id} answered ${result.status}: ${result.json.detail}`);
       accepted.push(id);
       acceptTimes.push(result.ms);
     }
@@ -89,7 +89,7 @@ export async function measureWrites(origin: string, teacherToken: string, databa
     );
 
     const groups = await client.query<{ id: string }>(
-      `SELECT md5('bench-group-' || g)::uuid::text AS id FROM generate_series(1, $1::int) AS g`,
+      `SELECT ${benchUuid("'bench-group-' || g")}::text AS id FROM generate_series(1, $1::int) AS g`,
       [Math.min(AUDIENCE_GROUPS, GROUP_COUNT)],
     );
     const startsAt = new Date(Date.now() + 30 * 86_400_000);
@@ -102,7 +102,9 @@ export async function measureWrites(origin: string, teacherToken: string, databa
         endsAt: new Date(startsAt.getTime() + 3_600_000).toISOString(),
         audience: { groupIds: groups.rows.map((row) => row.id) },
       });
-      if (result.status !== 201 || !result.json.id) throw new Error(`creating an event answered ${result.status}`);
+      if (result.status !== 201 || !result.json.id) {
+        throw new Error(`creating an event answered ${result.status}: ${result.json.detail}`);
+      }
       events.push(result.json.id);
       createTimes.push(result.ms);
     }
