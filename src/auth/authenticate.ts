@@ -7,6 +7,12 @@ import { isUuid } from "../validation/text.js";
 
 const bearer = /^Bearer ([A-Za-z0-9_.~+/=-]+)$/;
 
+/** The per-request check of the caller's user and session (`:userId`, `:sessionId`); the benchmark's floor reuses it. */
+export const sessionCheckSql = `SELECT u.id, u.role
+       FROM users u
+       JOIN sessions s ON s.user_id = u.id
+      WHERE u.id = :userId AND s.id = :sessionId AND s.revoked_at IS NULL AND s.expires_at > now()`;
+
 /**
  * Resolves the caller from an `Authorization: Bearer` header. The user and the session are read on
  * every request (one indexed query), so deleting a user, changing a role, logging out or changing a
@@ -29,13 +35,10 @@ export async function authenticate(
   if (!isUuid(claims.userId) || !claims.sessionId || !isUuid(claims.sessionId)) {
     throw UnauthenticatedError("The access token is not valid.");
   }
-  const [row] = await sequelize.query<{ id: string; role: RoleName }>(
-    `SELECT u.id, u.role
-       FROM users u
-       JOIN sessions s ON s.user_id = u.id
-      WHERE u.id = :userId AND s.id = :sessionId AND s.revoked_at IS NULL AND s.expires_at > now()`,
-    { replacements: { userId: claims.userId, sessionId: claims.sessionId }, type: QueryTypes.SELECT },
-  );
+  const [row] = await sequelize.query<{ id: string; role: RoleName }>(sessionCheckSql, {
+    replacements: { userId: claims.userId, sessionId: claims.sessionId },
+    type: QueryTypes.SELECT,
+  });
   if (!row) throw UnauthenticatedError("This session has ended; sign in again.");
   return { id: row.id, role: row.role, sessionId: claims.sessionId };
 }

@@ -77,4 +77,12 @@ export interface ReferenceReady {
 /** How to start a reference server (the child's only argument, as JSON). */
 export type ReferenceSpec =
   | { kind: "koa"; body: string }
-  | { kind: "floor"; databaseUrl: string; userId: string; limit: number; poolMax: number };
+  | {
+      kind: "floor";
+      databaseUrl: string;
+      userId: string;
+      limit: number;
+      poolMax: number;
+      /** Run the API's per-request session check first, as the API does for every signed-in request. */
+      sessionId?: string;
+    };

@@ -3,13 +3,16 @@
  * - `koa`: a bare Koa app answering a static body of the size of `GET /api/v1/version` (the framework's floor
  *   without our middleware);
  * - `floor`: raw node:http and a pg pool running the notifications page's SQL for the heavy user and writing the
- *   same ProtoJSON the API writes (the cost of the work itself, without routing, auth, validation or negotiation).
+ *   same ProtoJSON the API writes (the cost of the work itself, without routing, auth, validation or negotiation);
+ *   with a `sessionId`, it first runs the API's session check, the one database round trip every signed-in API
+ *   request adds (so the API can be compared with like work too).
  * Usage (by run.ts only): `node --import tsx src/bench/reference.ts '<ReferenceSpec as JSON>'`.
  */
 import http from "node:http";
 import Koa from "koa";
 import pg from "pg";
 import { ListNotificationsResponse } from "../../generated/shtp/v1/notifications.js";
+import { sessionCheckSql } from "../auth/authenticate.js";
 import { presentNotification, type NotificationRow } from "../modules/notifications/payloads.js";
 import { notificationColumns } from "../modules/notifications/service.js";
 import { pageOf } from "../validation/paging.js";
@@ -37,11 +40,21 @@ function koaServer(text: string): http.Server {
   return http.createServer((request, response) => void handle(request, response));
 }
 
+/** The API's session check with bind parameters. */
+const sessionSql = sessionCheckSql.replace(":userId", "$1").replace(":sessionId", "$2");
+
 function floorServer(spec: Extract<ReferenceSpec, { kind: "floor" }>): http.Server {
   const pool = new pg.Pool({ connectionString: spec.databaseUrl, max: spec.poolMax });
+  const { sessionId } = spec;
+  // The floor with the session check: one more round trip, exactly the one every signed-in API request makes.
+  const checkSession = async () => {
+    if (sessionId && (await pool.query(sessionSql, [spec.userId, sessionId])).rowCount !== 1) {
+      throw new Error("the session check found no session");
+    }
+  };
   return http.createServer((_request, response) => {
-    pool
-      .query<NotificationRow>(floorSql, [spec.userId, spec.limit + 1])
+    checkSession()
+      .then(() => pool.query<NotificationRow>(floorSql, [spec.userId, spec.limit + 1]))
       .then(({ rows }) => {
         const page = pageOf(rows, spec.limit, (row) => [row.seq]);
         const json = ListNotificationsResponse.toJSON({

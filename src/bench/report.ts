@@ -228,6 +228,22 @@ const spread = (value: Stat, digits: number) =>
   `${fixed(value.median, digits)} (${fixed(value.min, digits)}–${fixed(value.max, digits)})`;
 
 /**
+ * The notifications pages against the floor that also runs the API's session check: the floor has no
+ * authentication at all, while every signed-in API request makes that one extra round trip by design.
+ */
+function likeForLike(byId: Map<string, ScenarioOutcome>): string[] {
+  const withSession = byId.get("ref-floor-session")?.summary?.requestsPerSecond.median;
+  if (!withSession) return [];
+  const ratio = (id: string) => {
+    const rps = byId.get(id)?.summary?.requestsPerSecond.median;
+    return rps === undefined ? "n/a" : fixed(rps / withSession);
+  };
+  return [
+    `like for like, ÷ floor+auth req/s: notifications protobuf ${ratio("notif-proto")}, JSON ${ratio("notif-json")}`,
+  ];
+}
+
+/**
  * The report as text for stdout: scenarios with median and spread, ratios to the reference servers, memory,
  * seeding and the targets with met / not met.
  */
@@ -285,6 +301,7 @@ export function renderReport(report: BenchReport): string {
     `${rounds} rounds per scenario, round-robin; median (min–max); ratios are of median req/s`,
     "",
     table(["scenario", "req/s", "p99 ms", "mean ms", "×koa", "×floor", "conn / notes"], rows),
+    ...likeForLike(byId),
     "",
     ...memoryLines,
     ...(report.writes?.length

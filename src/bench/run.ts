@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { decodeJwt } from "jose";
 import { VersionInfo, protobufPackage } from "../../generated/shtp/v1/meta.js";
 import { serverVersion } from "../config/version.js";
 import { createLogger } from "../logging/logger.js";
@@ -96,17 +97,6 @@ async function main(): Promise<void> {
     );
     const koa = await startReferenceServer({ kind: "koa", body: versionBody });
     stops.push(() => koa.stop());
-    const floor = await startReferenceServer({
-      kind: "floor",
-      databaseUrl: database.url,
-      userId: fixtures.heavyUserId,
-      limit: 20,
-      // The app's default pool (DATABASE_POOL_MAX), so both wait on the database alike.
-      poolMax: 10,
-    });
-    stops.push(() => floor.stop());
-    const origins: Record<ServerName, string> = { app: app.origin, koa: koa.origin, floor: floor.origin };
-
     const context: ScenarioContext = {
       tokens: {
         heavy: await signIn(app.origin, benchEmail(userNumbers.heavy)),
@@ -116,6 +106,28 @@ async function main(): Promise<void> {
       fixtures,
       loginEmail: benchEmail(userNumbers.light),
       password: BENCH_PASSWORD,
+    };
+    const floorSpec = {
+      kind: "floor",
+      databaseUrl: database.url,
+      userId: fixtures.heavyUserId,
+      limit: 20,
+      // The app's default pool (DATABASE_POOL_MAX), so both wait on the database alike.
+      poolMax: 10,
+    } as const;
+    const floor = await startReferenceServer(floorSpec);
+    stops.push(() => floor.stop());
+    const sessionId = decodeJwt(context.tokens.heavy).sid;
+    const floorSession = await startReferenceServer({
+      ...floorSpec,
+      sessionId: typeof sessionId === "string" ? sessionId : undefined,
+    });
+    stops.push(() => floorSession.stop());
+    const origins: Record<ServerName, string> = {
+      app: app.origin,
+      koa: koa.origin,
+      floor: floor.origin,
+      floorSession: floorSession.origin,
     };
 
     // Probe every scenario once: routes of modules not merged yet answer 404/405 and are reported as such.

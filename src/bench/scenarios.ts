@@ -15,7 +15,7 @@ export interface ScenarioContext {
 }
 
 /** Which server a scenario loads: the app, or one of the two reference servers. */
-export type ServerName = "app" | "koa" | "floor";
+export type ServerName = "app" | "koa" | "floor" | "floorSession";
 
 /** One load scenario, run round-robin with the others. */
 export interface Scenario {
@@ -54,6 +54,13 @@ export const SCENARIOS: readonly Scenario[] = [
     title: "node:http + pg, notifications page (floor)",
     kind: "reference",
     server: "floor",
+    request: () => get("/", JSON_ACCEPT),
+  },
+  {
+    id: "ref-floor-session",
+    title: "node:http + pg, session check + page (floor+auth)",
+    kind: "reference",
+    server: "floorSession",
     request: () => get("/", JSON_ACCEPT),
   },
   {

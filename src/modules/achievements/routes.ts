@@ -159,10 +159,12 @@ export const deleteAchievement = defineRoute({
   method: "delete",
   path: "/achievements/:id",
   summary: "Deletes an achievement and its proof file: the owner while pending, admins always.",
-  description: "Deleting an accepted achievement takes its points back from the owner's rating; medals stay.",
+  description:
+    "Deleting an accepted achievement takes its points back from the owner's rating; medals stay. The owner of a " +
+    "decided achievement, or a teacher, gets 403.",
   access: "signedIn",
   params: AchievementIdParamsSchema,
-  errors: ["not_found"],
+  errors: ["not_found", "permission_denied"],
   handler: async ({ params, actor, services, transaction }) =>
     achievementService.deleteAchievement(services, actor, params.id, transaction!),
 });
