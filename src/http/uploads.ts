@@ -163,8 +163,12 @@ function readFieldTypes(ctx: AppContext, field: string): Promise<FieldSighting |
     parser.on("field", (name, value, info) => {
       if (name === field && !sighting) sighting = { mediaType: info.mimeType.toLowerCase(), latin1: value };
     });
-    // File parts are multer's; this reader only skips over their bytes.
-    parser.on("file", (_name, stream) => stream.resume());
+    // File parts are multer's; this reader only skips over their bytes. A body cut short errors the part's
+    // stream too, and an unhandled stream error would end the process: multer reports it, so it is dropped here.
+    parser.on("file", (_name, stream) => {
+      stream.on("error", () => undefined);
+      stream.resume();
+    });
     parser.on("close", () => resolve(sighting));
     // multer reports malformed bodies; this reader just stops.
     parser.on("error", () => resolve(sighting));

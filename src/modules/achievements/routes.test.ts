@@ -320,6 +320,27 @@ describe("achievements", () => {
         expectError(api, html, 415, "unsupported_media_type");
       });
 
+      forEachEncoding("a truncated multipart body and an oversized message part → 4xx, never 5xx", async (api) => {
+        const form = multipart([achievementPart(submission(), api.encoding), proofPart()]);
+        const truncated = await api.call("POST", "/achievements", {
+          token: student.token,
+          headers: { "content-type": form.contentType },
+          rawBody: form.body.subarray(0, form.body.length - 40),
+        });
+        expectError(api, truncated, 400, "invalid_argument");
+        const huge = { kind: "ACHIEVEMENT_KIND_OTHER", title: "x", description: "y".repeat(70 * 1024) };
+        const asField = await postParts(api, student.token, [
+          { name: "achievement", contentType: "application/json", data: JSON.stringify(huge) },
+          proofPart(),
+        ]);
+        assert.ok([400, 413].includes(asField.status), describeResponse(asField));
+        const asFile = await postParts(api, student.token, [
+          { name: "achievement", filename: "blob", contentType: "application/json", data: JSON.stringify(huge) },
+          proofPart(),
+        ]);
+        expectError(api, asFile, 413, "payload_too_large");
+      });
+
       forEachEncoding("a body that is not multipart → 415", async (api) => {
         const response = await api.call("POST", "/achievements", {
           token: student.token,
