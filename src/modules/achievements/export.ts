@@ -35,6 +35,9 @@ function summaryLine(row: AchievementRow, entry: string | undefined): string {
  */
 export async function exportAccepted(sequelize: Sequelize, userId: string, proofsDir: string): Promise<Download> {
   const zip = new yazl.ZipFile();
+  // A file removed between the listing and its turn in the archive makes the zip writer emit an error: it
+  // must end this download (the client sees a broken transfer), never go unhandled and end the process.
+  zip.on("error", (error: Error) => zip.outputStream.emit("error", error));
   const summary: string[] = [];
   let cursor: string | undefined;
   let count = 0;

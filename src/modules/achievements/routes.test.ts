@@ -838,6 +838,37 @@ describe("achievements", () => {
       assert.ok(!summary.includes("Pending, not exported"));
     });
 
+    it("ends the download, not the server, when a proof cannot be read while the archive is written", async () => {
+      const api = apiFor(baseUrl, "json");
+      const student = await signedIn();
+      const teacher = await signedIn("teacher");
+      const created = await submit(api, student);
+      expectMessage(api, await accept(api, teacher.token, created.id, 10), Achievement);
+      const [stored] = await proofFilesWhere("id = :id", { id: created.id });
+      // A folder where the file was: it passes the presence check, and the zip writer then fails on it.
+      await fs.rm(path.join(proofsDir(), stored!));
+      await fs.mkdir(path.join(proofsDir(), stored!));
+      try {
+        // The status is sent before the archive is written, so the failure shows as a broken transfer: the
+        // connection is cut, or what arrived is not a complete ZIP.
+        const broken = await rawRequest(`${server.url}/api/v1/achievements/export`, {
+          headers: { authorization: `Bearer ${student.token}` },
+        }).then(
+          (response) =>
+            readZip(response.body).then(
+              () => false,
+              () => true,
+            ),
+          () => true,
+        );
+        assert.ok(broken, "the client must not receive a complete archive that lacks a proof");
+        const alive = await rawRequest(`${server.url}/api/v1/version`);
+        assert.equal(alive.status, 200, "the server still answers");
+      } finally {
+        await fs.rm(path.join(proofsDir(), stored!), { recursive: true, force: true });
+      }
+    });
+
     it("gives an empty archive with a summary to someone with nothing accepted", async () => {
       const student = await signedIn();
       const response = await rawRequest(`${server.url}/api/v1/achievements/export`, {
