@@ -84,6 +84,8 @@ async function main(): Promise<void> {
       logger,
     });
     stops.push(() => database.stop());
+    // A new seed drops every row, so files the server stored for the old one are orphans now.
+    if (database.seeded) await fs.rm(path.join(BENCH_DIR, "files"), { recursive: true, force: true });
     const fixtures = await readFixtures(database.url);
 
     const profileDir = options.cpuProfile ? path.join(BENCH_DIR, "profiles") : undefined;
@@ -338,12 +340,34 @@ async function uploadGrowth(
   });
   const samples = await sampler.stop();
   const peak = Math.max(baseline, ...samples, (await memoryOf(pid)).rssMiB);
+  await deleteUploads(origin, headers);
   const statuses: Record<string, number> = {};
   for (const code of result.statuses) statuses[code] = (statuses[code] ?? 0) + 1;
   if (!result.statuses.some((code) => code >= 200 && code < 300)) {
     return { status: "failed", note: `no upload succeeded: ${JSON.stringify(statuses)}` };
   }
   return { status: "measured", baselineMiB: baseline, peakMiB: peak, growthMiB: peak - baseline, statuses };
+}
+
+/**
+ * Deletes the uploaded achievements (200 MB of proofs per run) through the API, which removes their files,
+ * so runs do not fill the disk. The heavy user has no seeded achievements: all their pending ones are uploads.
+ */
+async function deleteUploads(origin: string, headers: Record<string, string>): Promise<void> {
+  for (;;) {
+    const { status, body } = await probe(origin, {
+      method: "GET",
+      path: `${UPLOAD.path}?status=ACHIEVEMENT_STATUS_PENDING&limit=100`,
+      headers,
+    });
+    const items =
+      status === 200 ? ((JSON.parse(body.toString("utf8")) as { items?: { id: string }[] }).items ?? []) : [];
+    if (items.length === 0) return;
+    for (const { id } of items) {
+      const deleted = await probe(origin, { method: "DELETE", path: `${UPLOAD.path}/${id}`, headers });
+      if (deleted.status !== 204) throw new Error(`deleting upload ${id} answered ${deleted.status}`);
+    }
+  }
 }
 
 await main();
