@@ -50,11 +50,15 @@ async function waitUntilReady(origin: string, child: ChildProcess, logFile: stri
   throw new Error(`The server did not become ready; see ${logFile}`);
 }
 
+/** The STORAGE_DIR of the server under test: its proofs and avatars. */
+export const serverFilesDir = (benchDir: string): string => path.join(benchDir, "files");
+
 /**
  * Starts the real server (src/server.ts) in its own process on the bench database, in production mode with
  * warnings-only logs, its files under the bench's folder and its output in `server.log` there.
  * @param options.cpuProfileDir - when set, the process runs with --cpu-prof and writes its profile there on exit
  */
+
 export async function startAppServer(options: {
   databaseUrl: string;
   benchDir: string;
@@ -62,7 +66,7 @@ export async function startAppServer(options: {
 }): Promise<ChildServer> {
   const port = await freePort();
   const logFile = path.join(options.benchDir, "server.log");
-  const storageDir = path.join(options.benchDir, "files");
+  const storageDir = serverFilesDir(options.benchDir);
   await fs.mkdir(storageDir, { recursive: true });
   const profiling = options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir] : [];
   const child = spawn(process.execPath, [...TSX, ...profiling, path.resolve("src", "server.ts")], {

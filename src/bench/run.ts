@@ -16,6 +16,7 @@ import { BENCH_DIR, loadBenchOptions, type BenchOptions } from "./options.js";
 import {
   memoryOf,
   sampleRss,
+  serverFilesDir,
   startAppServer,
   startLoadGenerator,
   startReferenceServer,
@@ -85,7 +86,7 @@ async function main(): Promise<void> {
     });
     stops.push(() => database.stop());
     // A new seed drops every row, so files the server stored for the old one are orphans now.
-    if (database.seeded) await fs.rm(path.join(BENCH_DIR, "files"), { recursive: true, force: true });
+    if (database.seeded) await fs.rm(serverFilesDir(BENCH_DIR), { recursive: true, force: true });
     const fixtures = await readFixtures(database.url);
 
     const profileDir = options.cpuProfile ? path.join(BENCH_DIR, "profiles") : undefined;
