@@ -32,16 +32,21 @@ export const kindFromProto = (kind: AchievementKind): AchievementKindName => nam
 /** @param status - a proto status from a query filter */
 export const statusFromProto = (status: AchievementStatus): AchievementStatusName => nameOf(protoStatuses, status);
 
+/** What every view of an achievement shows. */
+const publicFields = (row: AchievementRow) => ({
+  id: row.id,
+  userId: row.userId,
+  kind: protoKinds[row.kind],
+  title: row.title,
+  description: row.description,
+  points: row.points ?? 0,
+});
+
 /** An achievement as its owner and staff see it. */
 export function presentAchievement(row: AchievementRow): Achievement {
   return {
-    id: row.id,
-    userId: row.userId,
-    kind: protoKinds[row.kind],
-    title: row.title,
-    description: row.description,
+    ...publicFields(row),
     status: protoStatuses[row.status],
-    points: row.points ?? 0,
     comment: row.comment,
     proofMediaType: row.proofMediaType,
     proofSize: row.proofSize,
@@ -51,17 +56,9 @@ export function presentAchievement(row: AchievementRow): Achievement {
   };
 }
 
-/** An accepted achievement as anyone sees it on a profile. */
+/** An accepted achievement as anyone sees it on a profile: no proof, no moderator. */
 export function presentPublicAchievement(row: AchievementRow): PublicAchievement {
-  return {
-    id: row.id,
-    userId: row.userId,
-    kind: protoKinds[row.kind],
-    title: row.title,
-    description: row.description,
-    points: row.points ?? 0,
-    acceptedAt: row.moderatedAt ?? undefined,
-  };
+  return { ...publicFields(row), acceptedAt: row.moderatedAt ?? undefined };
 }
 
 /** A queue entry: the achievement and who submitted it. */
