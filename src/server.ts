@@ -6,6 +6,7 @@ import { openDatabase } from "./db/database.js";
 import type { AnyRoute } from "./http/route.js";
 import { createLogger, type Logger } from "./logging/logger.js";
 import { startRetentionJob } from "./modules/notifications/retention.js";
+import { startSweepJob, storedFolders } from "./storage/sweep.js";
 import { bootstrapUsers } from "./modules/users/bootstrap.js";
 import { createServices } from "./services.js";
 
@@ -67,6 +68,7 @@ export async function startServer(
     retentionDays: config.notifications.retentionDays,
     intervalSeconds: config.notifications.retentionIntervalSeconds,
   });
+  const stopSweep = startSweepJob(database.sequelize, logger, storedFolders(config.storage));
   logger.info({ url, embeddedDatabase: Boolean(database.embedded) }, "listening");
 
   let stopping: Promise<void> | undefined;
@@ -74,6 +76,7 @@ export async function startServer(
     (stopping ??= (async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       stopRetention();
+      stopSweep();
       // Event streams never end by themselves: end them, so their responses finish like any other.
       await services.notificationHub.stop();
       // Keep-alive sockets turn idle as their last response ends; close them as they do, so a client
