@@ -5,6 +5,7 @@ import {
   type PublicAchievement,
   type QueuedAchievement,
 } from "../../../generated/shtp/v1/achievements.js";
+import { storedNameOf } from "../../validation/protojson.js";
 import { presentUserSummary } from "../users/presenter.js";
 import type { AchievementKindName, AchievementRow, AchievementStatusName, QueuedRow } from "./service.js";
 
@@ -20,17 +21,12 @@ const protoStatuses: Record<AchievementStatusName, AchievementStatus> = {
   rejected: AchievementStatus.REJECTED,
 };
 
-const nameOf = <Name extends string, Value>(table: Record<Name, Value>, value: Value): Name => {
-  const name = (Object.keys(table) as Name[]).find((key) => table[key] === value);
-  if (name === undefined) throw new Error(`No stored name for ${String(value)}`);
-  return name;
-};
-
 /** @param kind - a validated proto kind (zod refused UNSPECIFIED) */
-export const kindFromProto = (kind: AchievementKind): AchievementKindName => nameOf(protoKinds, kind);
+export const kindFromProto = (kind: AchievementKind): AchievementKindName => storedNameOf(protoKinds, kind);
 
 /** @param status - a proto status from a query filter */
-export const statusFromProto = (status: AchievementStatus): AchievementStatusName => nameOf(protoStatuses, status);
+export const statusFromProto = (status: AchievementStatus): AchievementStatusName =>
+  storedNameOf(protoStatuses, status);
 
 /** What every view of an achievement shows. */
 const publicFields = (row: AchievementRow) => ({

@@ -1,6 +1,7 @@
 import { Op, type Transaction } from "sequelize";
 import { BannerSeverity, type Banner as BannerMessage } from "../../../generated/shtp/v1/notifications.js";
 import { InvalidArgumentError, NotFoundError } from "../../errors/index.js";
+import { storedNameOf } from "../../validation/protojson.js";
 import { Banner, type BannerSeverityName } from "./banner.model.js";
 
 const severities: Record<BannerSeverityName, BannerSeverity> = {
@@ -11,11 +12,7 @@ const severities: Record<BannerSeverityName, BannerSeverity> = {
 };
 
 /** @returns our name of a validated proto severity */
-export function severityName(severity: BannerSeverity): BannerSeverityName {
-  const name = (Object.keys(severities) as BannerSeverityName[]).find((key) => severities[key] === severity);
-  if (!name) throw new Error(`Not a banner severity: ${severity}`);
-  return name;
-}
+export const severityName = (severity: BannerSeverity): BannerSeverityName => storedNameOf(severities, severity);
 
 /** A banner field by field, as the wire shows it. */
 export function presentBanner(banner: Banner): BannerMessage {

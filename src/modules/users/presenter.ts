@@ -7,6 +7,7 @@ import {
 import { presentMedalAwards } from "../medals/catalogue.js";
 import type { MedalAwardRow } from "../medals/service.js";
 import type { RoleName } from "../../auth/roles.js";
+import { storedNameOf } from "../../validation/protojson.js";
 import type { User } from "./user.model.js";
 
 const protoRoles: Record<RoleName, Role> = { student: Role.STUDENT, teacher: Role.TEACHER, admin: Role.ADMIN };
@@ -18,11 +19,7 @@ export const presentRole = (role: RoleName): Role => protoRoles[role];
  * @param role - a validated proto role (never UNSPECIFIED or UNRECOGNIZED: zod refused those)
  * @returns our role name
  */
-export function roleFromProto(role: Role): RoleName {
-  const name = (Object.keys(protoRoles) as RoleName[]).find((key) => protoRoles[key] === role);
-  if (!name) throw new Error(`Not a role: ${role}`);
-  return name;
-}
+export const roleFromProto = (role: Role): RoleName => storedNameOf(protoRoles, role);
 
 /** Avatars are the one public kind of stored file. */
 export const AVATAR_URL_PREFIX = "/storage/avatars/";
