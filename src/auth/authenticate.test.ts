@@ -9,6 +9,7 @@ import { fixtureRoutes } from "../testing/fixture-routes.js";
 import { rawRequest, type RawResponse } from "../testing/http.js";
 import { startTestServer, type TestServer } from "../testing/server.js";
 import { issueAccessToken } from "./tokens.js";
+import { decodeAs } from "../testing/api.js";
 
 const PROTOBUF_TYPE = "application/protobuf";
 
@@ -20,13 +21,7 @@ const sessionOf = (token: string): string | undefined => {
   return typeof sid === "string" ? sid : undefined;
 };
 
-/** Decodes a body in whichever encoding the response declares. */
-function errorOf(response: RawResponse): ErrorMessage {
-  const type = String(response.headers["content-type"]);
-  return type.startsWith("application/json")
-    ? ErrorMessage.fromJSON(JSON.parse(response.body.toString("utf8")))
-    : ErrorMessage.decode(response.body);
-}
+const errorOf = (response: RawResponse): ErrorMessage => decodeAs(ErrorMessage, response);
 
 describe("authentication and the role gate over real HTTP", () => {
   let server: TestServer;

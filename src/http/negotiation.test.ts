@@ -5,16 +5,11 @@ import { routes } from "../modules/index.js";
 import { fixtureRoutes } from "../testing/fixture-routes.js";
 import { rawRequest, type RawResponse } from "../testing/http.js";
 import { startTestServer, type TestServer } from "../testing/server.js";
+import { decodeAs } from "../testing/api.js";
 
 const protobufTypes = ["application/protobuf", "application/x-protobuf", "application/vnd.google.protobuf"];
 
-/** Decodes an error body in whichever encoding the response declares. */
-function errorOf(response: RawResponse): ErrorMessage {
-  const type = String(response.headers["content-type"]);
-  return type.startsWith("application/json")
-    ? ErrorMessage.fromJSON(JSON.parse(response.body.toString("utf8")))
-    : ErrorMessage.decode(response.body);
-}
+const errorOf = (response: RawResponse): ErrorMessage => decodeAs(ErrorMessage, response);
 
 const sample: ErrorMessage = {
   code: "hello",

@@ -13,6 +13,7 @@ import { protobufMediaTypes } from "./media.js";
 import { errorsOf, permissionTable } from "./openapi.js";
 import { protoDir } from "./proto-schemas.js";
 import { openApiPath, type AnyRoute } from "./route.js";
+import { decodeAs } from "../testing/api.js";
 
 /** The parts of the OpenAPI document these tests read. */
 interface MediaObject {
@@ -52,13 +53,7 @@ const mediaTypes = ["application/json", ...protobufMediaTypes];
 
 const bodyText = (response: RawResponse) => response.body.toString("utf8");
 
-/** Decodes an error body in whichever encoding the response declares. */
-function errorOf(response: RawResponse): ErrorMessage {
-  const type = String(response.headers["content-type"]);
-  return type.startsWith("application/json")
-    ? ErrorMessage.fromJSON(JSON.parse(bodyText(response)))
-    : ErrorMessage.decode(response.body);
-}
+const errorOf = (response: RawResponse): ErrorMessage => decodeAs(ErrorMessage, response);
 
 /**
  * A GET with the request target exactly as given: URL parsing (as `rawRequest` does) would resolve

@@ -85,6 +85,14 @@ function expectContentType(api: Api, response: RawResponse): void {
   assert.equal(response.headers["content-type"], api.encoding === "json" ? JSON_TYPE : PROTOBUF_TYPE);
 }
 
+/** Decodes a body of `codec` in whichever encoding the response declares. */
+export function decodeAs<T>(codec: MessageCodec<T>, response: RawResponse): T {
+  const type = String(response.headers["content-type"]);
+  return type.startsWith("application/json")
+    ? codec.fromJSON(JSON.parse(response.body.toString("utf8")))
+    : codec.decode(response.body);
+}
+
 /** Asserts the status and encoding, and decodes the message. */
 export function expectMessage<T>(api: Api, response: RawResponse, codec: MessageCodec<T>, status = 200): T {
   assert.equal(response.status, status, describeResponse(response));

@@ -18,6 +18,7 @@ import { rawRequest, type RawResponse } from "../../testing/http.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
 import { User } from "../users/user.model.js";
 import { Group } from "./group.model.js";
+import { decodeAs } from "../../testing/api.js";
 
 /** The groups endpoints over real HTTP (api.md section 4), each case in JSON and in protobuf. */
 
@@ -28,14 +29,6 @@ const JSON_TYPE = "application/json; charset=utf-8";
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const tag = () => randomUUID().slice(0, 8);
-
-/** Decodes a body of `codec` in whichever encoding the response declares. */
-function decodeAs<T>(codec: MessageCodec<T>, response: RawResponse): T {
-  const type = String(response.headers["content-type"]);
-  return type.startsWith("application/json")
-    ? codec.fromJSON(JSON.parse(response.body.toString("utf8")))
-    : codec.decode(response.body);
-}
 
 describe("groups over real HTTP, in JSON and protobuf", () => {
   let server: TestServer;

@@ -11,6 +11,7 @@ import { filesUnder, gifFile, jpegFile, multipart, onePixelPng, webpFile, type P
 import { rawRequest, type RawResponse } from "../../testing/http.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
 import { User } from "./user.model.js";
+import { decodeAs } from "../../testing/api.js";
 
 /**
  * PUT /users/me/avatar and GET /storage/avatars/<name> over real HTTP (api.md sections 4 and 8). Each
@@ -22,21 +23,9 @@ const PROTOBUF = "application/protobuf";
 const JSON_TYPE = "application/json; charset=utf-8";
 const MiB = 1024 * 1024;
 
-/** Decodes an error body in whichever encoding the response declares. */
-function errorOf(response: RawResponse): ErrorMessage {
-  const type = String(response.headers["content-type"]);
-  return type.startsWith("application/json")
-    ? ErrorMessage.fromJSON(JSON.parse(response.body.toString("utf8")))
-    : ErrorMessage.decode(response.body);
-}
+const errorOf = (response: RawResponse): ErrorMessage => decodeAs(ErrorMessage, response);
 
-/** Decodes a User body in whichever encoding the response declares. */
-function userOf(response: RawResponse): UserMessage {
-  const type = String(response.headers["content-type"]);
-  return type.startsWith("application/json")
-    ? UserMessage.fromJSON(JSON.parse(response.body.toString("utf8")))
-    : UserMessage.decode(response.body);
-}
+const userOf = (response: RawResponse): UserMessage => decodeAs(UserMessage, response);
 
 /** The entries directly in `folder`; none when it does not exist. */
 const entriesOf = (folder: string) =>

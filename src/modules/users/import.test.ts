@@ -12,6 +12,7 @@ import { buildGroup, buildUser, tokenFor } from "../../testing/factories.js";
 import { rawRequest, type RawResponse } from "../../testing/http.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
 import { User } from "./user.model.js";
+import { decodeAs } from "../../testing/api.js";
 
 /**
  * POST /users/import over real HTTP: multipart `file`, CSV, all or nothing (api.md section 4). Every
@@ -23,21 +24,9 @@ const JSON_TYPE = "application/json; charset=utf-8";
 const HEADER = "firstName,lastName,email,role,password,learningClass,groupName";
 const MiB = 1024 * 1024;
 
-/** Decodes an error body in whichever encoding the response declares. */
-function errorOf(response: RawResponse): ErrorMessage {
-  const type = String(response.headers["content-type"]);
-  return type.startsWith("application/json")
-    ? ErrorMessage.fromJSON(JSON.parse(response.body.toString("utf8")))
-    : ErrorMessage.decode(response.body);
-}
+const errorOf = (response: RawResponse): ErrorMessage => decodeAs(ErrorMessage, response);
 
-/** Decodes an import answer in whichever encoding the response declares. */
-function importResultOf(response: RawResponse): ImportUsersResponse {
-  const type = String(response.headers["content-type"]);
-  return type.startsWith("application/json")
-    ? ImportUsersResponse.fromJSON(JSON.parse(response.body.toString("utf8")))
-    : ImportUsersResponse.decode(response.body);
-}
+const importResultOf = (response: RawResponse): ImportUsersResponse => decodeAs(ImportUsersResponse, response);
 
 const fieldsOf = (error: ErrorMessage) => error.fieldViolations.map((violation) => violation.field).sort();
 
