@@ -1,6 +1,9 @@
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
-import { notifyRecipients } from "../notifications/service.js";
+import { notifyRecipients, unreadCountSql } from "../notifications/service.js";
 import { medalCatalogue, medalNames, type MedalName } from "./catalogue.js";
+
+/** The order medals are listed in: as they were awarded. */
+const awardOrder = "awarded_at, medal";
 
 /** One medal a user holds. */
 export interface MedalAwardRow {
@@ -61,7 +64,7 @@ export async function medalsOf(
   transaction?: Transaction,
 ): Promise<MedalAwardRow[]> {
   return sequelize.query<MedalAwardRow>(
-    `SELECT medal, awarded_at AS "awardedAt" FROM user_medals WHERE user_id = :userId ORDER BY awarded_at, medal`,
+    `SELECT medal, awarded_at AS "awardedAt" FROM user_medals WHERE user_id = :userId ORDER BY ${awardOrder}`,
     { replacements: { userId }, type: QueryTypes.SELECT, transaction },
   );
 }
@@ -76,9 +79,9 @@ export async function unreadAndMedalsOf(
   userId: string,
 ): Promise<{ unread: number; medals: MedalAwardRow[] }> {
   const [row] = await sequelize.query<{ unread: number; medals: { medal: MedalName; awardedAt: string }[] }>(
-    `SELECT (SELECT count(*)::int FROM notifications WHERE user_id = :userId AND read_at IS NULL) AS unread,
+    `SELECT (${unreadCountSql}) AS unread,
             (SELECT coalesce(json_agg(json_build_object('medal', medal, 'awardedAt', awarded_at)
-                                      ORDER BY awarded_at, medal), '[]'::json)
+                                      ORDER BY ${awardOrder}), '[]'::json)
                FROM user_medals WHERE user_id = :userId) AS medals`,
     { replacements: { userId }, type: QueryTypes.SELECT },
   );

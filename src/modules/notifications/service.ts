@@ -8,6 +8,9 @@ import type { NotificationContent, NotificationRow } from "./payloads.js";
 export const notificationColumns = `n.id, n.seq::text AS seq, n.user_id AS "userId", n.type, n.payload,
   n.created_at AS "createdAt", n.read_at AS "readAt"`;
 
+/** A user's unread count (`:userId`), answered from the partial unread index; `/auth/me` embeds it too. */
+export const unreadCountSql = "SELECT count(*)::int FROM notifications WHERE user_id = :userId AND read_at IS NULL";
+
 const seqCursor = z.tuple([z.string().regex(/^\d{1,19}$/)]);
 
 /**
@@ -40,10 +43,10 @@ export async function listNotifications(
  * @param userId - whose
  */
 export async function countUnread(sequelize: Sequelize, userId: string): Promise<number> {
-  const [row] = await sequelize.query<{ count: string }>(
-    "SELECT count(*) AS count FROM notifications WHERE user_id = :userId AND read_at IS NULL",
-    { replacements: { userId }, type: QueryTypes.SELECT },
-  );
+  const [row] = await sequelize.query<{ count: string }>(`SELECT (${unreadCountSql}) AS count`, {
+    replacements: { userId },
+    type: QueryTypes.SELECT,
+  });
   return Number(row?.count ?? 0);
 }
 
