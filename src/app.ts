@@ -13,11 +13,11 @@ import { messageMediaTypes } from "./http/media.js";
 import { buildOpenApiDocument } from "./http/openapi.js";
 import { buildApiRouter } from "./http/router.js";
 import { requestId } from "./http/request-id.js";
-import type { AnyRoute } from "./http/route.js";
+import type { Route } from "./http/route.js";
 import type { Logger } from "./logging/logger.js";
 import { createServices, type Services } from "./services.js";
-import { buildPublicFilesRouter } from "./storage/public-files.js";
-import { routes as allRoutes } from "./modules/index.js";
+import { buildPublicFilesRouter } from "./http/public-files.js";
+import { publicFolders, routes as allRoutes } from "./modules/index.js";
 
 export interface AppDeps {
   config: Config;
@@ -27,7 +27,7 @@ export interface AppDeps {
   /** Process services, when the caller owns them (to stop them at shutdown); made here otherwise. */
   services?: Services;
   /** The route table; tests may pass their own. */
-  routes?: readonly AnyRoute[];
+  routes?: readonly Route[];
 }
 
 /** Compressible beyond what mime-db knows: protobuf is not text, but repeated messages shrink well. */
@@ -43,10 +43,10 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
   // Koa prints errors itself unless told otherwise; ours are logged once, by the error boundary.
   app.silent = true;
 
-  const api = buildApiRouter(routes, deps.services ?? createServices(deps));
+  const services = deps.services ?? createServices(deps);
+  const api = buildApiRouter(routes, services);
   const docs = buildDocsRouter(buildOpenApiDocument(routes, serverVersion));
   const health = buildHealthRouter(deps.isReady);
-  const publicFiles = buildPublicFilesRouter(deps.config.storage.avatarsDir);
 
   app.use(requestId());
   app.use(async (ctx, next) => {
@@ -69,7 +69,7 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
   app.use(errorBoundary(deps.logger));
   app.use(health.routes());
   app.use(docs.routes());
-  app.use(publicFiles.routes());
+  for (const folder of publicFolders) app.use(buildPublicFilesRouter(services.files, folder).routes());
   app.use(api.routes());
   app.use(api.allowedMethods());
   return app;

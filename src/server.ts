@@ -3,10 +3,11 @@ import { pathToFileURL } from "node:url";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config/index.js";
 import { openDatabase } from "./db/database.js";
-import type { AnyRoute } from "./http/route.js";
+import type { Route } from "./http/route.js";
 import { createLogger, type Logger } from "./logging/logger.js";
 import { startRetentionJob } from "./modules/notifications/retention.js";
-import { startSweepJob, storedFolders } from "./storage/sweep.js";
+import { startSweepJob } from "./storage/sweep.js";
+import { initModels, storedFolders } from "./modules/index.js";
 import { bootstrapUsers } from "./modules/users/bootstrap.js";
 import { createServices } from "./services.js";
 
@@ -25,12 +26,8 @@ export interface RunningServer {
  * @param logger - the process logger
  * @param routes - the route table, when not the API's own
  */
-export async function startServer(
-  config: Config,
-  logger: Logger,
-  routes?: readonly AnyRoute[],
-): Promise<RunningServer> {
-  const database = await openDatabase(config, logger);
+export async function startServer(config: Config, logger: Logger, routes?: readonly Route[]): Promise<RunningServer> {
+  const database = await openDatabase(config, logger, initModels);
   try {
     await bootstrapUsers(database.sequelize, config, logger, { embedded: Boolean(database.embedded) });
   } catch (error) {
@@ -68,7 +65,7 @@ export async function startServer(
     retentionDays: config.notifications.retentionDays,
     intervalSeconds: config.notifications.retentionIntervalSeconds,
   });
-  const stopSweep = startSweepJob(database.sequelize, logger, storedFolders(config.storage));
+  const stopSweep = startSweepJob({ sequelize: database.sequelize }, services.files, logger, storedFolders);
   logger.info({ url, embeddedDatabase: Boolean(database.embedded) }, "listening");
 
   let stopping: Promise<void> | undefined;
@@ -98,7 +95,7 @@ export async function startServer(
  * A bad configuration exits 78 (EX_CONFIG) with a message naming each bad variable.
  * @param routes - the route table, when not the API's own (a test fixture adds a slow route)
  */
-export async function runServerProcess(routes?: readonly AnyRoute[]): Promise<void> {
+export async function runServerProcess(routes?: readonly Route[]): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();

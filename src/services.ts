@@ -3,6 +3,9 @@ import { LoginThrottle } from "./auth/login-throttle.js";
 import type { Config } from "./config/index.js";
 import type { Logger } from "./logging/logger.js";
 import { NotificationHub } from "./modules/notifications/hub.js";
+import type { TransactionDb } from "./db/db.js";
+import { modules } from "./modules/index.js";
+import { LocalFileStore, type FileStore } from "./storage/store.js";
 
 /** What handlers and services need from the process, handed to every route; nothing is global. */
 export interface Services {
@@ -12,6 +15,10 @@ export interface Services {
   loginThrottle: LoginThrottle;
   /** Live notification streams of this process (one LISTEN connection, opened on first use). */
   notificationHub: NotificationHub;
+  /** Where user files are stored. */
+  files: FileStore;
+  /** Lets every module act on a user's deletion, in the deleting transaction (Module.onUserDeleted). */
+  onUserDeleted(db: TransactionDb, userId: string): Promise<void>;
 }
 
 /**
@@ -19,9 +26,14 @@ export interface Services {
  * @param deps - configuration, logger and database
  */
 export function createServices(deps: { config: Config; logger: Logger; sequelize: Sequelize }): Services {
-  return {
+  const services: Services = {
     ...deps,
     loginThrottle: new LoginThrottle(deps.sequelize, deps.config.loginThrottle),
     notificationHub: new NotificationHub(deps.sequelize, deps.logger),
+    files: new LocalFileStore(deps.config.storage.root),
+    onUserDeleted: async (db, userId) => {
+      for (const module of modules) await module.onUserDeleted?.(db, userId, services);
+    },
   };
+  return services;
 }

@@ -14,6 +14,12 @@ export interface Actor {
 /** Who may call a route: anyone, any signed-in user, or the listed roles. */
 export type Access = "public" | "signedIn" | readonly [RoleName, ...RoleName[]];
 
+/** The staff: they manage students, groups, moderation, events, messages, tasks and contests. */
+export const staff = ["teacher", "admin"] as const satisfies Access;
+
+/** @returns whether the caller is staff (a teacher or an admin) */
+export const isStaff = (actor: Pick<Actor, "role">): boolean => (staff as readonly RoleName[]).includes(actor.role);
+
 /**
  * @param access - a route's declared access
  * @returns the roles that may call it, or every role for `public`/`signedIn`

@@ -75,9 +75,6 @@ export interface Config {
   storage: {
     root: string;
     embeddedDatabaseDir: string;
-    avatarsDir: string;
-    /** Achievement proofs: private, served only through the API to their owner and staff. */
-    proofsDir: string;
     uploadsTmpDir: string;
   };
   auth: {
@@ -140,8 +137,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     storage: {
       root: storageRoot,
       embeddedDatabaseDir: path.join(storageRoot, "postgres"),
-      avatarsDir: path.join(storageRoot, "avatars"),
-      proofsDir: path.join(storageRoot, "proofs"),
       uploadsTmpDir: path.join(storageRoot, "tmp"),
     },
     auth: {

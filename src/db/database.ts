@@ -4,7 +4,6 @@ import type { Config } from "../config/index.js";
 import type { Logger } from "../logging/logger.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded.js";
 import { createMigrator, migrateToLatest } from "./migrator.js";
-import { initModels } from "./models.js";
 import { createSequelize } from "./sequelize.js";
 
 /** The database of one server process, migrated and with its models bound. */
@@ -26,8 +25,13 @@ const EMBEDDED_DATABASE_NAME = "shtp";
  * migrations under the advisory lock.
  * @param config - the process configuration
  * @param logger - the process logger
+ * @param initModels - binds the modules' models to the new instance
  */
-export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+export async function openDatabase(
+  config: Config,
+  logger: Logger,
+  initModels: (sequelize: Sequelize) => void,
+): Promise<Database> {
   let embedded: EmbeddedDatabase | undefined;
   let url = config.database.url;
   if (!url) {
@@ -36,7 +40,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     logger.info({ port: embedded.port }, "embedded PostgreSQL started");
   }
   try {
-    return await connect(url, config.database.poolMax, logger, embedded);
+    return await connect(url, config.database.poolMax, initModels, logger, embedded);
   } catch (error) {
     await embedded?.stop();
     throw error;
@@ -47,10 +51,12 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
  * Binds models to `url`, migrates it and wraps it as a Database. Tests use it for their own databases.
  * @param url - a postgres:// URL
  * @param poolMax - the pool size
+ * @param initModels - binds the modules' models to the new instance
  */
 export async function connect(
   url: string,
   poolMax: number,
+  initModels: (sequelize: Sequelize) => void,
   logger?: Logger,
   embedded?: EmbeddedDatabase,
 ): Promise<Database> {

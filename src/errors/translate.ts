@@ -8,7 +8,7 @@ import {
   UniqueConstraintError,
 } from "sequelize";
 import { ZodError } from "zod";
-import { violationsOf } from "../validation/violations.js";
+import { violationsOf } from "./zod.js";
 import { AppError, InvalidArgumentError, NotFoundError } from "./index.js";
 
 /** SQLSTATEs that mean the client sent a value PostgreSQL cannot take (bad uuid, date, number). */

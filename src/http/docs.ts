@@ -3,7 +3,7 @@ import path from "node:path";
 import Router from "@koa/router";
 import { createRequire } from "node:module";
 import type { AppState } from "./context.js";
-import { listProtoFiles, protoDir } from "./proto-schemas.js";
+import { listProtoFiles, protoDir } from "../contract/descriptors.js";
 import { API_PREFIX } from "./router.js";
 
 /** The Swagger UI assets we serve; a fixed list, so no request path ever reaches the file system. */

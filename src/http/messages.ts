@@ -2,6 +2,7 @@ import type { BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { Context } from "koa";
 import getRawBody from "raw-body";
 import { AppError, InvalidArgumentError } from "../errors/index.js";
+import type { JsonObject } from "../validation/protojson.js";
 import type { Media } from "./media.js";
 
 /** What we use of a ts-proto message codec (`$type` comes from `outputTypeAnnotations=static-only`). */
@@ -37,7 +38,7 @@ export async function readBody(ctx: Context, limit: number): Promise<Buffer> {
  * @param codec - the expected message
  * @throws AppError invalid_argument for malformed JSON, a non-object JSON body or undecodable protobuf
  */
-export function bodyToProtoJson<T>(bytes: Buffer, media: Media, codec: MessageCodec<T>): unknown {
+export function bodyToProtoJson<T>(bytes: Buffer, media: Media, codec: MessageCodec<T>): JsonObject {
   if (media.encoding === "json") {
     let parsed: unknown;
     try {
@@ -48,22 +49,10 @@ export function bodyToProtoJson<T>(bytes: Buffer, media: Media, codec: MessageCo
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
       throw InvalidArgumentError(`The request body must be a JSON object (${messageName(codec)}).`);
     }
-    return parsed;
+    return parsed as JsonObject;
   }
   try {
-    return codec.toJSON(codec.decode(bytes));
-  } catch {
-    throw InvalidArgumentError(`The request body is not a valid ${messageName(codec)} message.`);
-  }
-}
-
-/**
- * Converts validated ProtoJSON into the typed message handlers receive.
- * @throws AppError invalid_argument if ts-proto still refuses a value zod let through
- */
-export function protoJsonToMessage<T>(json: unknown, codec: MessageCodec<T>): T {
-  try {
-    return codec.fromJSON(json);
+    return codec.toJSON(codec.decode(bytes)) as JsonObject;
   } catch {
     throw InvalidArgumentError(`The request body is not a valid ${messageName(codec)} message.`);
   }

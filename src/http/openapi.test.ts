@@ -11,8 +11,8 @@ import { rawRequest, type RawResponse } from "../testing/http.js";
 import { startTestServer, type TestServer } from "../testing/server.js";
 import { protobufMediaTypes } from "./media.js";
 import { errorsOf, permissionTable } from "./openapi.js";
-import { protoDir } from "./proto-schemas.js";
-import { openApiPath, type AnyRoute } from "./route.js";
+import { protoDir } from "../contract/descriptors.js";
+import { openApiPath, type Route } from "./route.js";
 import { decodeAs } from "../testing/api.js";
 
 /** The parts of the OpenAPI document these tests read. */
@@ -85,7 +85,7 @@ async function fetchDocument(server: TestServer): Promise<{ typed: OpenApiDocume
   return { typed: JSON.parse(text) as OpenApiDocument, plain: JSON.parse(text) as Record<string, unknown> };
 }
 
-const tables: [string, readonly AnyRoute[]][] = [
+const tables: [string, readonly Route[]][] = [
   ["the API's route table", routes],
   ["the API's routes with the test fixtures (protected and body-taking routes)", [...routes, ...fixtureRoutes]],
 ];
@@ -101,7 +101,7 @@ for (const [label, table] of tables) {
     });
     after(() => server.close());
 
-    const operationOf = (route: AnyRoute): Operation => {
+    const operationOf = (route: Route): Operation => {
       const operation = document.paths[openApiPath(route.path)]?.[route.method];
       assert.ok(operation, `${route.method.toUpperCase()} ${route.path} is missing from the document`);
       return operation;

@@ -2,9 +2,11 @@ import { z } from "zod";
 import { rolesAllowed } from "../auth/roles.js";
 import { errorCodes, statusOf, type ErrorCode } from "../errors/index.js";
 import { messageMediaTypes } from "./media.js";
-import { ProtoSchemaBuilder, loadContract, type JsonSchema } from "./proto-schemas.js";
+import { contract } from "../contract/descriptors.js";
+import { ProtoSchemaBuilder, type JsonSchema } from "../contract/openapi-schemas.js";
+import { EachRule, RequiredRule, isNested, type RequestBody, type Rule } from "../validation/rules.js";
 import { API_PREFIX } from "./router.js";
-import { isTransactional, openApiPath, type AnyRoute } from "./route.js";
+import { isTransactional, openApiPath, type Route } from "./route.js";
 
 const ERROR_MESSAGE = "shtp.v1.Error";
 
@@ -20,7 +22,7 @@ export interface Permission {
  * The permission table, derived from the route declarations alone.
  * @param routes - the route table
  */
-export function permissionTable(routes: readonly AnyRoute[]): Permission[] {
+export function permissionTable(routes: readonly Route[]): Permission[] {
   return routes.map((route) => ({
     operation: route.name,
     method: route.method.toUpperCase(),
@@ -38,7 +40,7 @@ export function permissionTable(routes: readonly AnyRoute[]): Permission[] {
  * The errors a route can answer with: those its chain can raise, plus the ones it declares.
  * @param route - a declared route
  */
-export function errorsOf(route: AnyRoute): ErrorCode[] {
+export function errorsOf(route: Route): ErrorCode[] {
   const codes = new Set<ErrorCode>(["not_acceptable", "internal", "unavailable"]);
   if (route.params || route.query || route.body) codes.add("invalid_argument");
   if (route.body || route.upload) {
@@ -83,12 +85,49 @@ function parametersOf(schema: z.ZodType | undefined, location: "path" | "query")
 }
 
 /**
+ * A request message's schema: its shape from the contract, and the rules its route adds (bounds,
+ * formats, required fields), so a client reads both in one place.
+ */
+function requestSchema(schemas: ProtoSchemaBuilder, body: RequestBody<unknown>): JsonSchema {
+  const shape = schemas.refTo(body.message.$type);
+  const rules = rulesSchema(body.fields);
+  return rules ? { allOf: [shape, rules] } : shape;
+}
+
+function rulesSchema(fields: Record<string, Rule>): JsonSchema | undefined {
+  const properties: Record<string, JsonSchema> = {};
+  const required: string[] = [];
+  for (const [name, rule] of Object.entries(fields)) {
+    let inner: Rule | undefined = rule;
+    if (inner instanceof RequiredRule) {
+      required.push(name);
+      inner = inner.rule;
+    }
+    const schema = ruleSchema(inner);
+    if (schema) properties[name] = schema;
+  }
+  if (Object.keys(properties).length === 0 && required.length === 0) return undefined;
+  return { type: "object", properties, ...(required.length > 0 && { required }) };
+}
+
+function ruleSchema(rule: Rule | undefined): JsonSchema | undefined {
+  if (rule === undefined) return undefined;
+  if (rule instanceof RequiredRule) return ruleSchema(rule.rule);
+  if (rule instanceof EachRule) {
+    const items = ruleSchema(rule.rule);
+    return { type: "array", ...(rule.max !== undefined && { maxItems: rule.max }), ...(items && { items }) };
+  }
+  if (isNested(rule)) return rulesSchema(rule);
+  return zodSchema(rule);
+}
+
+/**
  * Builds the OpenAPI 3.1 document from the route declarations and the .proto files.
  * @param routes - the route table
  * @param version - the server's release version
  */
-export function buildOpenApiDocument(routes: readonly AnyRoute[], version: string): JsonSchema {
-  const schemas = new ProtoSchemaBuilder(loadContract());
+export function buildOpenApiDocument(routes: readonly Route[], version: string): JsonSchema {
+  const schemas = new ProtoSchemaBuilder(contract());
   const errorSchema = schemas.refTo(ERROR_MESSAGE);
   const paths: Record<string, Record<string, JsonSchema>> = {};
 
@@ -150,7 +189,7 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version: strin
               properties: {
                 ...(message && {
                   [message.name]: {
-                    ...zodSchema(message.schema),
+                    ...requestSchema(schemas, message),
                     description: `A ${message.message.$type}: JSON, or protobuf bytes with the part's Content-Type set to a protobuf media type.`,
                   },
                 }),
@@ -172,7 +211,7 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version: strin
       operation.requestBody = {
         required: false,
         description: "An absent body is the empty message.",
-        content: messageContent(zodSchema(route.body.schema), route.body.message.$type),
+        content: messageContent(requestSchema(schemas, route.body), route.body.message.$type),
         "x-proto-message": route.body.message.$type,
       };
     }
@@ -189,8 +228,10 @@ export function buildOpenApiDocument(routes: readonly AnyRoute[], version: strin
         "The ShTP school platform API. Every message endpoint speaks JSON (ProtoJSON: lowerCamelCase keys,",
         "enum names, RFC 3339 timestamps, 64-bit integers as strings) and Protocol Buffers",
         "(`application/protobuf`, `application/x-protobuf` or `application/vnd.google.protobuf`), chosen by",
-        "`Content-Type` and `Accept`. Errors are `shtp.v1.Error` in the negotiated encoding. Unknown JSON keys",
-        "are refused; JSON keys are accepted in lowerCamelCase only. Lists take `limit` (1..100, default 20)",
+        "`Content-Type` and `Accept`. Errors are `shtp.v1.Error` in the negotiated encoding. JSON requests may use",
+        "everything the proto3 JSON mapping allows (original field names, enum numbers, 64-bit integers as numbers,",
+        "any timestamp offset, null for a default); answers are canonical. Unknown JSON keys are refused, with",
+        "their paths. Lists take `limit` (1..100, default 20)",
         "and an opaque `cursor`. The .proto files are served at /api/v1/proto/.",
       ].join(" "),
     },

@@ -4,13 +4,16 @@ import { authenticate } from "../auth/authenticate.js";
 import type { Actor } from "../auth/roles.js";
 import type { Services } from "../services.js";
 import { AppError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "../errors/index.js";
-import { violationsOf } from "../validation/violations.js";
+import { inTransaction } from "../db/db.js";
+import { violationsOf } from "../errors/zod.js";
+import type { Download } from "../storage/files.js";
+import { compileRequestBody, type RequestBody, type RequestParser } from "../validation/rules.js";
 import type { AppContext, AppMiddleware, AppState } from "./context.js";
 import { JSON_MEDIA, mediaOfType, requestMedia, responseMedia } from "./media.js";
 import { PassThrough } from "node:stream";
 import type { MessageCodec } from "./messages.js";
-import { bodyToProtoJson, contentTypeOf, encodeMessage, protoJsonToMessage, readBody } from "./messages.js";
-import { isTransactional, type AnyRoute, type Download, type EventStream } from "./route.js";
+import { bodyToProtoJson, contentTypeOf, encodeMessage, readBody } from "./messages.js";
+import { isTransactional, type EventStream, type Route } from "./route.js";
 import { receiveUpload, type MessagePart } from "./uploads.js";
 
 export const API_PREFIX = "/api/v1";
@@ -21,7 +24,7 @@ export const API_PREFIX = "/api/v1";
  * @param routes - the route table
  * @param services - configuration, database and the other process services
  */
-export function buildApiRouter(routes: readonly AnyRoute[], services: Services): Router<AppState> {
+export function buildApiRouter(routes: readonly Route[], services: Services): Router<AppState> {
   const router = new Router<AppState>({ prefix: API_PREFIX });
   const seen = new Set<string>();
   for (const route of routes) {
@@ -33,8 +36,10 @@ export function buildApiRouter(routes: readonly AnyRoute[], services: Services):
   return router;
 }
 
-function routeMiddleware(route: AnyRoute, services: Services): AppMiddleware {
+function routeMiddleware(route: Route, services: Services): AppMiddleware {
   const { maxBodyBytes } = services.config.http;
+  // Compiled now, so a rule naming a field its message lacks stops the boot rather than a request.
+  const message = route.body && { spec: route.body, parse: compileRequestBody(route.body) };
   // Multipart framing adds a little to the file itself.
   const limit = route.upload ? route.upload.maxBytes + 64 * 1024 : maxBodyBytes;
   return async (ctx) => {
@@ -51,21 +56,33 @@ function routeMiddleware(route: AnyRoute, services: Services): AppMiddleware {
     const actor = await resolveCaller(ctx, route, services);
     const params = parseWith(route.params, ctx.params);
     const query = parseWith(route.query, ctx.query);
+    const headers = parseWith(route.headers, ctx.headers);
     const upload = route.upload
       ? await receiveUpload(ctx, route.upload, services.config.storage.uploadsTmpDir)
       : undefined;
 
     let result: unknown;
     try {
-      const body = route.body
+      const body = message
         ? upload
-          ? decodeMessagePart(route.body, upload.message, route.upload?.messagePart)
-          : await readMessage(ctx, route.body, bodyMedia, limit)
+          ? decodeMessagePart(message.parse, message.spec, upload.message, route.upload?.messagePart)
+          : await readMessage(ctx, message.parse, message.spec, bodyMedia, limit)
         : undefined;
-      const request = { body, query, params, actor, file: upload?.file, services, requestId: ctx.state.requestId, ctx };
+      const request = {
+        body,
+        query,
+        params,
+        headers,
+        actor,
+        address: ctx.ip,
+        db: { sequelize: services.sequelize },
+        services,
+        requestId: ctx.state.requestId,
+        ...(upload && { file: upload.file }),
+      };
       result = isTransactional(route)
-        ? await services.sequelize.transaction((transaction) => route.handler({ ...request, transaction }))
-        : await route.handler({ ...request, transaction: undefined });
+        ? await inTransaction(request.db, (db) => route.handler({ ...request, db }))
+        : await route.handler(request);
     } finally {
       // Whatever the handler did not move into storage goes, on success and on failure alike.
       await upload?.cleanup();
@@ -101,7 +118,7 @@ function routeMiddleware(route: AnyRoute, services: Services): AppMiddleware {
  * routes a credential that does not hold is ignored rather than refused: a stale token must not
  * stop anyone from reading a public page or signing in again.
  */
-async function resolveCaller(ctx: AppContext, route: AnyRoute, services: Services): Promise<Actor | undefined> {
+async function resolveCaller(ctx: AppContext, route: Route, services: Services): Promise<Actor | undefined> {
   const authorization = ctx.get("authorization");
   const check = () => authenticate(authorization, services.config.auth, services.sequelize);
   if (route.access === "public") {
@@ -128,11 +145,12 @@ function parseWith(schema: z.ZodType | undefined, value: unknown): unknown {
 /** Reads, converts to ProtoJSON, validates and types the body; an absent body is the empty message. */
 async function readMessage(
   ctx: AppContext,
-  spec: NonNullable<AnyRoute["body"]>,
+  parse: RequestParser<unknown>,
+  body: RequestBody<unknown>,
   media: ReturnType<typeof requestMedia>,
   limit: number,
 ): Promise<unknown> {
-  return checkMessage(spec, media ? bodyToProtoJson(await readBody(ctx, limit), media, spec.message) : {});
+  return parse(media ? bodyToProtoJson(await readBody(ctx, limit), media, body.message) : {});
 }
 
 /**
@@ -141,7 +159,8 @@ async function readMessage(
  * @throws AppError invalid_argument when the part is missing, unsupported_media_type for another type
  */
 function decodeMessagePart(
-  spec: NonNullable<AnyRoute["body"]>,
+  parse: RequestParser<unknown>,
+  body: RequestBody<unknown>,
   part: MessagePart | undefined,
   name = "message",
 ): unknown {
@@ -150,14 +169,7 @@ function decodeMessagePart(
   }
   const media =
     part.mediaType === "text/plain" ? JSON_MEDIA : mediaOfType(part.mediaType, undefined, `\`${name}\` part`);
-  return checkMessage(spec, bodyToProtoJson(part.bytes, media, spec.message));
-}
-
-/** Validates a body in its ProtoJSON form and types it. */
-function checkMessage(spec: NonNullable<AnyRoute["body"]>, json: unknown): unknown {
-  const checked = spec.schema.safeParse(json);
-  if (!checked.success) throw InvalidArgumentError("Some fields are invalid.", violationsOf(checked.error));
-  return protoJsonToMessage(checked.data, spec.message);
+  return parse(bodyToProtoJson(part.bytes, media, body.message));
 }
 
 /**

@@ -18,7 +18,7 @@ import {
 } from "../testing/security.js";
 import { startTestServer, type TestServer } from "../testing/server.js";
 import { API_PREFIX } from "./router.js";
-import type { AnyRoute } from "./route.js";
+import type { Route } from "./route.js";
 
 /**
  * The shared security suite (style.md rule 21), generated from the route table: whatever a route
@@ -66,7 +66,7 @@ describe("shared security suite: every declared route, from its declaration", ()
     it("the filler guard reports a parameter it cannot fill, values the params schema refuses and a shadowed path", () => {
       const [template] = routes;
       assert.ok(template);
-      const variant = (name: string, path: string, extra: Partial<AnyRoute> = {}): AnyRoute => ({
+      const variant = (name: string, path: string, extra: Partial<Route> = {}): Route => ({
         ...template,
         ...extra,
         name,

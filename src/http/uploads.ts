@@ -5,7 +5,7 @@ import multer from "@koa/multer";
 import busboy from "busboy";
 import { MulterError } from "multer";
 import { AppError, InvalidArgumentError } from "../errors/index.js";
-import { mediaTypeOf, sniffFile, type FileKind } from "../storage/files.js";
+import { mediaTypeOf, sniffFile, type FileKind, type UploadedFile } from "../storage/files.js";
 import type { AppContext } from "./context.js";
 
 /** The file part of a multipart route, as its declaration states it. */
@@ -31,14 +31,6 @@ export interface MessagePart {
 
 /** A message part is a few fields of text; anything near this size is not one. */
 const MESSAGE_PART_MAX_BYTES = 64 * 1024;
-
-/** A received file, still in its temporary folder; the handler moves it into place or leaves it to be removed. */
-export interface UploadedFile {
-  path: string;
-  size: number;
-  kind: FileKind;
-  mediaType: string;
-}
 
 const describeKinds = (kinds: readonly FileKind[]) => kinds.map((kind) => kind.toUpperCase()).join(", ");
 

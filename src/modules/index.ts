@@ -1,19 +1,39 @@
-import type { AnyRoute } from "../http/route.js";
-import { achievementRoutes } from "./achievements/routes.js";
-import { authRoutes } from "./auth/routes.js";
-import { eventRoutes } from "./events/routes.js";
-import { groupRoutes } from "./groups/routes.js";
-import { metaRoutes } from "./meta/routes.js";
-import { notificationRoutes } from "./notifications/routes.js";
-import { userRoutes } from "./users/routes.js";
+import type { Sequelize } from "sequelize";
+import type { Route } from "../http/route.js";
+import type { StoredFolder } from "../storage/sweep.js";
+import { achievementsModule } from "./achievements/index.js";
+import { authModule } from "./auth/index.js";
+import { eventsModule } from "./events/index.js";
+import { groupsModule } from "./groups/index.js";
+import { metaModule } from "./meta/index.js";
+import type { Module } from "./module.js";
+import { notificationsModule } from "./notifications/index.js";
+import { usersModule } from "./users/index.js";
+
+/** Every module of the API, listed once; models are bound in this order (a model before its dependants). */
+export const modules: readonly Module[] = [
+  metaModule,
+  groupsModule,
+  usersModule,
+  authModule,
+  notificationsModule,
+  achievementsModule,
+  eventsModule,
+];
 
 /** Every route of the API, module by module; the one list the router, OpenAPI and tests read. */
-export const routes: readonly AnyRoute[] = [
-  ...metaRoutes,
-  ...authRoutes,
-  ...userRoutes,
-  ...groupRoutes,
-  ...notificationRoutes,
-  ...achievementRoutes,
-  ...eventRoutes,
-];
+export const routes: readonly Route[] = modules.flatMap((module) => module.routes);
+
+/**
+ * Binds every module's models to the process's Sequelize instance.
+ * @param sequelize - the instance of this process
+ */
+export function initModels(sequelize: Sequelize): void {
+  for (const module of modules) module.initModels?.(sequelize);
+}
+
+/** The storage folders served to anyone by name. */
+export const publicFolders: readonly string[] = modules.flatMap((module) => module.publicFolders ?? []);
+
+/** The storage folders whose files rows name, for the orphan sweep. */
+export const storedFolders: readonly StoredFolder[] = modules.flatMap((module) => module.storedFolders ?? []);

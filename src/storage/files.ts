@@ -1,7 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
-import path from "node:path";
 
 /** What a file is, judged by its first bytes, never by its name or the client's Content-Type. */
 export type FileKind = "png" | "jpeg" | "gif" | "webp" | "pdf" | "text";
@@ -14,6 +13,24 @@ export const mediaTypeOf: Record<FileKind, string> = {
   pdf: "application/pdf",
   text: "text/plain; charset=utf-8",
 };
+
+/** A received file, still in its temporary folder; the handler moves it into place or leaves it to be removed. */
+export interface UploadedFile {
+  path: string;
+  size: number;
+  kind: FileKind;
+  mediaType: string;
+}
+
+/** A file to send as an attachment, never rendered: a stored proof, a generated archive. */
+export interface Download {
+  body: NodeJS.ReadableStream;
+  mediaType: string;
+  /** The name the client saves it under; ours, never a name a client sent. */
+  fileName: string;
+  /** Known for stored files; absent for generated streams (sent chunked). */
+  size?: number;
+}
 
 const extensionOf: Record<FileKind, string> = {
   png: "png",
@@ -73,27 +90,3 @@ export const randomFileName = (kind: FileKind): string =>
 
 /** Stored names are ours alone: this shape, nothing with a path separator or dots of its own. */
 export const storedNamePattern = /^[A-Za-z0-9_-]{24}\.(png|jpg|gif|webp|pdf|txt)$/;
-
-/**
- * Moves an uploaded temporary file into its folder under a new random name.
- * @param temporary - the upload's temporary path (same file system as the storage root)
- * @param folder - the destination folder
- * @param kind - the sniffed kind, which decides the extension
- * @returns the stored name
- */
-export async function storeFile(temporary: string, folder: string, kind: FileKind): Promise<string> {
-  await fs.mkdir(folder, { recursive: true });
-  const name = randomFileName(kind);
-  await fs.rename(temporary, path.join(folder, name));
-  return name;
-}
-
-/**
- * Removes a stored file; a file already gone is not an error.
- * @param folder - its folder
- * @param name - its stored name (checked, so no other path can be removed)
- */
-export async function removeStoredFile(folder: string, name: string | null | undefined): Promise<void> {
-  if (!name || !storedNamePattern.test(name)) return;
-  await fs.rm(path.join(folder, name), { force: true });
-}

@@ -4,7 +4,9 @@ import os from "node:os";
 import path from "node:path";
 import { testDatabase } from "../testing/database.js";
 import { buildUser } from "../testing/factories.js";
+import { storedFolders } from "../modules/index.js";
 import { randomFileName } from "./files.js";
+import { LocalFileStore } from "./store.js";
 import { sweepOrphanFiles, type StoredFolder } from "./sweep.js";
 
 /**
@@ -12,15 +14,19 @@ import { sweepOrphanFiles, type StoredFolder } from "./sweep.js";
  * keeps recorded files, young files (a request may still be recording them) and names not of ours.
  */
 describe("sweepOrphanFiles", () => {
+  let root: string;
   let scratch: string;
-  let folder: StoredFolder;
+  let files: LocalFileStore;
+  const proofs = storedFolders.find((folder) => folder.folder === "proofs") as StoredFolder;
   const hourAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
 
   beforeEach(async () => {
-    scratch = await fs.mkdtemp(path.join(os.tmpdir(), "shtp-sweep-test-"));
-    folder = { dir: scratch, table: "achievements", column: "proof_file" };
+    root = await fs.mkdtemp(path.join(os.tmpdir(), "shtp-sweep-test-"));
+    scratch = path.join(root, proofs.folder);
+    await fs.mkdir(scratch);
+    files = new LocalFileStore(root);
   });
-  afterEach(() => fs.rm(scratch, { recursive: true, force: true }));
+  afterEach(() => fs.rm(root, { recursive: true, force: true }));
 
   async function place(name: string, old: boolean): Promise<string> {
     await fs.writeFile(path.join(scratch, name), "proof");
@@ -41,7 +47,7 @@ describe("sweepOrphanFiles", () => {
     const young = await place(randomFileName("jpeg"), false);
     const foreign = await place("notes.txt", true);
 
-    const removed = await sweepOrphanFiles(sequelize, [folder], 60 * 60 * 1000);
+    const removed = await sweepOrphanFiles({ sequelize }, files, [proofs], 60 * 60 * 1000);
 
     assert.equal(removed, 1);
     assert.deepEqual((await fs.readdir(scratch)).sort(), [recorded, young, foreign].sort());
@@ -50,7 +56,8 @@ describe("sweepOrphanFiles", () => {
 
   it("takes a missing folder as empty", async () => {
     const { sequelize } = testDatabase().database;
-    const removed = await sweepOrphanFiles(sequelize, [{ ...folder, dir: path.join(scratch, "none") }], 0);
+    await fs.rm(scratch, { recursive: true });
+    const removed = await sweepOrphanFiles({ sequelize }, files, [proofs], 0);
     assert.equal(removed, 0);
   });
 });

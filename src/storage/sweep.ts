@@ -1,20 +1,17 @@
-import fs from "node:fs/promises";
-import path from "node:path";
-import { QueryTypes, type Sequelize } from "sequelize";
+import type { Db } from "../db/db.js";
 import type { Logger } from "../logging/logger.js";
-import { removeStoredFile, storedNamePattern } from "./files.js";
+import type { FileStore } from "./store.js";
 
 /**
- * A folder of stored files and the column that names them. A file is moved into place before its row
- * is written (and the row's transaction removes it again on failure), so only a process that dies in
- * between leaves a file no row names. The sweep removes such files once they are old enough that no
- * request can still be recording them.
+ * A folder of stored files and how to tell which of them rows still name. A file is moved into place
+ * before its row is written (and the row's transaction removes it again on failure), so only a process
+ * that dies in between leaves a file no row names. The sweep removes such files once they are old
+ * enough that no request can still be recording them.
  */
 export interface StoredFolder {
-  dir: string;
-  /** `table.column` of the stored names; a trusted constant, never input. */
-  table: "achievements" | "users";
-  column: "proof_file" | "avatar_file";
+  folder: string;
+  /** @returns the names among `names` that rows still hold */
+  namesInUse(db: Db, names: readonly string[]): Promise<string[]>;
 }
 
 const BATCH = 500;
@@ -24,30 +21,23 @@ const BATCH = 500;
  * @returns how many files were removed
  */
 export async function sweepOrphanFiles(
-  sequelize: Sequelize,
+  db: Db,
+  files: FileStore,
   folders: readonly StoredFolder[],
   olderThanMs: number,
 ): Promise<number> {
   let removed = 0;
-  const cutoff = Date.now() - olderThanMs;
-  for (const folder of folders) {
-    const names = await fs.readdir(folder.dir).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw error;
-    });
-    const old: string[] = [];
-    for (const name of names.filter((candidate) => storedNamePattern.test(candidate))) {
-      const stat = await fs.stat(path.join(folder.dir, name)).catch(() => undefined);
-      if (stat?.isFile() && stat.mtimeMs < cutoff) old.push(name);
-    }
+  const cutoff = new Date(Date.now() - olderThanMs);
+  for (const stored of folders) {
+    const { folder } = stored;
+    const old = await files.namesOlderThan(folder, cutoff);
     for (let start = 0; start < old.length; start += BATCH) {
-      const orphans = await sequelize.query<{ name: string }>(
-        `SELECT candidate.name FROM unnest(ARRAY[:names]::text[]) AS candidate (name)
-          WHERE NOT EXISTS (SELECT 1 FROM ${folder.table} WHERE ${folder.column} = candidate.name)`,
-        { replacements: { names: old.slice(start, start + BATCH) }, type: QueryTypes.SELECT },
-      );
-      for (const { name } of orphans) await removeStoredFile(folder.dir, name);
-      removed += orphans.length;
+      const batch = old.slice(start, start + BATCH);
+      const inUse = new Set(await stored.namesInUse(db, batch));
+      for (const name of batch.filter((candidate) => !inUse.has(candidate))) {
+        await files.remove(folder, name);
+        removed += 1;
+      }
     }
   }
   return removed;
@@ -61,9 +51,9 @@ const ORPHAN_AGE_MS = 60 * 60 * 1000;
  * sweep at once: removing a file twice is harmless.
  * @returns a function that stops the job
  */
-export function startSweepJob(sequelize: Sequelize, logger: Logger, folders: readonly StoredFolder[]): () => void {
+export function startSweepJob(db: Db, files: FileStore, logger: Logger, folders: readonly StoredFolder[]): () => void {
   const run = () =>
-    sweepOrphanFiles(sequelize, folders, ORPHAN_AGE_MS).then(
+    sweepOrphanFiles(db, files, folders, ORPHAN_AGE_MS).then(
       (removed) => removed > 0 && logger.warn({ removed }, "removed stored files that no row names"),
       (error: unknown) => logger.warn({ err: error }, "the storage sweep failed; will retry"),
     );
@@ -76,9 +66,3 @@ export function startSweepJob(sequelize: Sequelize, logger: Logger, folders: rea
     clearInterval(timer);
   };
 }
-
-/** The stored folders of this configuration. */
-export const storedFolders = (storage: { proofsDir: string; avatarsDir: string }): StoredFolder[] => [
-  { dir: storage.proofsDir, table: "achievements", column: "proof_file" },
-  { dir: storage.avatarsDir, table: "users", column: "avatar_file" },
-];

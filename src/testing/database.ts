@@ -1,3 +1,4 @@
+import { initModels } from "../modules/index.js";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
@@ -35,7 +36,7 @@ export async function startTestDatabase(): Promise<TestDatabase> {
   }
   const name = `shtp_test_${randomBytes(6).toString("hex")}`;
   const url = await ensureDatabaseExists(serverUrl, name);
-  const database = await connect(url, 10);
+  const database = await connect(url, 10, initModels);
   const test: TestDatabase = { serverUrl, database, kind: externalUrl ? "external" : "embedded" };
   current = { test, embedded, tempDir, name };
   return test;

@@ -2,21 +2,17 @@ import { z } from "zod";
 import { Error as ErrorMessage, FieldViolation } from "../../generated/shtp/v1/error.js";
 import { VersionInfo } from "../../generated/shtp/v1/meta.js";
 import { defineRoute } from "../http/route.js";
-import { protoRepeated, protoRequest, protoString } from "../validation/protojson.js";
+import { each, requestBody } from "../validation/rules.js";
 
 /**
  * Routes that exist only in tests of the framework itself: they echo a message with nested and
  * repeated fields, gate on roles and sleep, so negotiation, validation and shutdown can be
  * exercised before any resource module needs them.
  */
-export const echoSchema = protoRequest({
-  code: protoString(z.string().min(1).max(40)),
-  detail: protoString(z.string().max(5000)),
-  fieldViolations: protoRepeated(
-    protoRequest({ field: protoString(z.string().min(1)), description: protoString(z.string().max(20)) }),
-    { max: 50 },
-  ),
-  requestId: protoString(),
+export const echoBody = requestBody(ErrorMessage, {
+  code: z.string().min(1).max(40),
+  detail: z.string().max(5000),
+  fieldViolations: each({ field: z.string().min(1), description: z.string().max(20) }, { max: 50 }),
 });
 
 export const echoRoute = defineRoute({
@@ -25,7 +21,7 @@ export const echoRoute = defineRoute({
   path: "/test/echo",
   summary: "Echoes an Error message.",
   access: "public",
-  body: { message: ErrorMessage, schema: echoSchema },
+  body: echoBody,
   response: ErrorMessage,
   transactional: false,
   handler: async ({ body }) => body,

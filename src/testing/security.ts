@@ -6,7 +6,7 @@ import { authenticate } from "../auth/authenticate.js";
 import { rolesAllowed, roleNames, type RoleName } from "../auth/roles.js";
 import { issueAccessToken } from "../auth/tokens.js";
 import type { Config } from "../config/index.js";
-import type { AnyRoute } from "../http/route.js";
+import type { Route } from "../http/route.js";
 import { revokeSessions, startSession } from "../modules/auth/service.js";
 import { testDatabase } from "./database.js";
 import { buildUser } from "./factories.js";
@@ -48,7 +48,7 @@ export interface FilledPath {
  * request misses the route loudly and `fillProblems` names them.
  * @param route - the declared route
  */
-export function fillPath(route: Pick<AnyRoute, "path">): FilledPath {
+export function fillPath(route: Pick<Route, "path">): FilledPath {
   const params: Record<string, string> = {};
   const path = route.path
     .split("/")
@@ -63,7 +63,7 @@ export function fillPath(route: Pick<AnyRoute, "path">): FilledPath {
 }
 
 /** @returns the names of a route's path parameters, in order */
-export const pathParamNames = (route: Pick<AnyRoute, "path">): string[] =>
+export const pathParamNames = (route: Pick<Route, "path">): string[] =>
   route.path.split("/").flatMap((segment) => paramSegment.exec(segment)?.[1] ?? []);
 
 /**
@@ -73,7 +73,7 @@ export const pathParamNames = (route: Pick<AnyRoute, "path">): string[] =>
  * @param table - the whole route table, in declaration order (earlier routes win a tie)
  * @returns one sentence per problem; empty when the route can be reached
  */
-export function fillProblems(route: AnyRoute, table: readonly AnyRoute[]): string[] {
+export function fillProblems(route: Route, table: readonly Route[]): string[] {
   const problems: string[] = [];
   for (const segment of route.path.split("/")) {
     if (syntax.test(segment) && !paramSegment.test(segment)) {
@@ -202,7 +202,7 @@ export async function buildSecurityCallers(config: Config): Promise<SecurityCall
 export type BodyVariant = "empty" | "json" | "multipart";
 
 /** @returns the body variants a route is probed with: always none, plus `{}` or a small multipart file */
-export function bodyVariantsOf(route: AnyRoute): BodyVariant[] {
+export function bodyVariantsOf(route: Route): BodyVariant[] {
   return ["empty", ...(route.body ? (["json"] as const) : []), ...(route.upload ? (["multipart"] as const) : [])];
 }
 
@@ -211,7 +211,7 @@ export function bodyVariantsOf(route: AnyRoute): BodyVariant[] {
  * @param variant - which body
  * @returns the headers and bytes of that body (no Content-Type for the empty one)
  */
-export function requestBody(route: AnyRoute, variant: BodyVariant): { headers: Record<string, string>; body?: Buffer } {
+export function requestBody(route: Route, variant: BodyVariant): { headers: Record<string, string>; body?: Buffer } {
   if (variant === "empty") return { headers: {} };
   if (variant === "json") return { headers: { "content-type": "application/json" }, body: Buffer.from("{}") };
   const boundary = `shtp-security-${randomBytes(8).toString("hex")}`;
@@ -247,7 +247,7 @@ export type SecurityExpectation =
 
 /** One request of the shared suite and what must come back. */
 export interface SecurityCase {
-  route: AnyRoute;
+  route: Route;
   /** States the caller, the variant, the status and the reason. */
   title: string;
   /** The filled request path below /api/v1. */
@@ -269,7 +269,7 @@ const bodyLabels: Record<BodyVariant, string> = { empty: "", json: ", JSON {} bo
  * - public routes: each bad credential is ignored, once per body variant.
  * @param table - the route table
  */
-export function securityCases(table: readonly AnyRoute[]): SecurityCase[] {
+export function securityCases(table: readonly Route[]): SecurityCase[] {
   const cases: SecurityCase[] = [];
   for (const route of table) {
     const name = `${route.method.toUpperCase()} ${route.path}`;

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { buildApp } from "../app.js";
 import { createServices, type Services } from "../services.js";
 import { loadConfig, type Config } from "../config/index.js";
-import type { AnyRoute } from "../http/route.js";
+import type { Route } from "../http/route.js";
 import { createLogger, type Logger } from "../logging/logger.js";
 import { testDatabase } from "./database.js";
 
@@ -27,7 +27,7 @@ export interface TestServer {
  * @param options.logger - a logger of the test's own (to read what was logged); silent by default
  */
 export async function startTestServer(
-  options: { routes?: readonly AnyRoute[]; env?: Record<string, string>; logger?: Logger } = {},
+  options: { routes?: readonly Route[]; env?: Record<string, string>; logger?: Logger } = {},
 ): Promise<TestServer> {
   const config = testConfig(options.env);
   const { database } = testDatabase();

@@ -9,8 +9,10 @@ import { loadConfig } from "../config/index.js";
 import { openDatabase } from "../db/database.js";
 import { createLogger } from "../logging/logger.js";
 import { Group } from "../modules/groups/group.model.js";
+import { initModels } from "../modules/index.js";
 import { createAccount, STAFF_GROUP_NAME } from "../modules/users/bootstrap.js";
-import { emailField, nickNameField, passwordField, personNameField } from "../modules/users/schema.js";
+import { nickNameField, passwordField, personNameField } from "../modules/users/schema.js";
+import { emailField } from "../validation/fields.js";
 
 const usage =
   "usage: npm run cli -- create-admin --email E --first-name F --last-name L [--nick-name N] [--group NAME] < password-file";
@@ -56,7 +58,7 @@ async function createAdmin(args: string[]): Promise<void> {
     process.exit(2);
   }
   const config = loadConfig();
-  const database = await openDatabase(config, createLogger("warn"));
+  const database = await openDatabase(config, createLogger("warn"), initModels);
   try {
     const { sequelize } = database;
     const user = await sequelize.transaction(async (transaction) => {

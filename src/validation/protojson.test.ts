@@ -1,391 +1,260 @@
 import assert from "node:assert/strict";
+import protobuf from "protobufjs";
 import { z } from "zod";
-import {
-  enumNames,
-  protoBool,
-  protoEnum,
-  protoInt32,
-  protoInt64,
-  protoMessage,
-  protoOptional,
-  protoRepeated,
-  protoRequest,
-  protoString,
-  protoTimestamp,
-} from "./protojson.js";
-import { violationsOf } from "./violations.js";
+import { violationsOf } from "../errors/zod.js";
+import { assertParsable, parseProtoJson, type JsonObject } from "./protojson.js";
 
-/** An enum shaped as ts-proto emits it: names to numbers, numbers back to names, and UNRECOGNIZED. */
-const Role = {
-  UNSPECIFIED: 0,
-  STUDENT: 1,
-  TEACHER: 2,
-  UNRECOGNIZED: -1,
-  0: "UNSPECIFIED",
-  1: "STUDENT",
-  2: "TEACHER",
-  "-1": "UNRECOGNIZED",
-} as const;
+/**
+ * The derived ProtoJSON parser against a message that holds every kind of field the mapping knows.
+ * The message is parsed from text here, as the contract's files are, so each rule of the proto3 JSON
+ * mapping is tested whether or not today's API happens to use that field kind.
+ */
+const root = new protobuf.Root();
+// protobufjs carries the well-known types itself; these names load them, not files.
+root.loadSync(["timestamp", "duration", "wrappers", "struct"].map((name) => `google/protobuf/${name}.proto`));
+protobuf.parse(
+  `syntax = "proto3";
+   package test.v1;
+   import "google/protobuf/timestamp.proto";
+   import "google/protobuf/duration.proto";
+   import "google/protobuf/wrappers.proto";
+   enum Colour { COLOUR_UNSPECIFIED = 0; COLOUR_RED = 1; COLOUR_GREEN = 2; }
+   message Inner { string label = 1; repeated int32 counts = 2; }
+   message Everything {
+     string text_value = 1;
+     bool flag = 2;
+     int32 small = 3;
+     uint32 unsigned_small = 4;
+     int64 big = 5;
+     uint64 unsigned_big = 6;
+     double ratio = 7;
+     bytes blob = 8;
+     Colour colour = 9;
+     optional string maybe_text = 10;
+     optional int32 maybe_small = 11;
+     Inner inner = 12;
+     repeated Inner inners = 13;
+     repeated string tags = 14;
+     repeated Colour colours = 15;
+     google.protobuf.Timestamp at = 16;
+     google.protobuf.Duration took = 17;
+     google.protobuf.Int32Value wrapped = 18;
+     map<string, int64> totals = 19;
+     oneof target { string user_id = 20; bool everyone = 21; }
+     string renamed = 22 [json_name = "otherName"];
+   }
+   message WithStruct { google.protobuf.Struct data = 1; }`,
+  root,
+  { keepCase: true },
+);
+root.resolveAll();
+const Everything = root.lookupType("test.v1.Everything");
 
-type Role = 0 | 1 | 2 | -1;
-
-/** The generated `roleToJSON`: the ProtoJSON name carries the enum's prefix. */
-function roleToJSON(value: Role): string {
-  switch (value) {
-    case 0:
-      return "ROLE_UNSPECIFIED";
-    case 1:
-      return "ROLE_STUDENT";
-    case 2:
-      return "ROLE_TEACHER";
-    case -1:
-      return "UNRECOGNIZED";
-  }
+function accepts(json: JsonObject): JsonObject {
+  const parsed = parseProtoJson(Everything, json);
+  assert.ok(parsed.ok, `expected ${JSON.stringify(json)} to be accepted: ${JSON.stringify(parsed)}`);
+  return parsed.ok ? parsed.value : {};
 }
 
-/** Parses and returns the violations, failing the test if the value was accepted. */
-function violationsFor(schema: z.ZodType, value: unknown): { field: string; description: string }[] {
-  const parsed = schema.safeParse(value);
-  assert.equal(parsed.success, false, `expected ${JSON.stringify(value)} to be refused`);
-  return parsed.success ? [] : violationsOf(parsed.error);
+function refuses(json: JsonObject): { field: string; description: string }[] {
+  const parsed = parseProtoJson(Everything, json);
+  assert.equal(parsed.ok, false, `expected ${JSON.stringify(json)} to be refused`);
+  return parsed.ok ? [] : parsed.violations;
 }
 
-/** Asserts `schema` turns `value` into `expected`. */
-function accepts(schema: z.ZodType, value: unknown, expected: unknown): void {
-  const parsed = schema.safeParse(value);
-  assert.ok(parsed.success, `expected ${JSON.stringify(value)} to be accepted: ${parsed.error?.message}`);
-  assert.deepEqual(parsed.data, expected);
-}
+const fieldsOf = (violations: { field: string }[]) => violations.map((violation) => violation.field);
 
-/** Asserts `schema` refuses `value`. */
-function refuses(schema: z.ZodType, value: unknown): void {
-  assert.equal(schema.safeParse(value).success, false, `expected ${JSON.stringify(value)} to be refused`);
-}
-
-/** Wraps a field in a request so absence can be tested the way bodies see it. */
-const field = (schema: z.ZodType) => protoRequest({ value: schema });
-
-describe("ProtoJSON zod primitives (src/validation/protojson.ts)", () => {
-  describe("protoString", () => {
-    it("treats absent, null and the empty string alike", () => {
-      const schema = field(protoString());
-      accepts(schema, {}, { value: "" });
-      accepts(schema, { value: null }, { value: "" });
-      accepts(schema, { value: "" }, { value: "" });
-      accepts(schema, { value: "hello" }, { value: "hello" });
+describe("the derived ProtoJSON parser (src/validation/protojson.ts)", () => {
+  describe("keys", () => {
+    it("accepts lowerCamelCase and the original proto names, and answers lowerCamelCase", () => {
+      assert.deepEqual(accepts({ textValue: "a", unsigned_small: 3 }), { textValue: "a", unsignedSmall: 3 });
+      assert.deepEqual(accepts({ text_value: "a" }), { textValue: "a" });
     });
 
-    it("runs the checks on the default, so a required string refuses absent, null and empty", () => {
-      const schema = field(protoString(z.string().min(1)));
-      for (const body of [{}, { value: null }, { value: "" }]) {
-        const violations = violationsFor(schema, body);
-        assert.equal(violations.length, 1, JSON.stringify(body));
-        assert.equal(violations[0]?.field, "value");
-      }
-      accepts(schema, { value: "x" }, { value: "x" });
+    it("takes a json_name and the proto name, not the camelCase of the proto name", () => {
+      assert.deepEqual(accepts({ otherName: "x" }), { otherName: "x" });
+      assert.deepEqual(accepts({ renamed: "x" }), { otherName: "x" });
     });
 
-    it("refuses values that are not strings", () => {
-      const schema = field(protoString());
-      for (const value of [1, true, [], {}]) refuses(schema, { value });
+    it("refuses unknown keys, each with its path, nested ones included", () => {
+      const violations = refuses({ colur: "COLOUR_RED", inner: { lable: "x" }, inners: [{}, { extra: 1 }] });
+      assert.deepEqual(fieldsOf(violations), ["colur", "inner.lable", "inners.1.extra"]);
+      assert.ok(violations.every((violation) => violation.description === "Unknown field."));
     });
 
-    it("applies max lengths", () => {
-      const schema = protoString(z.string().max(3));
-      accepts(schema, "abc", "abc");
-      refuses(schema, "abcd");
+    it("refuses the same field under both names", () => {
+      assert.deepEqual(fieldsOf(refuses({ textValue: "a", text_value: "b" })), ["textValue"]);
     });
   });
 
-  describe("protoBool", () => {
-    it("defaults absent and null to false and refuses strings", () => {
-      const schema = field(protoBool());
-      accepts(schema, {}, { value: false });
-      accepts(schema, { value: null }, { value: false });
-      accepts(schema, { value: true }, { value: true });
-      refuses(schema, { value: "true" });
+  describe("null", () => {
+    it("is the default of every field kind, and never an error", () => {
+      const everyField = Object.fromEntries(Everything.fieldsArray.map((field) => [field.name, null]));
+      assert.deepEqual(accepts(everyField), {});
+    });
+
+    it("is refused inside a list", () => {
+      assert.deepEqual(fieldsOf(refuses({ tags: ["a", null] })), ["tags.1"]);
     });
   });
 
-  describe("protoInt32", () => {
-    it("takes numbers and decimal strings, and defaults to 0", () => {
-      const schema = field(protoInt32());
-      accepts(schema, { value: 42 }, { value: 42 });
-      accepts(schema, { value: "42" }, { value: 42 });
-      accepts(schema, { value: "-7" }, { value: -7 });
-      accepts(schema, {}, { value: 0 });
-      accepts(schema, { value: null }, { value: 0 });
+  describe("scalars", () => {
+    it("leaves out implicit-presence defaults and keeps explicit ones", () => {
+      assert.deepEqual(accepts({ textValue: "", flag: false, small: 0, big: "0", colour: "COLOUR_UNSPECIFIED" }), {});
+      assert.deepEqual(accepts({ maybeText: "", maybeSmall: 0 }), { maybeText: "", maybeSmall: 0 });
     });
 
-    it("refuses fractions, non-decimal strings and values outside the int32 range", () => {
-      const schema = protoInt32();
-      for (const value of [1.5, "1.5", "abc", "", "0x10", "1e3", "01", 2 ** 31, -(2 ** 31) - 1, "2147483648", true]) {
-        refuses(schema, value);
+    it("takes 32-bit integers as numbers or decimal strings, exponents that name an integer included", () => {
+      assert.deepEqual(accepts({ small: "42" }), { small: 42 });
+      assert.deepEqual(accepts({ small: -7 }), { small: -7 });
+      assert.deepEqual(accepts({ small: "1e2" }), { small: 100 });
+      assert.deepEqual(accepts({ small: 1.0 }), { small: 1 });
+      assert.deepEqual(accepts({ unsignedSmall: 4294967295 }), { unsignedSmall: 4294967295 });
+    });
+
+    it("refuses fractions, out-of-range values and non-numbers for 32-bit integers", () => {
+      for (const small of [1.5, "1.5", 2 ** 31, "-2147483649", "abc", true, "0x10"]) {
+        assert.deepEqual(fieldsOf(refuses({ small })), ["small"], JSON.stringify(small));
       }
-      accepts(schema, 2 ** 31 - 1, 2 ** 31 - 1);
-      accepts(schema, -(2 ** 31), -(2 ** 31));
+      assert.deepEqual(fieldsOf(refuses({ unsignedSmall: -1 })), ["unsignedSmall"]);
     });
 
-    it("applies narrower bounds after the range, including to the default", () => {
-      const schema = field(protoInt32(z.number().min(1).max(100)));
-      accepts(schema, { value: 100 }, { value: 100 });
-      refuses(schema, { value: 101 });
-      assert.equal(violationsFor(schema, {})[0]?.field, "value");
+    it("takes 64-bit integers as strings or numbers and answers decimal strings", () => {
+      assert.deepEqual(accepts({ big: "9223372036854775807" }), { big: "9223372036854775807" });
+      assert.deepEqual(accepts({ big: -12 }), { big: "-12" });
+      assert.deepEqual(accepts({ big: "-9223372036854775808" }), { big: "-9223372036854775808" });
+      assert.deepEqual(accepts({ unsignedBig: "18446744073709551615" }), { unsignedBig: "18446744073709551615" });
+      assert.deepEqual(accepts({ big: "1e3" }), { big: "1000" });
+    });
+
+    it("refuses 64-bit integers out of range, with fractions, or as inexact numbers", () => {
+      for (const big of ["9223372036854775808", "1.5", 2 ** 60, "abc", ""]) {
+        assert.deepEqual(fieldsOf(refuses({ big })), ["big"], String(big));
+      }
+      assert.deepEqual(fieldsOf(refuses({ unsignedBig: "-1" })), ["unsignedBig"]);
+    });
+
+    it("takes finite doubles as numbers or numeric strings and refuses NaN and infinities", () => {
+      assert.deepEqual(accepts({ ratio: 0.25 }), { ratio: 0.25 });
+      assert.deepEqual(accepts({ ratio: "2.5" }), { ratio: 2.5 });
+      for (const ratio of ["NaN", "Infinity", "-Infinity", "x"]) {
+        assert.deepEqual(fieldsOf(refuses({ ratio })), ["ratio"], ratio);
+      }
+    });
+
+    it("checks JSON types: strings, booleans", () => {
+      assert.deepEqual(fieldsOf(refuses({ textValue: 5, flag: "true" })), ["textValue", "flag"]);
+    });
+
+    it("takes bytes as standard or URL-safe base64, padded or not, and answers standard padded base64", () => {
+      const bytes = Buffer.from([0xfb, 0xff, 0xbf]);
+      assert.deepEqual(accepts({ blob: bytes.toString("base64") }), { blob: "+/+/" });
+      assert.deepEqual(accepts({ blob: bytes.toString("base64url") }), { blob: "+/+/" });
+      assert.deepEqual(accepts({ blob: "YQ" }), { blob: "YQ==" });
+      assert.deepEqual(fieldsOf(refuses({ blob: "!!!" })), ["blob"]);
     });
   });
 
-  describe("protoInt64", () => {
-    it("takes decimal strings and normalises safe integer numbers to strings", () => {
-      const schema = field(protoInt64());
-      accepts(schema, { value: "123" }, { value: "123" });
-      accepts(schema, { value: "-9223372036854775808" }, { value: "-9223372036854775808" });
-      accepts(schema, { value: "9223372036854775807" }, { value: "9223372036854775807" });
-      accepts(schema, { value: 123 }, { value: "123" });
-      accepts(schema, { value: -5 }, { value: "-5" });
-      accepts(schema, {}, { value: "0" });
-      accepts(schema, { value: null }, { value: "0" });
+  describe("enums", () => {
+    it("take names or numbers and answer names", () => {
+      assert.deepEqual(accepts({ colour: "COLOUR_GREEN" }), { colour: "COLOUR_GREEN" });
+      assert.deepEqual(accepts({ colour: 1 }), { colour: "COLOUR_RED" });
+      assert.deepEqual(accepts({ colours: ["COLOUR_RED", 2] }), { colours: ["COLOUR_RED", "COLOUR_GREEN"] });
     });
 
-    it("refuses non-integers, unsafe numbers and values outside the 64-bit range", () => {
-      const schema = protoInt64();
-      for (const value of ["abc", "1.5", 1.5, "", "9223372036854775808", "-9223372036854775809", 2 ** 63, true]) {
-        refuses(schema, value);
+    it("refuse names and numbers the enum lacks, UNRECOGNIZED included", () => {
+      for (const colour of ["COLOUR_BLUE", "RED", 7, "UNRECOGNIZED", 1.5, true]) {
+        assert.deepEqual(fieldsOf(refuses({ colour })), ["colour"], String(colour));
       }
-      const violations = violationsFor(field(schema), { value: "1.5" });
-      assert.deepEqual(violations, [{ field: "value", description: "Expected a 64-bit integer as a decimal string." }]);
-      assert.deepEqual(violationsFor(field(schema), { value: "9223372036854775808" }), [
-        { field: "value", description: "Out of the 64-bit range." },
-      ]);
     });
   });
 
-  describe("protoEnum and enumNames", () => {
-    it("collects the ProtoJSON names, leaving out UNRECOGNIZED and, by default, the zero value", () => {
-      assert.deepEqual(enumNames(Role, roleToJSON), ["ROLE_STUDENT", "ROLE_TEACHER"]);
-      assert.deepEqual(enumNames(Role, roleToJSON, { includeUnspecified: true }), [
-        "ROLE_UNSPECIFIED",
-        "ROLE_STUDENT",
-        "ROLE_TEACHER",
-      ]);
+  describe("well-known types", () => {
+    it("take timestamps with any offset and up to nine fractional digits, answered in UTC", () => {
+      assert.deepEqual(accepts({ at: "2026-11-22T10:00:00Z" }), { at: "2026-11-22T10:00:00.000Z" });
+      assert.deepEqual(accepts({ at: "2026-11-22T13:30:00+03:30" }), { at: "2026-11-22T10:00:00.000Z" });
+      assert.deepEqual(accepts({ at: "2026-11-22T05:00:00.123456789-05:00" }), { at: "2026-11-22T10:00:00.123Z" });
+      assert.deepEqual(accepts({ at: "0001-01-01T00:00:00Z" }), { at: "0001-01-01T00:00:00.000Z" });
     });
 
-    it("refuses an enum with no usable values", () => {
-      const empty = { UNSPECIFIED: 0, UNRECOGNIZED: -1, 0: "UNSPECIFIED", "-1": "UNRECOGNIZED" };
-      assert.throws(() => enumNames(empty, roleToJSON), /without values/);
-    });
-
-    it("accepts names and refuses numbers, UNRECOGNIZED, the zero value and unknown names", () => {
-      const schema = field(protoEnum(enumNames(Role, roleToJSON), "ROLE_UNSPECIFIED"));
-      accepts(schema, { value: "ROLE_STUDENT" }, { value: "ROLE_STUDENT" });
-      accepts(schema, { value: "ROLE_TEACHER" }, { value: "ROLE_TEACHER" });
-      for (const value of [1, 0, "1", "UNRECOGNIZED", "ROLE_UNSPECIFIED", "STUDENT", "role_student", -1]) {
-        const violations = violationsFor(schema, { value });
-        assert.equal(violations[0]?.field, "value", JSON.stringify(value));
-      }
-    });
-
-    it("refuses an absent or null value when the zero value is not a choice", () => {
-      const schema = field(protoEnum(enumNames(Role, roleToJSON), "ROLE_UNSPECIFIED"));
-      assert.equal(violationsFor(schema, {})[0]?.field, "value");
-      assert.equal(violationsFor(schema, { value: null })[0]?.field, "value");
-    });
-
-    it("defaults to the zero value when it is a choice", () => {
-      const names = enumNames(Role, roleToJSON, { includeUnspecified: true });
-      const schema = field(protoEnum(names, "ROLE_UNSPECIFIED"));
-      accepts(schema, {}, { value: "ROLE_UNSPECIFIED" });
-      accepts(schema, { value: null }, { value: "ROLE_UNSPECIFIED" });
-      refuses(schema, { value: "UNRECOGNIZED" });
-    });
-  });
-
-  describe("protoTimestamp", () => {
-    const schema = field(protoTimestamp());
-
-    it("accepts RFC 3339 with Z or an offset and fractions of up to 9 digits", () => {
-      for (const value of [
-        "2026-11-22T10:00:00Z",
-        "2026-11-22T10:00:00+03:00",
-        "2026-11-22T10:00:00-05:30",
-        "2026-11-22T10:00:00.5Z",
-        "2026-11-22T10:00:00.123456789Z",
-        "2024-02-29T23:59:59Z",
-        "0001-01-01T00:00:00Z",
-        "9999-12-31T23:59:59.999999999Z",
-      ]) {
-        accepts(schema, { value }, { value });
-      }
-    });
-
-    it("leaves absent and null unset", () => {
-      accepts(schema, {}, {});
-      accepts(schema, { value: null }, { value: undefined });
-    });
-
-    it("refuses impossible dates, wrong shapes, a missing offset and numbers", () => {
-      for (const value of [
-        "2026-02-30T00:00:00Z",
-        "2025-02-29T00:00:00Z",
-        "2026-13-01T00:00:00Z",
-        "2026-11-22 10:00:00Z",
-        "2026-11-22T25:00:00Z",
-        "2026-11-22T10:60:00Z",
-        "2026-11-22T10:00:60Z",
-        "2026-11-22T10:00:00",
-        "2026-11-22T10:00:00+24:00",
-        "2026-11-22T10:00:00.1234567890Z",
-        "0000-01-01T00:00:00Z",
+    it("refuse timestamps that are not RFC 3339, not real or out of range", () => {
+      for (const at of [
         "2026-11-22",
-        "",
-        1_700_000_000,
-        1_700_000_000_000,
+        "2026-11-22T10:00:00",
+        "2026-02-30T10:00:00Z",
+        "2026-11-22T25:00:00Z",
+        "2026-11-22T10:00:00.1234567891Z",
+        "0000-12-31T10:00:00Z",
+        0,
       ]) {
-        const violations = violationsFor(schema, { value });
-        assert.equal(violations[0]?.field, "value", JSON.stringify(value));
+        assert.deepEqual(fieldsOf(refuses({ at })), ["at"], String(at));
       }
     });
 
-    it("says why: the shape, or a date and time that does not exist", () => {
-      assert.deepEqual(violationsFor(schema, { value: "2026-11-22 10:00:00Z" }), [
-        { field: "value", description: "Expected an RFC 3339 timestamp such as 2026-11-22T10:00:00Z." },
-      ]);
-      assert.deepEqual(violationsFor(schema, { value: "2026-02-30T00:00:00Z" }), [
-        { field: "value", description: "Not a real date and time." },
-      ]);
+    it("take durations and wrappers in their JSON forms", () => {
+      assert.deepEqual(accepts({ took: "1.5s", wrapped: "12" }), { took: "1.5s", wrapped: 12 });
+      assert.deepEqual(fieldsOf(refuses({ took: "90m", wrapped: 1.5 })), ["took", "wrapped"]);
+    });
+
+    it("are refused at compile time when the API has no parser for them", () => {
+      assert.throws(() => assertParsable(root.lookupType("test.v1.WithStruct")), /google\.protobuf\.Struct/);
+      assert.doesNotThrow(() => assertParsable(Everything));
     });
   });
 
-  describe("protoMessage", () => {
-    it("leaves absent and null unset and checks a present message strictly", () => {
-      const schema = field(protoMessage({ name: protoString(z.string().min(1)) }));
-      accepts(schema, {}, {});
-      accepts(schema, { value: null }, { value: undefined });
-      accepts(schema, { value: { name: "x" } }, { value: { name: "x" } });
-      assert.deepEqual(
-        violationsFor(schema, { value: { name: "x", extra: 1 } }).map((violation) => violation.field),
-        ["value.extra"],
-      );
-    });
-  });
-
-  describe("protoRepeated", () => {
-    it("turns absent and null into the empty list", () => {
-      const schema = field(protoRepeated(protoString()));
-      accepts(schema, {}, { value: [] });
-      accepts(schema, { value: null }, { value: [] });
-      accepts(schema, { value: ["a", null] }, { value: ["a", ""] });
-    });
-
-    it("checks each item and the maximum count", () => {
-      const schema = field(protoRepeated(protoString(z.string().min(1)), { max: 2 }));
-      accepts(schema, { value: ["a", "b"] }, { value: ["a", "b"] });
-      assert.deepEqual(
-        violationsFor(schema, { value: ["a", "b", "c"] }).map((violation) => violation.field),
-        ["value"],
-      );
-      assert.deepEqual(
-        violationsFor(schema, { value: ["a", ""] }).map((violation) => violation.field),
-        ["value.1"],
-      );
-      refuses(schema, { value: "a" });
-    });
-
-    it("caps lists at 1000 items unless told otherwise", () => {
-      const schema = protoRepeated(protoString());
-      accepts(
-        schema,
-        Array.from({ length: 1000 }, () => "x"),
-        Array.from({ length: 1000 }, () => "x"),
-      );
-      refuses(
-        schema,
-        Array.from({ length: 1001 }, () => "x"),
-      );
-    });
-  });
-
-  describe("protoOptional", () => {
-    it("leaves absent and null unset but checks any present value, the default included", () => {
-      const schema = field(protoOptional(z.string().min(1)));
-      accepts(schema, {}, {});
-      accepts(schema, { value: null }, { value: undefined });
-      accepts(schema, { value: "x" }, { value: "x" });
-      assert.equal(violationsFor(schema, { value: "" })[0]?.field, "value");
-    });
-  });
-
-  describe("protoRequest", () => {
-    it("refuses unknown keys at every level and keeps known ones", () => {
-      const schema = protoRequest({
-        name: protoString(),
-        items: protoRepeated(protoRequest({ id: protoString() })),
+  describe("messages, lists, maps and oneofs", () => {
+    it("parse nested messages and lists of them with full paths", () => {
+      assert.deepEqual(accepts({ inner: { label: "a", counts: ["1", 2] }, inners: [{ label: "b" }] }), {
+        inner: { label: "a", counts: [1, 2] },
+        inners: [{ label: "b" }],
       });
-      accepts(schema, { name: "a", items: [{ id: "1" }] }, { name: "a", items: [{ id: "1" }] });
-      assert.deepEqual(
-        violationsFor(schema, { name: "a", Name: "b", items: [{ id: "1", ID: "2" }] })
-          .map((violation) => violation.field)
-          .sort(),
-        ["Name", "items.0.ID"],
-      );
+      assert.deepEqual(fieldsOf(refuses({ inners: [{ counts: [1, "x"] }], inner: "no" })).sort(), [
+        "inner",
+        "inners.0.counts.1",
+      ]);
     });
 
-    it("refuses snake_case spellings of camelCase fields", () => {
-      const schema = protoRequest({ fieldViolations: protoRepeated(protoString()) });
-      assert.deepEqual(violationsFor(schema, { field_violations: [] }), [
-        { field: "field_violations", description: "Unknown field." },
+    it("parse maps, keys and values by their types", () => {
+      assert.deepEqual(accepts({ totals: { a: 1, b: "2" } }), { totals: { a: "1", b: "2" } });
+      assert.deepEqual(fieldsOf(refuses({ totals: { a: "x" } })), ["totals.a"]);
+    });
+
+    it("refuse a list where one value belongs, and a value where a list does", () => {
+      assert.deepEqual(fieldsOf(refuses({ tags: "a", textValue: ["a"] })), ["tags", "textValue"]);
+    });
+
+    it("take one member of a oneof, by either name, and refuse a second", () => {
+      assert.deepEqual(accepts({ user_id: "u" }), { userId: "u" });
+      assert.deepEqual(accepts({ everyone: false }), { everyone: false });
+      const violations = refuses({ userId: "u", everyone: true });
+      assert.deepEqual(fieldsOf(violations), ["everyone"]);
+      assert.match(violations[0]?.description ?? "", /Only one of userId, everyone/);
+      assert.deepEqual(accepts({ userId: "u", everyone: null }), { userId: "u" });
+    });
+
+    it("reports every bad field at once", () => {
+      assert.deepEqual(fieldsOf(refuses({ small: "x", colour: "NOPE", at: "then", extra: 1 })).sort(), [
+        "at",
+        "colour",
+        "extra",
+        "small",
       ]);
     });
   });
 });
 
-describe("violationsOf (src/validation/violations.ts)", () => {
-  const schema = protoRequest({
-    a: protoRepeated(protoRequest({ b: protoString(z.string().min(1, "Must not be empty.")) })),
-    c: protoInt32(),
-  });
+describe("violationsOf (src/errors/zod.ts)", () => {
+  const schema = z.strictObject({ a: z.array(z.strictObject({ b: z.string().min(1, "Must not be empty.") })) });
 
-  it("gives dotted paths through lists and nested messages", () => {
-    assert.deepEqual(violationsFor(schema, { a: [{ b: "ok" }, { b: "" }] }), [
-      { field: "a.1.b", description: "Must not be empty." },
-    ]);
-    assert.deepEqual(violationsFor(schema, { a: [{ b: "" }] }), [
-      { field: "a.0.b", description: "Must not be empty." },
-    ]);
-  });
-
-  it("reports one violation per unknown key, each under its own path", () => {
-    const violations = violationsFor(schema, { x: 1, y: 2, a: [{ b: "ok", z: 3 }] });
-    assert.deepEqual(
-      [...violations].sort((left, right) => left.field.localeCompare(right.field)),
-      [
-        { field: "a.0.z", description: "Unknown field." },
-        { field: "x", description: "Unknown field." },
-        { field: "y", description: "Unknown field." },
-      ],
-    );
-  });
-
-  it("reports every bad field at once", () => {
-    const fields = violationsFor(schema, { a: [{ b: "" }, { b: "" }], c: "x" }).map((violation) => violation.field);
-    assert.deepEqual(fields.sort(), ["a.0.b", "a.1.b", "c"]);
-  });
-
-  it("puts a prefix in front of every path, unknown keys included", () => {
-    const parsed = schema.safeParse({ a: [{ b: "" }], extra: true });
+  it("gives dotted paths through lists and nested objects, one per unknown key, behind a prefix", () => {
+    const parsed = schema.safeParse({ a: [{ b: "ok" }, { b: "", z: 3 }], x: 1 });
     assert.equal(parsed.success, false);
     if (parsed.success) return;
     assert.deepEqual(
       violationsOf(parsed.error, "query")
         .map((violation) => violation.field)
         .sort(),
-      ["query.a.0.b", "query.extra"],
-    );
-  });
-
-  it("names the root with an empty path when the value itself is wrong", () => {
-    assert.deepEqual(
-      violationsFor(schema, "not an object").map((violation) => violation.field),
-      [""],
+      ["query.a.1.b", "query.a.1.z", "query.x"],
     );
   });
 });

@@ -1,9 +1,10 @@
-import fs from "node:fs/promises";
 import path from "node:path";
+import { PassThrough } from "node:stream";
 import type { Sequelize } from "sequelize";
 import yazl from "yazl";
-import type { Download } from "../../http/route.js";
-import { listOwnAchievements, type AchievementRow } from "./service.js";
+import type { Download } from "../../storage/files.js";
+import type { FileStore } from "../../storage/store.js";
+import { listOwnAchievements, PROOFS_FOLDER, type AchievementRow } from "./service.js";
 
 const PAGE_SIZE = 100;
 
@@ -29,11 +30,11 @@ function summaryLine(row: AchievementRow, entry: string | undefined): string {
 /**
  * The caller's accepted achievements as a ZIP: each proof file, and `summary.txt` describing them.
  * The archive is written as the client reads it: rows come a page at a time and files are streamed
- * from disk by the zip writer, so neither the archive nor the files are held in memory.
+ * from storage by the zip writer one at a time, so neither the archive nor the files are held in memory.
  * @param userId - whose (always the caller)
- * @param proofsDir - where proofs are stored
+ * @param files - where proofs are stored
  */
-export async function exportAccepted(sequelize: Sequelize, userId: string, proofsDir: string): Promise<Download> {
+export async function exportAccepted(sequelize: Sequelize, userId: string, files: FileStore): Promise<Download> {
   const zip = new yazl.ZipFile();
   // A file removed between the listing and its turn in the archive makes the zip writer emit an error: it
   // must end this download (the client sees a broken transfer), never go unhandled and end the process.
@@ -47,15 +48,24 @@ export async function exportAccepted(sequelize: Sequelize, userId: string, proof
     for (const row of page.items) {
       count += 1;
       total += row.points ?? 0;
-      const file = path.join(proofsDir, row.proofFile);
       // A file lost from storage must not break the archive half-way through the download.
-      const present = await fs.stat(file).then(
-        () => true,
-        () => false,
-      );
+      const present = await files.exists(PROOFS_FOLDER, row.proofFile);
       const entry = `proofs/${String(count).padStart(3, "0")}-${slugOf(row.title)}${path.extname(row.proofFile)}`;
-      // Proofs are PDF/PNG/JPEG, compressed already: storing them saves CPU for nothing lost.
-      if (present) zip.addFile(file, entry, { compress: false });
+      const proofFile = row.proofFile;
+      // Opened only when its turn comes, so one archive holds one file open at a time. Proofs are
+      // PDF/PNG/JPEG, compressed already: storing them saves CPU for nothing lost.
+      if (present) {
+        zip.addReadStreamLazy(entry, { compress: false }, (done) => {
+          // yazl wants a stream even with an error; the error alone ends the archive.
+          const failed = (error: unknown) => done(error, new PassThrough());
+          files
+            .read(PROOFS_FOLDER, proofFile)
+            .then(
+              (stored) => (stored ? done(null, stored.body) : failed(new Error(`The proof ${proofFile} is gone.`))),
+              failed,
+            );
+        });
+      }
       summary.push(summaryLine(row, present ? entry : undefined));
     }
     cursor = page.nextCursor || undefined;

@@ -5,7 +5,7 @@ import {
   type PublicAchievement,
   type QueuedAchievement,
 } from "../../../generated/shtp/v1/achievements.js";
-import { storedNameOf } from "../../validation/protojson.js";
+import { storedNameOf } from "../../contract/enums.js";
 import { presentUserSummary } from "../users/presenter.js";
 import type { AchievementKindName, AchievementRow, AchievementStatusName, QueuedRow } from "./service.js";
 

@@ -1,14 +1,14 @@
 import {
   Achievement,
-  AchievementSubmission,
   achievementStatusFromJSON,
   ListAchievementsResponse,
   ListPublicAchievementsResponse,
-  ModerateAchievementRequest,
   ModerationDecision,
   ModerationQueueResponse,
 } from "../../../generated/shtp/v1/achievements.js";
-import { defineRoute, type Download } from "../../http/route.js";
+import { staff } from "../../auth/roles.js";
+import { defineRoute } from "../../http/route.js";
+import type { Download } from "../../storage/files.js";
 import { exportAccepted } from "./export.js";
 import {
   kindFromProto,
@@ -20,8 +20,8 @@ import {
 import {
   AchievementIdParamsSchema,
   AchievementListQuerySchema,
-  AchievementSubmitSchema,
-  ModerateAchievementSchema,
+  AchievementSubmitBody,
+  ModerateAchievementBody,
   AchievementPageQuerySchema,
   UserAchievementsParamsSchema,
 } from "./schema.js";
@@ -39,7 +39,7 @@ export const submitAchievement = defineRoute({
     "form field) or as protobuf bytes (a protobuf Content-Type on the part). The `proof` part is a PDF, PNG or JPEG, " +
     "judged by its content, at most 10 MB; it is stored under a random name. Any failure leaves neither a row nor a file.",
   access: "signedIn",
-  body: { message: AchievementSubmission, schema: AchievementSubmitSchema },
+  body: AchievementSubmitBody,
   upload: { field: "proof", maxBytes: 10 * MiB, kinds: ["pdf", "png", "jpeg"], messagePart: "achievement" },
   response: Achievement,
   successStatus: 201,
@@ -51,7 +51,7 @@ export const submitAchievement = defineRoute({
         services,
         actor,
         { kind: kindFromProto(body.kind), title: body.title, description: body.description },
-        file!,
+        file,
       ),
     ),
 });
@@ -79,7 +79,7 @@ export const getModerationQueue = defineRoute({
   method: "get",
   path: "/achievements/queue",
   summary: "Pending achievements, oldest first, each with its submitter; keyset-paged, one query per page.",
-  access: ["teacher", "admin"],
+  access: staff,
   query: AchievementPageQuerySchema,
   response: ModerationQueueResponse,
   handler: async ({ query, services }) => {
@@ -96,7 +96,7 @@ export const exportMyAchievements = defineRoute({
   access: "signedIn",
   download: { mediaTypes: ["application/zip"] },
   handler: async ({ actor, services }): Promise<Download> =>
-    exportAccepted(services.sequelize, actor.id, services.config.storage.proofsDir),
+    exportAccepted(services.sequelize, actor.id, services.files),
 });
 
 export const getAchievement = defineRoute({
@@ -135,12 +135,12 @@ export const moderateAchievement = defineRoute({
     "any medal now earned, in one transaction. Rejecting keeps the row as REJECTED with the comment and notifies " +
     "ACHIEVEMENT_REJECTED. A decided achievement answers 409, also to concurrent requests: the row is locked. " +
     "Nobody moderates their own submission (403).",
-  access: ["teacher", "admin"],
+  access: staff,
   params: AchievementIdParamsSchema,
-  body: { message: ModerateAchievementRequest, schema: ModerateAchievementSchema },
+  body: ModerateAchievementBody,
   response: Achievement,
   errors: ["not_found", "conflict"],
-  handler: async ({ params, body, actor, services, transaction }) =>
+  handler: async ({ params, body, actor, services, db }) =>
     presentAchievement(
       await achievementService.moderateAchievement(
         services.sequelize,
@@ -149,7 +149,7 @@ export const moderateAchievement = defineRoute({
         body.decision === ModerationDecision.ACCEPT
           ? { decision: "accept", points: body.points, comment: body.comment }
           : { decision: "reject", comment: body.comment },
-        transaction!,
+        db.transaction,
       ),
     ),
 });
@@ -165,8 +165,8 @@ export const deleteAchievement = defineRoute({
   access: "signedIn",
   params: AchievementIdParamsSchema,
   errors: ["not_found", "permission_denied"],
-  handler: async ({ params, actor, services, transaction }) =>
-    achievementService.deleteAchievement(services, actor, params.id, transaction!),
+  handler: async ({ params, actor, services, db }) =>
+    achievementService.deleteAchievement(services, actor, params.id, db.transaction),
 });
 
 export const listUserAchievements = defineRoute({

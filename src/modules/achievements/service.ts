@@ -1,13 +1,11 @@
-import { createReadStream } from "node:fs";
 import path from "node:path";
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { z } from "zod";
 import type { Actor } from "../../auth/roles.js";
 import { ConflictError, NotFoundError, PermissionDeniedError } from "../../errors/index.js";
-import type { Download } from "../../http/route.js";
-import type { UploadedFile } from "../../http/uploads.js";
+import type { Download } from "../../storage/files.js";
+import type { UploadedFile } from "../../storage/files.js";
 import type { Services } from "../../services.js";
-import { removeStoredFile, storeFile } from "../../storage/files.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
 import { awardEarnedMedals } from "../medals/service.js";
 import { notifyUser } from "../notifications/service.js";
@@ -63,8 +61,7 @@ export async function submitAchievement(
   input: { kind: AchievementKindName; title: string; description: string },
   file: UploadedFile,
 ): Promise<AchievementRow> {
-  const { proofsDir } = services.config.storage;
-  const stored = await storeFile(file.path, proofsDir, file.kind);
+  const stored = await services.files.put(PROOFS_FOLDER, file);
   try {
     const [row] = await services.sequelize.query<AchievementRow>(
       `INSERT INTO achievements (user_id, kind, title, description, proof_file, proof_media_type, proof_size)
@@ -78,7 +75,7 @@ export async function submitAchievement(
     if (!row) throw new Error("INSERT … RETURNING returned no row");
     return row;
   } catch (error) {
-    await removeStoredFile(proofsDir, stored);
+    await services.files.remove(PROOFS_FOLDER, stored);
     throw error;
   }
 }
@@ -152,6 +149,9 @@ export async function findVisibleAchievement(
   return row;
 }
 
+/** The storage folder of proofs: private, served only through the API to their owner and staff. */
+export const PROOFS_FOLDER = "proofs";
+
 const extensionOf = (storedName: string) => path.extname(storedName);
 
 /**
@@ -160,15 +160,11 @@ const extensionOf = (storedName: string) => path.extname(storedName);
  */
 export async function openProof(services: Services, actor: Actor, id: string): Promise<Download> {
   const row = await findVisibleAchievement(services.sequelize, actor, id);
-  const file = path.join(services.config.storage.proofsDir, row.proofFile);
-  const body = createReadStream(file);
   // A missing file answers 404 here, before any byte of the response is sent.
-  await new Promise<void>((resolve, reject) => {
-    body.once("open", () => resolve());
-    body.once("error", () => reject(NotFoundError("The proof file")));
-  });
+  const stored = await services.files.read(PROOFS_FOLDER, row.proofFile);
+  if (!stored) throw NotFoundError("The proof file");
   return {
-    body,
+    body: stored.body,
     mediaType: row.proofMediaType,
     fileName: `achievement-${row.id}${extensionOf(row.proofFile)}`,
     size: row.proofSize,
@@ -292,17 +288,5 @@ export async function deleteAchievement(
       { replacements: { points: row.points, userId: row.userId }, transaction },
     );
   }
-  transaction.afterCommit(() => removeStoredFile(services.config.storage.proofsDir, row.proofFile));
-}
-
-/**
- * The stored proof names of a user's achievements, so deleting the user can remove the files after
- * the rows (which go by ON DELETE CASCADE) are gone.
- */
-export async function proofFilesOf(sequelize: Sequelize, userId: string, transaction: Transaction): Promise<string[]> {
-  const rows = await sequelize.query<{ proofFile: string }>(
-    `SELECT proof_file AS "proofFile" FROM achievements WHERE user_id = :userId`,
-    { replacements: { userId }, type: QueryTypes.SELECT, transaction },
-  );
-  return rows.map((row) => row.proofFile);
+  transaction.afterCommit(() => services.files.remove(PROOFS_FOLDER, row.proofFile));
 }

@@ -1,11 +1,11 @@
-import { LoginRequest, LogoutRequest, Me, RefreshRequest, TokenPair } from "../../../generated/shtp/v1/auth.js";
+import { Me, TokenPair } from "../../../generated/shtp/v1/auth.js";
 import { presentMedalAwards } from "../medals/catalogue.js";
 import { unreadAndMedalsOf } from "../medals/service.js";
 import { defineRoute } from "../../http/route.js";
 import { NotFoundError } from "../../errors/index.js";
 import { presentUser } from "../users/presenter.js";
 import { User } from "../users/user.model.js";
-import { AuthLoginSchema, AuthLogoutSchema, AuthRefreshSchema } from "./schema.js";
+import { AuthLoginBody, AuthLogoutBody, AuthRefreshBody } from "./schema.js";
 import * as authService from "./service.js";
 
 const presentTokens = (tokens: authService.IssuedTokens): TokenPair => ({
@@ -23,13 +23,13 @@ export const login = defineRoute({
   description:
     "Wrong email and wrong password answer the same 401. Repeated failures per account or per address answer 429 with Retry-After.",
   access: "public",
-  body: { message: LoginRequest, schema: AuthLoginSchema },
+  body: AuthLoginBody,
   response: TokenPair,
   errors: ["unauthenticated", "rate_limited"],
   // The session is written in its own transaction, after the password check and the throttle.
   transactional: false,
-  handler: async ({ body, services, ctx }) =>
-    presentTokens(await authService.login(services, { email: body.email, password: body.password, address: ctx.ip })),
+  handler: async ({ body, services, address }) =>
+    presentTokens(await authService.login(services, { email: body.email, password: body.password, address })),
 });
 
 export const refresh = defineRoute({
@@ -38,7 +38,7 @@ export const refresh = defineRoute({
   path: "/auth/refresh",
   summary: "Trades a refresh token for a new pair; replaying a used one ends its session.",
   access: "public",
-  body: { message: RefreshRequest, schema: AuthRefreshSchema },
+  body: AuthRefreshBody,
   response: TokenPair,
   errors: ["unauthenticated"],
   // A replay must revoke the session even though the request fails, so the service commits that itself.
@@ -52,8 +52,8 @@ export const logout = defineRoute({
   path: "/auth/logout",
   summary: "Ends the session of a refresh token; unknown tokens are ignored.",
   access: "public",
-  body: { message: LogoutRequest, schema: AuthLogoutSchema },
-  handler: async ({ body, transaction }) => authService.logout(body.refreshToken, transaction),
+  body: AuthLogoutBody,
+  handler: async ({ body, db }) => authService.logout(body.refreshToken, db.transaction),
 });
 
 export const getMe = defineRoute({

@@ -1,22 +1,20 @@
 import {
-  CreateEventRequest,
   Event as EventMessage,
   ListEventRegistrationsResponse,
   ListEventsResponse,
-  MarkAttendanceRequest,
   MarkAttendanceResponse,
-  UpdateEventRequest,
   type EventAudience,
 } from "../../../generated/shtp/v1/events.js";
+import { staff } from "../../auth/roles.js";
 import { defineRoute } from "../../http/route.js";
 import { presentEvent, presentRegistration } from "./presenter.js";
 import {
-  EventAttendanceSchema,
-  EventCreateSchema,
+  EventAttendanceBody,
+  EventCreateBody,
   EventIdParamsSchema,
   EventListQuerySchema,
   EventRegistrationListQuerySchema,
-  EventUpdateSchema,
+  EventUpdateBody,
 } from "./schema.js";
 import * as eventService from "./service.js";
 
@@ -77,12 +75,12 @@ export const createEvent = defineRoute({
     "endsAt must be after startsAt and registrationDeadline (default: startsAt) not after it; capacity 0 means " +
     "unlimited. An empty or absent audience means every student. An unknown group id is 422 with the field " +
     "`audience.groupIds.<index>`. Staff are not notified: they see every event.",
-  access: ["teacher", "admin"],
-  body: { message: CreateEventRequest, schema: EventCreateSchema },
+  access: staff,
+  body: EventCreateBody,
   response: EventMessage,
   successStatus: 201,
   errors: ["failed_precondition"],
-  handler: async ({ body, actor, services, transaction }) => {
+  handler: async ({ body, actor, services, db }) => {
     const startsAt = requiredInstant(body.startsAt);
     const event = await eventService.createEvent(
       services.sequelize,
@@ -97,7 +95,7 @@ export const createEvent = defineRoute({
         registrationDeadline: body.registrationDeadline ?? startsAt,
         audience: audienceOf(body.audience),
       },
-      transaction!,
+      db.transaction,
     );
     return presentEvent(event);
   },
@@ -113,12 +111,12 @@ export const updateEvent = defineRoute({
     "The time rules apply to the result: a violation names the field sent, or startsAt when only startsAt moved " +
     "against a stored instant. Lowering the capacity below the registrations is 422. Registered students stay " +
     "registered if the audience changes (they keep seeing the event).",
-  access: ["teacher", "admin"],
+  access: staff,
   params: EventIdParamsSchema,
-  body: { message: UpdateEventRequest, schema: EventUpdateSchema },
+  body: EventUpdateBody,
   response: EventMessage,
   errors: ["not_found", "failed_precondition"],
-  handler: async ({ params, body, actor, services, transaction }) =>
+  handler: async ({ params, body, actor, services, db }) =>
     presentEvent(
       await eventService.updateEvent(
         services.sequelize,
@@ -134,7 +132,7 @@ export const updateEvent = defineRoute({
           registrationDeadline: body.registrationDeadline,
           audience: body.audience && audienceOf(body.audience),
         },
-        transaction!,
+        db.transaction,
       ),
     ),
 });
@@ -148,11 +146,11 @@ export const deleteEvent = defineRoute({
   description:
     "Unless the event has already ended, each registered student receives a MESSAGE notification (warning) that it " +
     "was cancelled, written in the same transaction. Attendance already counted stays counted.",
-  access: ["teacher", "admin"],
+  access: staff,
   params: EventIdParamsSchema,
   errors: ["not_found"],
-  handler: async ({ params, actor, services, transaction }) =>
-    eventService.deleteEvent(services.sequelize, actor, params.id, transaction!),
+  handler: async ({ params, actor, services, db }) =>
+    eventService.deleteEvent(services.sequelize, actor, params.id, db.transaction),
 });
 
 export const registerForEvent = defineRoute({
@@ -169,8 +167,8 @@ export const registerForEvent = defineRoute({
   response: EventMessage,
   successStatus: 201,
   errors: ["not_found", "conflict", "failed_precondition"],
-  handler: async ({ params, actor, services, transaction }) =>
-    presentEvent(await eventService.registerForEvent(services.sequelize, actor, params.id, transaction!)),
+  handler: async ({ params, actor, services, db }) =>
+    presentEvent(await eventService.registerForEvent(services.sequelize, actor, params.id, db.transaction)),
 });
 
 export const cancelEventRegistration = defineRoute({
@@ -182,8 +180,8 @@ export const cancelEventRegistration = defineRoute({
   access: ["student"],
   params: EventIdParamsSchema,
   errors: ["not_found", "failed_precondition"],
-  handler: async ({ params, actor, services, transaction }) =>
-    eventService.cancelRegistration(services.sequelize, actor, params.id, transaction!),
+  handler: async ({ params, actor, services, db }) =>
+    eventService.cancelRegistration(services.sequelize, actor, params.id, db.transaction),
 });
 
 export const listEventRegistrations = defineRoute({
@@ -191,7 +189,7 @@ export const listEventRegistrations = defineRoute({
   method: "get",
   path: "/events/:id/registrations",
   summary: "An event's registrations in registration order, with attendance; keyset-paged.",
-  access: ["teacher", "admin"],
+  access: staff,
   params: EventIdParamsSchema,
   query: EventRegistrationListQuerySchema,
   response: ListEventRegistrationsResponse,
@@ -211,13 +209,13 @@ export const markEventAttendance = defineRoute({
     "Any teacher or admin may take attendance. Every id must be a registered student (422 naming `userIds.<index>` " +
     "otherwise, nothing marked). Students already marked are not counted again; `marked` counts the new ones. " +
     "Medals earned by this (MEDAL_FIVE_EVENTS) are awarded with a MEDAL_AWARDED notification in the same transaction.",
-  access: ["teacher", "admin"],
+  access: staff,
   params: EventIdParamsSchema,
-  body: { message: MarkAttendanceRequest, schema: EventAttendanceSchema },
+  body: EventAttendanceBody,
   response: MarkAttendanceResponse,
   errors: ["not_found", "failed_precondition"],
-  handler: async ({ params, body, actor, services, transaction }) => ({
-    marked: await eventService.markAttendance(services.sequelize, actor, params.id, body.userIds, transaction!),
+  handler: async ({ params, body, actor, services, db }) => ({
+    marked: await eventService.markAttendance(services.sequelize, actor, params.id, body.userIds, db.transaction),
   }),
 });
 

@@ -1,11 +1,8 @@
-import {
-  CreateGroupRequest,
-  Group as GroupMessage,
-  ListGroupsResponse,
-  UpdateGroupRequest,
-} from "../../../generated/shtp/v1/groups.js";
+import { Group as GroupMessage, ListGroupsResponse } from "../../../generated/shtp/v1/groups.js";
+import { staff } from "../../auth/roles.js";
 import { defineRoute } from "../../http/route.js";
-import { GroupCreateSchema, GroupIdParamsSchema, GroupListQuerySchema, GroupUpdateSchema } from "./schema.js";
+import { presentGroup } from "./presenter.js";
+import { GroupCreateBody, GroupIdParamsSchema, GroupListQuerySchema, GroupUpdateBody } from "./schema.js";
 import * as groupService from "./service.js";
 
 export const listGroups = defineRoute({
@@ -16,7 +13,10 @@ export const listGroups = defineRoute({
   access: "signedIn",
   query: GroupListQuerySchema,
   response: ListGroupsResponse,
-  handler: async ({ query, services }) => groupService.listGroups(services, query),
+  handler: async ({ query, db }) => {
+    const page = await groupService.listGroups(db, query);
+    return { items: page.items.map(presentGroup), nextCursor: page.nextCursor };
+  },
 });
 
 export const getGroup = defineRoute({
@@ -28,7 +28,7 @@ export const getGroup = defineRoute({
   params: GroupIdParamsSchema,
   response: GroupMessage,
   errors: ["not_found"],
-  handler: async ({ params }) => groupService.getGroup(params.id),
+  handler: async ({ params, db }) => presentGroup(await groupService.getGroup(db, params.id)),
 });
 
 export const createGroup = defineRoute({
@@ -36,12 +36,12 @@ export const createGroup = defineRoute({
   method: "post",
   path: "/groups",
   summary: "Creates a group; names are unique whatever their case.",
-  access: ["teacher", "admin"],
-  body: { message: CreateGroupRequest, schema: GroupCreateSchema },
+  access: staff,
+  body: GroupCreateBody,
   response: GroupMessage,
   successStatus: 201,
   errors: ["conflict"],
-  handler: async ({ body, transaction }) => groupService.createGroup(body.name, transaction!),
+  handler: async ({ body, db }) => presentGroup(await groupService.createGroup(db, body.name)),
 });
 
 export const updateGroup = defineRoute({
@@ -49,12 +49,12 @@ export const updateGroup = defineRoute({
   method: "patch",
   path: "/groups/:id",
   summary: "Renames a group; an absent name is left as it is.",
-  access: ["teacher", "admin"],
+  access: staff,
   params: GroupIdParamsSchema,
-  body: { message: UpdateGroupRequest, schema: GroupUpdateSchema },
+  body: GroupUpdateBody,
   response: GroupMessage,
   errors: ["not_found", "conflict"],
-  handler: async ({ params, body, transaction }) => groupService.updateGroup(params.id, body, transaction!),
+  handler: async ({ params, body, db }) => presentGroup(await groupService.updateGroup(db, params.id, body)),
 });
 
 export const deleteGroup = defineRoute({
@@ -62,10 +62,10 @@ export const deleteGroup = defineRoute({
   method: "delete",
   path: "/groups/:id",
   summary: "Deletes a group; 409 while it has members.",
-  access: ["teacher", "admin"],
+  access: staff,
   params: GroupIdParamsSchema,
   errors: ["not_found", "conflict"],
-  handler: async ({ params, transaction }) => groupService.deleteGroup(params.id, transaction!),
+  handler: async ({ params, db }) => groupService.deleteGroup(db, params.id),
 });
 
 export const groupRoutes = [listGroups, getGroup, createGroup, updateGroup, deleteGroup];

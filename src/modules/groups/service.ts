@@ -1,84 +1,68 @@
-import { Op, QueryTypes, col, fn, where, type Transaction } from "sequelize";
-import { z } from "zod";
-import { ConflictError, NotFoundError } from "../../errors/index.js";
-import type { Services } from "../../services.js";
+import { ConflictError, FailedPreconditionError, NotFoundError } from "../../errors/index.js";
+import type { Db, TransactionDb } from "../../db/db.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
-import { User } from "../users/user.model.js";
-import { Group } from "./group.model.js";
+import type { GroupListQuery } from "./schema.js";
+import { nameCursor } from "./schema.js";
+import {
+  deleteGroupRow,
+  existingGroupIds,
+  findGroup,
+  groupsAfter,
+  insertGroup,
+  memberCountOf,
+  nameTaken,
+  renameGroup,
+  type GroupWithCount,
+} from "./queries.js";
 
-/** A group with its member count, as lists show it. */
-export interface GroupWithCount {
-  id: string;
-  name: string;
-  memberCount: number;
-  createdAt: Date;
-}
-
-const nameCursor = z.tuple([z.string()]);
+export type { GroupWithCount } from "./queries.js";
 
 /**
- * A page of groups in name order, keyset-paged on the unique lower(name) index; member counts come
- * from the users(group_id) index, one count per listed group.
+ * A page of groups in case-insensitive name order.
  * @param query - limit and cursor
+ * @throws AppError invalid_argument for a cursor of another list
  */
 export async function listGroups(
-  services: Services,
-  query: { limit: number; cursor?: string },
+  db: Db,
+  query: GroupListQuery,
 ): Promise<{ items: GroupWithCount[]; nextCursor: string }> {
   const after = query.cursor ? decodeCursor(query.cursor, nameCursor)[0] : undefined;
-  const rows = await services.sequelize.query<GroupWithCount & { memberCount: string | number }>(
-    `SELECT g.id, g.name, g.created_at AS "createdAt",
-            (SELECT count(*) FROM users u WHERE u.group_id = g.id) AS "memberCount"
-       FROM groups g
-      WHERE (:after::text IS NULL OR lower(g.name) > :after)
-      ORDER BY lower(g.name)
-      LIMIT :limit`,
-    { replacements: { after: after ?? null, limit: query.limit + 1 }, type: QueryTypes.SELECT },
-  );
-  const page = pageOf(rows, query.limit, (row) => [row.name.toLowerCase()]);
-  return { ...page, items: page.items.map((row) => ({ ...row, memberCount: Number(row.memberCount) })) };
+  const rows = await groupsAfter(db, after, query.limit + 1);
+  return pageOf(rows, query.limit, (row) => [row.name.toLowerCase()]);
 }
 
 /**
  * One group with its member count.
  * @throws AppError not_found
  */
-export async function getGroup(id: string, transaction?: Transaction): Promise<GroupWithCount> {
-  const group = await Group.findByPk(id, { transaction });
+export async function getGroup(db: Db, id: string): Promise<GroupWithCount> {
+  const group = await findGroup(db, id);
   if (!group) throw NotFoundError("The group");
-  return withCount(group, transaction);
-}
-
-async function withCount(group: Group, transaction?: Transaction): Promise<GroupWithCount> {
-  const memberCount = await User.count({ where: { groupId: group.id }, transaction });
-  return { id: group.id, name: group.name, memberCount, createdAt: group.createdAt };
+  return { id: group.id, name: group.name, createdAt: group.createdAt, memberCount: await memberCountOf(db, id) };
 }
 
 /**
  * Creates a group.
  * @throws AppError conflict when the name is taken (in any case)
  */
-export async function createGroup(name: string, transaction: Transaction): Promise<GroupWithCount> {
-  await assertNameFree(name, undefined, transaction);
-  return withCount(await Group.create({ name: name.trim() }, { transaction }), transaction);
+export async function createGroup(db: TransactionDb, name: string): Promise<GroupWithCount> {
+  await assertNameFree(db, name);
+  const group = await insertGroup(db, name);
+  return { id: group.id, name: group.name, createdAt: group.createdAt, memberCount: 0 };
 }
 
 /**
  * Renames a group; an absent name leaves it as it is.
  * @throws AppError not_found, conflict
  */
-export async function updateGroup(
-  id: string,
-  changes: { name?: string },
-  transaction: Transaction,
-): Promise<GroupWithCount> {
-  const group = await Group.findByPk(id, { lock: transaction.LOCK.UPDATE, transaction });
+export async function updateGroup(db: TransactionDb, id: string, changes: { name?: string }): Promise<GroupWithCount> {
+  const group = await findGroup(db, id, { lock: true });
   if (!group) throw NotFoundError("The group");
   if (changes.name !== undefined) {
-    await assertNameFree(changes.name, group.id, transaction);
-    await group.update({ name: changes.name.trim() }, { transaction });
+    await assertNameFree(db, changes.name, group.id);
+    await renameGroup(db, group, changes.name);
   }
-  return withCount(group, transaction);
+  return { id: group.id, name: group.name, createdAt: group.createdAt, memberCount: await memberCountOf(db, id) };
 }
 
 /**
@@ -86,25 +70,39 @@ export async function updateGroup(
  * the delete (the foreign key would refuse it anyway).
  * @throws AppError not_found, conflict while the group has members
  */
-export async function deleteGroup(id: string, transaction: Transaction): Promise<void> {
-  const group = await Group.findByPk(id, { lock: transaction.LOCK.UPDATE, transaction });
+export async function deleteGroup(db: TransactionDb, id: string): Promise<void> {
+  const group = await findGroup(db, id, { lock: true });
   if (!group) throw NotFoundError("The group");
-  const members = await User.count({ where: { groupId: id }, transaction });
+  const members = await memberCountOf(db, id);
   if (members > 0) throw ConflictError(`The group still has ${members} member(s); move them first.`);
-  await group.destroy({ transaction });
+  await deleteGroupRow(db, group);
 }
 
 /** A readable 409 for the common case; the unique index still decides under races. */
-async function assertNameFree(name: string, exceptId: string | undefined, transaction: Transaction): Promise<void> {
-  const clash = await Group.findOne({
-    where: {
-      [Op.and]: [
-        where(fn("lower", col("name")), name.trim().toLowerCase()),
-        ...(exceptId ? [{ id: { [Op.ne]: exceptId } }] : []),
-      ],
-    },
-    attributes: ["id"],
-    transaction,
-  });
-  if (clash) throw ConflictError("A group with this name exists.");
+async function assertNameFree(db: Db, name: string, exceptId?: string): Promise<void> {
+  if (await nameTaken(db, name, exceptId)) throw ConflictError("A group with this name exists.");
+}
+
+/**
+ * The one "these groups exist" check of every module that names groups (accounts, event audiences,
+ * messages): a well-formed request naming a group that does not exist breaks a rule, so it answers
+ * 422 with the field that named it. Inside a transaction the groups stay locked against deletion
+ * until it commits.
+ * @param groups - each id with the request field that named it (`groupId`, `audience.groupIds.2`)
+ * @throws AppError failed_precondition with one violation per unknown group
+ */
+export async function assertGroupsExist(db: Db, groups: readonly { id: string; field: string }[]): Promise<void> {
+  const known = await existingGroupIds(
+    db,
+    groups.map((group) => group.id),
+  );
+  const violations = groups
+    .filter((group) => !known.has(group.id.toLowerCase()))
+    .map((group) => ({ field: group.field, description: "No such group." }));
+  if (violations.length > 0) {
+    throw FailedPreconditionError(
+      violations.length === 1 ? "The group does not exist." : "Some groups do not exist.",
+      violations,
+    );
+  }
 }

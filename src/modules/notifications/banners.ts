@@ -1,7 +1,7 @@
 import { Op, type Transaction } from "sequelize";
 import { BannerSeverity, type Banner as BannerMessage } from "../../../generated/shtp/v1/notifications.js";
 import { InvalidArgumentError, NotFoundError } from "../../errors/index.js";
-import { storedNameOf } from "../../validation/protojson.js";
+import { storedNameOf } from "../../contract/enums.js";
 import { Banner, type BannerSeverityName } from "./banner.model.js";
 
 const severities: Record<BannerSeverityName, BannerSeverity> = {

@@ -1,28 +1,26 @@
 import {
   Banner as BannerMessage,
-  CreateBannerRequest,
   ListBannersResponse,
   ListNotificationsResponse,
-  MarkReadRequest,
   MarkReadResponse,
   MessageSeverity,
   Notification,
-  SendMessageRequest,
   SendMessageResponse,
   UnreadCount,
-  UpdateBannerRequest,
 } from "../../../generated/shtp/v1/notifications.js";
 import { InvalidArgumentError } from "../../errors/index.js";
+import { staff } from "../../auth/roles.js";
 import { defineRoute, type EventStream } from "../../http/route.js";
 import * as banners from "./banners.js";
 import { presentNotification } from "./payloads.js";
 import {
-  BannerCreateSchema,
+  BannerCreateBody,
   BannerIdParamsSchema,
-  BannerUpdateSchema,
+  BannerUpdateBody,
   NotificationListQuerySchema,
-  NotificationMarkReadSchema,
-  NotificationSendSchema,
+  NotificationMarkReadBody,
+  NotificationSendBody,
+  NotificationStreamHeadersSchema,
   NotificationStreamQuerySchema,
 } from "./schema.js";
 import * as notificationService from "./service.js";
@@ -60,10 +58,10 @@ export const markNotificationsRead = defineRoute({
   path: "/notifications/read",
   summary: "Marks the caller's notifications read: the given ids, or all. Ids of others' notifications are ignored.",
   access: "signedIn",
-  body: { message: MarkReadRequest, schema: NotificationMarkReadSchema },
+  body: NotificationMarkReadBody,
   response: MarkReadResponse,
-  handler: async ({ body, actor, services, transaction }) => ({
-    marked: await notificationService.markRead(services.sequelize, actor.id, body, transaction!),
+  handler: async ({ body, actor, services, db }) => ({
+    marked: await notificationService.markRead(services.sequelize, actor.id, body, db.transaction),
   }),
 });
 
@@ -72,12 +70,12 @@ export const sendMessage = defineRoute({
   method: "post",
   path: "/notifications",
   summary: "Sends a message to one user, a group, a learning class or everyone, in one statement.",
-  access: ["teacher", "admin"],
-  body: { message: SendMessageRequest, schema: NotificationSendSchema },
+  access: staff,
+  body: NotificationSendBody,
   response: SendMessageResponse,
   successStatus: 201,
   errors: ["not_found", "failed_precondition"],
-  handler: async ({ body, services, transaction }) => {
+  handler: async ({ body, services, db }) => {
     const audience = body.audience;
     if (!audience) throw InvalidArgumentError("Choose an audience.", [{ field: "userId", description: "Required." }]);
     const recipientCount = await notificationService.sendMessage(
@@ -90,7 +88,7 @@ export const sendMessage = defineRoute({
             ? { kind: "learningClass", learningClass: audience.value.trim() }
             : { kind: "everyone" },
       { text: body.text.trim(), severity: body.severity === MessageSeverity.WARNING ? "warning" : "info" },
-      transaction!,
+      db.transaction,
     );
     return { recipientCount };
   },
@@ -106,14 +104,11 @@ export const streamNotifications = defineRoute({
     "protobuf with `encoding=protobuf`). Comment lines are heartbeats. Works across server processes (PostgreSQL LISTEN/NOTIFY).",
   access: "signedIn",
   query: NotificationStreamQuerySchema,
+  headers: NotificationStreamHeadersSchema,
   events: Notification,
   transactional: false,
-  handler: async ({ actor, services, ctx }): Promise<EventStream<Notification>> => {
-    const lastEventId = ctx.get("last-event-id");
-    if (lastEventId && !/^\d{1,19}$/.test(lastEventId)) {
-      throw InvalidArgumentError("Last-Event-ID must be an event id this stream sent.");
-    }
-    const subscription = await services.notificationHub.subscribe(actor.id, lastEventId || undefined);
+  handler: async ({ actor, headers, services }): Promise<EventStream<Notification>> => {
+    const subscription = await services.notificationHub.subscribe(actor.id, headers["last-event-id"]);
     return {
       close: () => subscription.close(),
       async *[Symbol.asyncIterator]() {
@@ -138,7 +133,7 @@ export const listAllBanners = defineRoute({
   method: "get",
   path: "/notifications/system/all",
   summary: "Every system banner, whatever its state (newest 100).",
-  access: ["teacher", "admin"],
+  access: staff,
   response: ListBannersResponse,
   handler: async () => ({ items: (await banners.listBanners(true)).map(banners.presentBanner) }),
 });
@@ -148,13 +143,13 @@ export const createBanner = defineRoute({
   method: "post",
   path: "/notifications/system",
   summary: "Creates a system banner (inactive unless `active` is true).",
-  access: ["teacher", "admin"],
-  body: { message: CreateBannerRequest, schema: BannerCreateSchema },
+  access: staff,
+  body: BannerCreateBody,
   response: BannerMessage,
   successStatus: 201,
-  handler: async ({ body, transaction }) =>
+  handler: async ({ body, db }) =>
     banners.presentBanner(
-      await banners.createBanner({ ...body, severity: banners.severityName(body.severity) }, transaction!),
+      await banners.createBanner({ ...body, severity: banners.severityName(body.severity) }, db.transaction),
     ),
 });
 
@@ -163,17 +158,17 @@ export const updateBanner = defineRoute({
   method: "patch",
   path: "/notifications/system/:id",
   summary: "Updates a banner; absent fields are left as they are.",
-  access: ["teacher", "admin"],
+  access: staff,
   params: BannerIdParamsSchema,
-  body: { message: UpdateBannerRequest, schema: BannerUpdateSchema },
+  body: BannerUpdateBody,
   response: BannerMessage,
   errors: ["not_found"],
-  handler: async ({ params, body, transaction }) =>
+  handler: async ({ params, body, db }) =>
     banners.presentBanner(
       await banners.updateBanner(
         params.id,
         { ...body, severity: body.severity === undefined ? undefined : banners.severityName(body.severity) },
-        transaction!,
+        db.transaction,
       ),
     ),
 });
@@ -183,10 +178,10 @@ export const deleteBanner = defineRoute({
   method: "delete",
   path: "/notifications/system/:id",
   summary: "Deletes a banner.",
-  access: ["teacher", "admin"],
+  access: staff,
   params: BannerIdParamsSchema,
   errors: ["not_found"],
-  handler: async ({ params, transaction }) => banners.deleteBanner(params.id, transaction!),
+  handler: async ({ params, db }) => banners.deleteBanner(params.id, db.transaction),
 });
 
 export const notificationRoutes = [

@@ -1,87 +1,61 @@
 import { z } from "zod";
 import {
-  bannerSeverityToJSON,
-  BannerSeverity,
-  messageSeverityToJSON,
-  MessageSeverity,
+  CreateBannerRequest,
+  MarkReadRequest,
+  SendMessageRequest,
+  UpdateBannerRequest,
 } from "../../../generated/shtp/v1/notifications.js";
+import { chosenEnum, queryFlag, requiredText, uuidField } from "../../validation/fields.js";
 import { pageQuery } from "../../validation/paging.js";
-import {
-  enumNames,
-  protoBool,
-  protoEnum,
-  protoOptional,
-  protoRepeated,
-  protoRequest,
-  protoString,
-  protoTimestamp,
-} from "../../validation/protojson.js";
+import { each, required, requestBody } from "../../validation/rules.js";
 
-export const NotificationListQuerySchema = z.strictObject({
-  ...pageQuery,
-  unread: z
-    .enum(["true", "false"])
-    .optional()
-    .transform((value) => value === "true"),
-});
+export const NotificationListQuerySchema = z.strictObject({ ...pageQuery, unread: queryFlag() });
 
 export const NotificationStreamQuerySchema = z.strictObject({
   /** `protobuf` sends each event's data as base64 of a serialized shtp.v1.Notification. */
   encoding: z.enum(["json", "protobuf"]).default("json"),
 });
 
-export const NotificationMarkReadSchema = protoRequest({
-  ids: protoRepeated(z.uuid("A notification id."), { max: 1000 }),
-  all: protoBool(),
-}).superRefine((value, context) => {
-  if (value.ids.length > 0 === value.all) {
-    context.addIssue({ code: "custom", path: ["ids"], message: "Give either some ids or all: true." });
-  }
+/** `Last-Event-ID`: the sequence number of the last event the client received, to resume after it. */
+export const NotificationStreamHeadersSchema = z.object({
+  "last-event-id": z
+    .string()
+    .regex(/^\d{1,19}$/, "Must be an event id this stream sent.")
+    .optional(),
 });
 
-const audienceKeys = ["userId", "groupId", "learningClass", "everyone"] as const;
+export const NotificationMarkReadBody = requestBody(
+  MarkReadRequest,
+  { ids: each(uuidField("notification"), { max: 1000 }) },
+  (request, report) => {
+    if (request.ids.length > 0 === request.all) report("ids", "Give either some ids or all: true.");
+  },
+);
 
-export const NotificationSendSchema = protoRequest({
-  text: protoString(z.string().trim().min(1, "Required.").max(2000)),
-  severity: protoEnum(enumNames(MessageSeverity, messageSeverityToJSON), "MESSAGE_SEVERITY_UNSPECIFIED"),
-  userId: protoOptional(z.uuid("A user id.")),
-  groupId: protoOptional(z.uuid("A group id.")),
-  learningClass: protoOptional(z.string().trim().min(1).max(16)),
-  everyone: protoOptional(z.literal(true, "Set everyone to true, or choose another audience.")),
-}).superRefine((value, context) => {
-  const chosen = audienceKeys.filter((key) => value[key] !== undefined);
-  if (chosen.length !== 1) {
-    context.addIssue({
-      code: "custom",
-      path: [chosen[1] ?? "userId"],
-      message: "Choose exactly one audience: userId, groupId, learningClass or everyone.",
-    });
-  }
+export const NotificationSendBody = requestBody(SendMessageRequest, {
+  text: requiredText(2000),
+  severity: chosenEnum("Choose INFO or WARNING."),
+  audience: required(undefined, "Choose exactly one audience: userId, groupId, learningClass or everyone."),
+  userId: uuidField("user"),
+  groupId: uuidField("group"),
+  learningClass: requiredText(16),
+  everyone: z.literal(true, "Set everyone to true, or choose another audience."),
 });
 
-const bannerSeverity = protoEnum(enumNames(BannerSeverity, bannerSeverityToJSON), "BANNER_SEVERITY_UNSPECIFIED");
-const bannerText = z.string().trim().min(1, "Required.").max(1000);
+const bannerText = requiredText(1000);
 
-export const BannerCreateSchema = protoRequest({
-  text: protoString(bannerText),
-  severity: bannerSeverity,
-  active: protoBool(),
-  startsAt: protoTimestamp(),
-  endsAt: protoTimestamp(),
-}).superRefine((value, context) => {
-  if (value.startsAt && value.endsAt && Date.parse(value.startsAt) >= Date.parse(value.endsAt)) {
-    context.addIssue({ code: "custom", path: ["endsAt"], message: "Must be after startsAt." });
-  }
+export const BannerCreateBody = requestBody(
+  CreateBannerRequest,
+  { text: bannerText, severity: chosenEnum("Choose a severity.") },
+  (banner, report) => {
+    if (banner.startsAt && banner.endsAt && banner.startsAt >= banner.endsAt)
+      report("endsAt", "Must be after startsAt.");
+  },
+);
+
+export const BannerUpdateBody = requestBody(UpdateBannerRequest, {
+  text: bannerText,
+  severity: chosenEnum("Choose a severity."),
 });
 
-export const BannerUpdateSchema = protoRequest({
-  text: protoOptional(bannerText),
-  severity: protoOptional(z.enum(enumNames(BannerSeverity, bannerSeverityToJSON))),
-  active: protoOptional(z.boolean()),
-  startsAt: protoTimestamp(),
-  endsAt: protoTimestamp(),
-  clearStartsAt: protoBool(),
-  clearEndsAt: protoBool(),
-});
-
-export const BannerIdParamsSchema = z.strictObject({ id: z.uuid("A banner id.") });
+export const BannerIdParamsSchema = z.strictObject({ id: uuidField("banner") });

@@ -59,8 +59,9 @@ import { loadConfig } from ${JSON.stringify(moduleUrl("src/config/index.ts"))};
 import { connect } from ${JSON.stringify(moduleUrl("src/db/database.ts"))};
 import { createLogger } from ${JSON.stringify(moduleUrl("src/logging/logger.ts"))};
 import { bootstrapUsers } from ${JSON.stringify(moduleUrl("src/modules/users/bootstrap.ts"))};
+import { initModels } from ${JSON.stringify(moduleUrl("src/modules/index.ts"))};
 const input = JSON.parse(process.env.BOOTSTRAP_INPUT);
-const database = await connect(input.url, 2);
+const database = await connect(input.url, 2, initModels);
 try {
   const config = loadConfig(input.environment);
   const outcome = await bootstrapUsers(database.sequelize, config, createLogger("silent"), { embedded: input.embedded });

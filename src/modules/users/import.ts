@@ -10,7 +10,8 @@ import { roleNames, type Actor } from "../../auth/roles.js";
 import { FailedPreconditionError, InvalidArgumentError, type FieldViolation } from "../../errors/index.js";
 import { Group } from "../groups/group.model.js";
 import { mayManageUser } from "./policy.js";
-import { emailField, learningClassField, passwordField, personNameField, reservedNickNames } from "./schema.js";
+import { emailField } from "../../validation/fields.js";
+import { learningClassField, passwordField, personNameField, reservedNickNames } from "./schema.js";
 import { User } from "./user.model.js";
 
 /** The header the import expects, in any order. */

@@ -7,7 +7,7 @@ import {
 import { presentMedalAwards } from "../medals/catalogue.js";
 import type { MedalAwardRow } from "../medals/service.js";
 import type { RoleName } from "../../auth/roles.js";
-import { storedNameOf } from "../../validation/protojson.js";
+import { storedNameOf } from "../../contract/enums.js";
 import type { User } from "./user.model.js";
 
 const protoRoles: Record<RoleName, Role> = { student: Role.STUDENT, teacher: Role.TEACHER, admin: Role.ADMIN };
@@ -21,8 +21,11 @@ export const presentRole = (role: RoleName): Role => protoRoles[role];
  */
 export const roleFromProto = (role: Role): RoleName => storedNameOf(protoRoles, role);
 
-/** Avatars are the one public kind of stored file. */
-export const AVATAR_URL_PREFIX = "/storage/avatars/";
+/** The storage folder of avatars, the one public kind of stored file. */
+export const AVATARS_FOLDER = "avatars";
+
+/** Where avatars are served to anyone. */
+export const AVATAR_URL_PREFIX = `/storage/${AVATARS_FOLDER}/`;
 
 /** @returns the public URL of an avatar, or "" when there is none */
 export const avatarUrlOf = (avatarFile: string | null): string =>

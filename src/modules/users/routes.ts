@@ -1,30 +1,26 @@
 import {
-  ChangeMyPasswordRequest,
-  CreateUserRequest,
   ImportUsersResponse,
   LeaderboardResponse,
   ListUsersResponse,
   PublicProfile,
-  ResetPasswordRequest,
-  UpdateMyProfileRequest,
-  UpdateUserRequest,
   User as UserMessage,
 } from "../../../generated/shtp/v1/users.js";
+import { staff } from "../../auth/roles.js";
 import { defineRoute } from "../../http/route.js";
 import { medalsOf } from "../medals/service.js";
 import { importUsers } from "./import.js";
 import { presentPublicProfile, presentUser, presentUserSummary, roleFromProto } from "./presenter.js";
 import {
   LeaderboardQuerySchema,
-  UserChangeMyPasswordSchema,
-  UserCreateSchema,
+  UserChangeMyPasswordBody,
+  UserCreateBody,
   UserIdParamsSchema,
   UserImportQuerySchema,
   UserListQuerySchema,
   UserProfileParamsSchema,
-  UserResetPasswordSchema,
-  UserUpdateMeSchema,
-  UserUpdateSchema,
+  UserResetPasswordBody,
+  UserUpdateBody,
+  UserUpdateMeBody,
 } from "./schema.js";
 import * as userService from "./service.js";
 
@@ -35,7 +31,7 @@ export const listUsers = defineRoute({
   method: "get",
   path: "/users",
   summary: "Users in name order, filtered by text, group, role or class; keyset-paged.",
-  access: ["teacher", "admin"],
+  access: staff,
   query: UserListQuerySchema,
   response: ListUsersResponse,
   handler: async ({ query }) => {
@@ -49,13 +45,13 @@ export const createUser = defineRoute({
   method: "post",
   path: "/users",
   summary: "Creates an account. Teachers create students; admins create anyone.",
-  access: ["teacher", "admin"],
-  body: { message: CreateUserRequest, schema: UserCreateSchema },
+  access: staff,
+  body: UserCreateBody,
   response: UserMessage,
   successStatus: 201,
   errors: ["conflict", "failed_precondition"],
-  handler: async ({ body, actor, transaction }) =>
-    presentUser(await userService.createUser(actor, { ...body, role: roleFromProto(body.role) }, transaction!)),
+  handler: async ({ body, actor, db }) =>
+    presentUser(await userService.createUser(actor, { ...body, role: roleFromProto(body.role) }, db.transaction)),
 });
 
 export const importUsersRoute = defineRoute({
@@ -67,13 +63,13 @@ export const importUsersRoute = defineRoute({
     "Multipart field `file`: UTF-8 CSV (RFC 4180) with the header firstName,lastName,email,role,password,learningClass,groupName. " +
     "Groups are named and must exist; nicknames are made from the emails. Any bad line answers 422 with one field violation per " +
     "problem, named `lines.<line number>.<column>`, and nothing is created.",
-  access: ["teacher", "admin"],
+  access: staff,
   query: UserImportQuerySchema,
   upload: { field: "file", maxBytes: MiB, kinds: ["text"] },
   response: ImportUsersResponse,
   errors: ["failed_precondition"],
-  handler: async ({ query, actor, file, transaction }) => {
-    const result = await importUsers(actor, file!.path, query.dryRun, transaction!);
+  handler: async ({ query, actor, file, db }) => {
+    const result = await importUsers(actor, file.path, query.dryRun, db.transaction);
     return { dryRun: result.dryRun, createdCount: result.users.length, users: result.users.map(presentUserSummary) };
   },
 });
@@ -101,10 +97,10 @@ export const updateMyProfile = defineRoute({
   path: "/users/me",
   summary: "Updates the caller's profile; absent fields are left as they are.",
   access: "signedIn",
-  body: { message: UpdateMyProfileRequest, schema: UserUpdateMeSchema },
+  body: UserUpdateMeBody,
   response: UserMessage,
   errors: ["conflict"],
-  handler: async ({ body, actor, transaction }) =>
+  handler: async ({ body, actor, db }) =>
     presentUser(
       await userService.updateOwnProfile(
         actor,
@@ -114,7 +110,7 @@ export const updateMyProfile = defineRoute({
           socialLinks: body.socialLinks?.values,
           techStack: body.techStack?.values,
         },
-        transaction!,
+        db.transaction,
       ),
     ),
 });
@@ -125,10 +121,10 @@ export const changeMyPassword = defineRoute({
   path: "/users/me/password",
   summary: "Changes the caller's password and ends their other sessions.",
   access: "signedIn",
-  body: { message: ChangeMyPasswordRequest, schema: UserChangeMyPasswordSchema },
+  body: UserChangeMyPasswordBody,
   errors: ["rate_limited"],
-  handler: async ({ body, actor, services, transaction, ctx }) =>
-    userService.changeOwnPassword(services, actor, { ...body, address: ctx.ip }, transaction!),
+  handler: async ({ body, actor, services, address, db }) =>
+    userService.changeOwnPassword(services, actor, { ...body, address }, db.transaction),
 });
 
 export const replaceMyAvatar = defineRoute({
@@ -141,7 +137,7 @@ export const replaceMyAvatar = defineRoute({
   response: UserMessage,
   // The service commits the row itself, so the old file is removed only after the new one is recorded.
   transactional: false,
-  handler: async ({ actor, file, services }) => presentUser(await userService.replaceAvatar(services, actor, file!)),
+  handler: async ({ actor, file, services }) => presentUser(await userService.replaceAvatar(services, actor, file)),
 });
 
 export const getUserProfile = defineRoute({
@@ -165,18 +161,18 @@ export const updateUser = defineRoute({
   path: "/users/:id",
   summary:
     "Staff edit of an account; absent fields are left as they are. Teachers edit students; only admins change roles.",
-  access: ["teacher", "admin"],
+  access: staff,
   params: UserIdParamsSchema,
-  body: { message: UpdateUserRequest, schema: UserUpdateSchema },
+  body: UserUpdateBody,
   response: UserMessage,
   errors: ["not_found", "conflict", "failed_precondition"],
-  handler: async ({ params, body, actor, transaction }) =>
+  handler: async ({ params, body, actor, db }) =>
     presentUser(
       await userService.updateAccount(
         actor,
         params.id,
         { ...body, role: body.role === undefined ? undefined : roleFromProto(body.role) },
-        transaction!,
+        db.transaction,
       ),
     ),
 });
@@ -186,12 +182,12 @@ export const resetUserPassword = defineRoute({
   method: "post",
   path: "/users/:id/password",
   summary: "Staff sets a new password for an account and ends all its sessions.",
-  access: ["teacher", "admin"],
+  access: staff,
   params: UserIdParamsSchema,
-  body: { message: ResetPasswordRequest, schema: UserResetPasswordSchema },
+  body: UserResetPasswordBody,
   errors: ["not_found"],
-  handler: async ({ params, body, actor, transaction }) =>
-    userService.resetPassword(actor, params.id, body.newPassword, transaction!),
+  handler: async ({ params, body, actor, db }) =>
+    userService.resetPassword(actor, params.id, body.newPassword, db.transaction),
 });
 
 export const deleteUser = defineRoute({
@@ -199,11 +195,11 @@ export const deleteUser = defineRoute({
   method: "delete",
   path: "/users/:id",
   summary: "Deletes an account with its data and files. The last admin cannot be deleted.",
-  access: ["teacher", "admin"],
+  access: staff,
   params: UserIdParamsSchema,
   errors: ["not_found", "failed_precondition"],
-  handler: async ({ params, actor, services, transaction }) =>
-    userService.deleteUser(services, actor, params.id, transaction!),
+  handler: async ({ params, actor, services, db }) =>
+    userService.deleteUser(services, actor, params.id, db.transaction),
 });
 
 /** Fixed paths come before `/users/:idOrNickName`, which would otherwise take them. */

@@ -10,16 +10,14 @@ import {
   PermissionDeniedError,
   UnauthenticatedError,
 } from "../../errors/index.js";
-import type { UploadedFile } from "../../http/uploads.js";
+import type { UploadedFile } from "../../storage/files.js";
 import type { Services } from "../../services.js";
-import { removeStoredFile, storeFile } from "../../storage/files.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
 import { escapeLike, isUuid } from "../../validation/text.js";
-import { proofFilesOf } from "../achievements/service.js";
 import { revokeSessions } from "../auth/service.js";
 import { Group } from "../groups/group.model.js";
 import { mayManageUser, type UserAction } from "./policy.js";
-import { roleFromProto } from "./presenter.js";
+import { AVATARS_FOLDER, roleFromProto } from "./presenter.js";
 import type { UserListQuery } from "./schema.js";
 import { User } from "./user.model.js";
 
@@ -272,15 +270,10 @@ export async function deleteUser(
   await serialiseAdminChanges(transaction);
   const user = await loadManagedUser(actor, id, "delete", transaction);
   await assertAnotherAdminRemains(user, transaction);
-  const avatar = user.avatarFile;
-  const proofs = await proofFilesOf(services.sequelize, user.id, transaction);
-  // The rows go with the user (ON DELETE CASCADE); the files only once that has committed.
+  // Each module collects what its rows name outside the database; the rows go with the user (ON
+  // DELETE CASCADE) and the files once that has committed.
+  await services.onUserDeleted({ sequelize: services.sequelize, transaction }, user.id);
   await user.destroy({ transaction });
-  transaction.afterCommit(async () => {
-    const { avatarsDir, proofsDir } = services.config.storage;
-    await removeStoredFile(avatarsDir, avatar);
-    for (const proof of proofs) await removeStoredFile(proofsDir, proof);
-  });
 }
 
 /**
@@ -289,8 +282,7 @@ export async function deleteUser(
  * @param file - the received image, already checked by content
  */
 export async function replaceAvatar(services: Services, actor: Actor, file: UploadedFile): Promise<User> {
-  const { avatarsDir } = services.config.storage;
-  const stored = await storeFile(file.path, avatarsDir, file.kind);
+  const stored = await services.files.put(AVATARS_FOLDER, file);
   let previous: string | null = null;
   let user: User;
   try {
@@ -301,10 +293,10 @@ export async function replaceAvatar(services: Services, actor: Actor, file: Uplo
       return row.update({ avatarFile: stored }, { transaction });
     });
   } catch (error) {
-    await removeStoredFile(avatarsDir, stored);
+    await services.files.remove(AVATARS_FOLDER, stored);
     throw error;
   }
-  await removeStoredFile(avatarsDir, previous);
+  await services.files.remove(AVATARS_FOLDER, previous);
   return user;
 }
 

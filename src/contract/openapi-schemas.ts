@@ -1,39 +1,8 @@
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
-
-export const protoDir = fileURLToPath(new URL("../../proto/", import.meta.url));
+import { fullNameOf, jsonNameOf } from "./descriptors.js";
 
 /** A JSON Schema object, as OpenAPI 3.1 embeds it. */
 export type JsonSchema = { [key: string]: unknown };
-
-/** @returns every .proto file of the contract, relative to proto/ (`shtp/v1/error.proto`) */
-export function listProtoFiles(): string[] {
-  const found: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of fs.readdirSync(path.join(protoDir, dir), { withFileTypes: true })) {
-      const relative = path.posix.join(dir, entry.name);
-      if (entry.isDirectory()) walk(relative);
-      else if (entry.name.endsWith(".proto")) found.push(relative);
-    }
-  };
-  walk("");
-  return found.sort();
-}
-
-/**
- * Loads the contract with protobufjs reflection, comments included, so the OpenAPI schemas describe
- * exactly what the .proto files say.
- */
-export function loadContract(): protobuf.Root {
-  const root = new protobuf.Root();
-  root.resolvePath = (_origin, target) =>
-    target.startsWith("google/protobuf/") ? target : path.join(protoDir, target);
-  root.loadSync(listProtoFiles(), { keepCase: false, alternateCommentMode: true });
-  root.resolveAll();
-  return root;
-}
 
 const scalarSchemas: Record<string, JsonSchema> = {
   double: { type: "number" },
@@ -83,17 +52,19 @@ export class ProtoSchemaBuilder {
 
   private messageSchema(type: protobuf.Type): JsonSchema {
     const properties: Record<string, JsonSchema> = {};
-    for (const field of type.fieldsArray) properties[field.name] = this.fieldSchema(field);
-    const oneofs = type.oneofsArray.filter((oneof) => !oneof.name.startsWith("_"));
+    for (const field of type.fieldsArray) properties[jsonNameOf(field)] = this.fieldSchema(field);
+    const oneofs = type.oneofsArray.filter(
+      (oneof) => !oneof.fieldsArray.some((field) => field.options?.proto3_optional),
+    );
     const notes = oneofs.map(
-      (oneof) => `At most one of ${oneof.oneof.map((name) => `\`${name}\``).join(", ")} is set.`,
+      (oneof) => `At most one of ${oneof.fieldsArray.map((field) => `\`${jsonNameOf(field)}\``).join(", ")} is set.`,
     );
     return {
       type: "object",
       ...(description(type.comment, notes) ? { description: description(type.comment, notes) } : {}),
       properties,
       additionalProperties: false,
-      "x-proto-message": type.fullName.replace(/^\./, ""),
+      "x-proto-message": fullNameOf(type),
     };
   }
 
@@ -112,7 +83,7 @@ export class ProtoSchemaBuilder {
     if (resolved instanceof protobuf.Enum) {
       return { type: "string", enum: Object.keys(resolved.values).filter((name) => resolved.values[name] !== 0) };
     }
-    if (resolved instanceof protobuf.Type) return this.refTo(resolved.fullName.replace(/^\./, ""));
+    if (resolved instanceof protobuf.Type) return this.refTo(fullNameOf(resolved));
     const scalar = scalarSchemas[field.type];
     if (!scalar) throw new Error(`No JSON Schema for proto type ${field.type}`);
     return scalar;

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { FieldViolation } from "../errors/index.js";
+import type { FieldViolation } from "./index.js";
 
 /**
  * Turns zod issues into field violations with full dotted paths (`audience.groupIds.0`), one per
