@@ -1,7 +1,7 @@
 import path from "node:path";
 import { PassThrough } from "node:stream";
-import type { Sequelize } from "sequelize";
 import yazl from "yazl";
+import type { Db } from "../../db/db.js";
 import type { Download } from "../../storage/files.js";
 import type { FileStore } from "../../storage/store.js";
 import { listOwnAchievements, PROOFS_FOLDER, type AchievementRow } from "./service.js";
@@ -31,10 +31,10 @@ function summaryLine(row: AchievementRow, entry: string | undefined): string {
  * The caller's accepted achievements as a ZIP: each proof file, and `summary.txt` describing them.
  * The archive is written as the client reads it: rows come a page at a time and files are streamed
  * from storage by the zip writer one at a time, so neither the archive nor the files are held in memory.
- * @param userId - whose (always the caller)
  * @param files - where proofs are stored
+ * @param userId - whose (always the caller)
  */
-export async function exportAccepted(sequelize: Sequelize, userId: string, files: FileStore): Promise<Download> {
+export async function exportAccepted(db: Db, files: FileStore, userId: string): Promise<Download> {
   const zip = new yazl.ZipFile();
   // A file removed between the listing and its turn in the archive makes the zip writer emit an error: it
   // must end this download (the client sees a broken transfer), never go unhandled and end the process.
@@ -44,7 +44,7 @@ export async function exportAccepted(sequelize: Sequelize, userId: string, files
   let count = 0;
   let total = 0;
   do {
-    const page = await listOwnAchievements(sequelize, userId, { status: "accepted", limit: PAGE_SIZE, cursor });
+    const page = await listOwnAchievements(db, userId, { status: "accepted", limit: PAGE_SIZE, cursor });
     for (const row of page.items) {
       count += 1;
       total += row.points ?? 0;

@@ -1,13 +1,15 @@
 import {
   AchievementKind,
   AchievementStatus,
+  ModerationDecision,
   type Achievement,
+  type ModerateAchievementRequest,
   type PublicAchievement,
   type QueuedAchievement,
 } from "../../../generated/shtp/v1/achievements.js";
 import { storedNameOf } from "../../contract/enums.js";
 import { presentUserSummary } from "../users/presenter.js";
-import type { AchievementKindName, AchievementRow, AchievementStatusName, QueuedRow } from "./service.js";
+import type { AchievementKindName, AchievementRow, AchievementStatusName, QueuedRow, Verdict } from "./service.js";
 
 const protoKinds: Record<AchievementKindName, AchievementKind> = {
   olympiad: AchievementKind.OLYMPIAD,
@@ -28,20 +30,21 @@ export const kindFromProto = (kind: AchievementKind): AchievementKindName => sto
 export const statusFromProto = (status: AchievementStatus): AchievementStatusName =>
   storedNameOf(protoStatuses, status);
 
-/** What every view of an achievement shows. */
-const publicFields = (row: AchievementRow) => ({
-  id: row.id,
-  userId: row.userId,
-  kind: protoKinds[row.kind],
-  title: row.title,
-  description: row.description,
-  points: row.points ?? 0,
-});
+/** @param request - a validated moderation request (zod refused UNSPECIFIED; REJECT carries no points) */
+export const verdictFromProto = (request: ModerateAchievementRequest): Verdict =>
+  request.decision === ModerationDecision.ACCEPT
+    ? { decision: "accept", points: request.points, comment: request.comment }
+    : { decision: "reject", comment: request.comment };
 
 /** An achievement as its owner and staff see it. */
 export function presentAchievement(row: AchievementRow): Achievement {
   return {
-    ...publicFields(row),
+    id: row.id,
+    userId: row.userId,
+    kind: protoKinds[row.kind],
+    title: row.title,
+    description: row.description,
+    points: row.points ?? 0,
     status: protoStatuses[row.status],
     comment: row.comment,
     proofMediaType: row.proofMediaType,
@@ -54,7 +57,8 @@ export function presentAchievement(row: AchievementRow): Achievement {
 
 /** An accepted achievement as anyone sees it on a profile: no proof, no moderator. */
 export function presentPublicAchievement(row: AchievementRow): PublicAchievement {
-  return { ...publicFields(row), acceptedAt: row.moderatedAt ?? undefined };
+  const { id, userId, kind, title, description, points } = presentAchievement(row);
+  return { id, userId, kind, title, description, points, acceptedAt: row.moderatedAt ?? undefined };
 }
 
 /** A queue entry: the achievement and who submitted it. */

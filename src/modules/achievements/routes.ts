@@ -3,7 +3,6 @@ import {
   achievementStatusFromJSON,
   ListAchievementsResponse,
   ListPublicAchievementsResponse,
-  ModerationDecision,
   ModerationQueueResponse,
 } from "../../../generated/shtp/v1/achievements.js";
 import { staff } from "../../auth/roles.js";
@@ -16,6 +15,7 @@ import {
   presentPublicAchievement,
   presentQueued,
   statusFromProto,
+  verdictFromProto,
 } from "./presenter.js";
 import {
   AchievementIdParamsSchema,
@@ -45,11 +45,12 @@ export const submitAchievement = defineRoute({
   successStatus: 201,
   // The service runs its own transaction, so it can remove the stored file when the row fails.
   transactional: false,
-  handler: async ({ body, actor, file, services }) =>
+  handler: async ({ body, actor, file, services, db }) =>
     presentAchievement(
       await achievementService.submitAchievement(
-        services,
-        actor,
+        db,
+        services.files,
+        actor.id,
         { kind: kindFromProto(body.kind), title: body.title, description: body.description },
         file,
       ),
@@ -64,8 +65,8 @@ export const listMyAchievements = defineRoute({
   access: "signedIn",
   query: AchievementListQuerySchema,
   response: ListAchievementsResponse,
-  handler: async ({ query, actor, services }) => {
-    const page = await achievementService.listOwnAchievements(services.sequelize, actor.id, {
+  handler: async ({ query, actor, db }) => {
+    const page = await achievementService.listOwnAchievements(db, actor.id, {
       limit: query.limit,
       cursor: query.cursor,
       status: query.status ? statusFromProto(achievementStatusFromJSON(query.status)) : undefined,
@@ -82,8 +83,8 @@ export const getModerationQueue = defineRoute({
   access: staff,
   query: AchievementPageQuerySchema,
   response: ModerationQueueResponse,
-  handler: async ({ query, services }) => {
-    const page = await achievementService.moderationQueue(services.sequelize, query);
+  handler: async ({ query, db }) => {
+    const page = await achievementService.moderationQueue(db, query);
     return { items: page.items.map(presentQueued), nextCursor: page.nextCursor };
   },
 });
@@ -95,8 +96,7 @@ export const exportMyAchievements = defineRoute({
   summary: "A ZIP of the caller's accepted achievements: every proof file and a summary.txt, streamed.",
   access: "signedIn",
   download: { mediaTypes: ["application/zip"] },
-  handler: async ({ actor, services }): Promise<Download> =>
-    exportAccepted(services.sequelize, actor.id, services.files),
+  handler: async ({ actor, services, db }): Promise<Download> => exportAccepted(db, services.files, actor.id),
 });
 
 export const getAchievement = defineRoute({
@@ -108,8 +108,8 @@ export const getAchievement = defineRoute({
   params: AchievementIdParamsSchema,
   response: Achievement,
   errors: ["not_found"],
-  handler: async ({ params, actor, services }) =>
-    presentAchievement(await achievementService.findVisibleAchievement(services.sequelize, actor, params.id)),
+  handler: async ({ params, actor, db }) =>
+    presentAchievement(await achievementService.getAchievement(db, actor, params.id)),
 });
 
 export const downloadProof = defineRoute({
@@ -121,8 +121,8 @@ export const downloadProof = defineRoute({
   params: AchievementIdParamsSchema,
   download: { mediaTypes: ["application/pdf", "image/png", "image/jpeg"] },
   errors: ["not_found"],
-  handler: async ({ params, actor, services }): Promise<Download> =>
-    achievementService.openProof(services, actor, params.id),
+  handler: async ({ params, actor, services, db }): Promise<Download> =>
+    achievementService.openProof(db, services.files, actor, params.id),
 });
 
 export const moderateAchievement = defineRoute({
@@ -140,18 +140,8 @@ export const moderateAchievement = defineRoute({
   body: ModerateAchievementBody,
   response: Achievement,
   errors: ["not_found", "conflict"],
-  handler: async ({ params, body, actor, services, db }) =>
-    presentAchievement(
-      await achievementService.moderateAchievement(
-        services.sequelize,
-        actor,
-        params.id,
-        body.decision === ModerationDecision.ACCEPT
-          ? { decision: "accept", points: body.points, comment: body.comment }
-          : { decision: "reject", comment: body.comment },
-        db.transaction,
-      ),
-    ),
+  handler: async ({ params, body, actor, db }) =>
+    presentAchievement(await achievementService.moderateAchievement(db, actor, params.id, verdictFromProto(body))),
 });
 
 export const deleteAchievement = defineRoute({
@@ -166,7 +156,7 @@ export const deleteAchievement = defineRoute({
   params: AchievementIdParamsSchema,
   errors: ["not_found", "permission_denied"],
   handler: async ({ params, actor, services, db }) =>
-    achievementService.deleteAchievement(services, actor, params.id, db.transaction),
+    achievementService.deleteAchievement(db, services.files, actor, params.id),
 });
 
 export const listUserAchievements = defineRoute({
@@ -179,8 +169,8 @@ export const listUserAchievements = defineRoute({
   query: AchievementPageQuerySchema,
   response: ListPublicAchievementsResponse,
   errors: ["not_found"],
-  handler: async ({ params, query, services }) => {
-    const page = await achievementService.listAcceptedOf(services.sequelize, params.id, query);
+  handler: async ({ params, query, db }) => {
+    const page = await achievementService.listAcceptedOf(db, params.id, query);
     return { items: page.items.map(presentPublicAchievement), nextCursor: page.nextCursor };
   },
 });

@@ -490,6 +490,6 @@ export async function markAttendance(
     { replacements, type: QueryTypes.SELECT, transaction },
   );
   const markedIds = marked.map((row) => row.userId);
-  await awardEarnedMedals(sequelize, markedIds, transaction);
+  await awardEarnedMedals({ sequelize, transaction }, markedIds);
   return markedIds.length;
 }

@@ -1,4 +1,5 @@
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
+import type { TransactionDb } from "../../db/db.js";
 import { notifyRecipients, unreadCountSql } from "../notifications/service.js";
 import { medalCatalogue, medalNames, type MedalName } from "./catalogue.js";
 
@@ -24,11 +25,11 @@ const earnedRules = medalNames
  * @returns the medals awarded, per user
  */
 export async function awardEarnedMedals(
-  sequelize: Sequelize,
+  db: TransactionDb,
   userIds: readonly string[],
-  transaction: Transaction,
 ): Promise<{ userId: string; medal: MedalName }[]> {
   if (userIds.length === 0) return [];
+  const { sequelize, transaction } = db;
   const awarded = await sequelize.query<{ userId: string; medal: MedalName }>(
     `INSERT INTO user_medals (user_id, medal)
      SELECT u.id, rule.medal

@@ -1,8 +1,11 @@
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { z } from "zod";
+import type { TransactionDb } from "../../db/db.js";
 import { FailedPreconditionError, NotFoundError } from "../../errors/index.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
 import type { NotificationContent, NotificationRow } from "./payloads.js";
+
+export type { NotificationContent } from "./payloads.js";
 
 /** The columns every notification query selects, in the shape of NotificationRow. */
 export const notificationColumns = `n.id, n.seq::text AS seq, n.user_id AS "userId", n.type, n.payload,
@@ -127,6 +130,59 @@ export async function notifyUser(
     { sql: "SELECT CAST(:userId AS uuid) AS user_id", replacements: { userId } },
     transaction,
   );
+}
+
+/** Who receives a notification; resolved set-based inside one INSERT … SELECT. */
+export type Recipients =
+  | { kind: "users"; userIds: readonly string[] }
+  | { kind: "group"; groupId: string }
+  | { kind: "learningClass"; learningClass: string }
+  | { kind: "everyone" }
+  /** Every student of an audience; both lists empty = every student (the events/contests audience model). */
+  | { kind: "students"; groupIds: readonly string[]; learningClasses: readonly string[] };
+
+/** The SELECT of recipients' ids (a `user_id` column) for notifyRecipients, with its replacements. */
+function recipientsQuery(recipients: Recipients): { sql: string; replacements: Record<string, unknown> } {
+  switch (recipients.kind) {
+    case "users":
+      return {
+        sql: "SELECT DISTINCT unnest(CAST(ARRAY[:userIds] AS uuid[])) AS user_id",
+        replacements: { userIds: [...recipients.userIds] },
+      };
+    case "group":
+      return { sql: "SELECT id AS user_id FROM users WHERE group_id = :groupId", replacements: { ...recipients } };
+    case "learningClass":
+      return {
+        sql: "SELECT id AS user_id FROM users WHERE learning_class = :learningClass",
+        replacements: { ...recipients },
+      };
+    case "everyone":
+      return { sql: "SELECT id AS user_id FROM users", replacements: {} };
+    case "students": {
+      // An empty list must not reach ARRAY[…] (it would expand to nothing): it simply adds no filter.
+      const filters = [
+        ...(recipients.groupIds.length > 0 ? ["group_id = ANY(CAST(ARRAY[:groupIds] AS uuid[]))"] : []),
+        ...(recipients.learningClasses.length > 0
+          ? ["learning_class = ANY(CAST(ARRAY[:learningClasses] AS text[]))"]
+          : []),
+      ];
+      return {
+        sql: `SELECT id AS user_id FROM users WHERE role = 'student'${filters.length > 0 ? ` AND (${filters.join(" OR ")})` : ""}`,
+        replacements: { groupIds: [...recipients.groupIds], learningClasses: [...recipients.learningClasses] },
+      };
+    }
+  }
+}
+
+/**
+ * Writes one notification per recipient, as one INSERT … SELECT in the caller's transaction.
+ * @param recipients - who receives it
+ * @param content - what it says
+ * @returns how many were written
+ */
+export async function notify(db: TransactionDb, recipients: Recipients, content: NotificationContent): Promise<number> {
+  if (recipients.kind === "users" && recipients.userIds.length === 0) return 0;
+  return notifyRecipients(db.sequelize, content, recipientsQuery(recipients), db.transaction);
 }
 
 const audienceSql: { [K in Audience["kind"]]: string } = {
