@@ -8,7 +8,7 @@ import type { UploadedFile } from "../../storage/files.js";
 import type { Services } from "../../services.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
 import { awardEarnedMedals } from "../medals/service.js";
-import { notifyUser } from "../notifications/service.js";
+import { notify } from "../notifications/service.js";
 import { mayDeleteAchievement, mayModerateAchievement, mayReadAchievement } from "./policy.js";
 
 export type AchievementKindName = "olympiad" | "event" | "other";
@@ -243,19 +243,18 @@ export async function moderateAchievement(
         WHERE id = :userId`,
       { replacements: { points: verdict.points, userId: row.userId }, transaction },
     );
-    await notifyUser(
-      sequelize,
-      row.userId,
+    const db = { sequelize, transaction };
+    await notify(
+      db,
+      { kind: "users", userIds: [row.userId] },
       { type: "achievement_accepted", payload: { achievementId: row.id, title: row.title, points: verdict.points } },
-      transaction,
     );
-    await awardEarnedMedals(sequelize, [row.userId], transaction);
+    await awardEarnedMedals(db, [row.userId]);
   } else {
-    await notifyUser(
-      sequelize,
-      row.userId,
+    await notify(
+      { sequelize, transaction },
+      { kind: "users", userIds: [row.userId] },
       { type: "achievement_rejected", payload: { achievementId: row.id, title: row.title, comment: verdict.comment } },
-      transaction,
     );
   }
   return row;

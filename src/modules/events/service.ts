@@ -10,7 +10,7 @@ import {
 } from "../../errors/index.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
 import { awardEarnedMedals } from "../medals/service.js";
-import { notifyRecipients } from "../notifications/service.js";
+import { notify } from "../notifications/service.js";
 import { authorizeEventEdit, seesAllEvents } from "./policy.js";
 import { eventTimeRules, type EventListQuery } from "./schema.js";
 
@@ -89,11 +89,6 @@ const audienceIncludesViewer = `e.audience_keys && (SELECT event_viewer_keys(v.g
 /** What a student may see: events of their audience, and those they are registered for (even if the audience changed). */
 const visibleToStudent = `(${audienceIncludesViewer} OR EXISTS (SELECT 1 FROM event_registrations vr
   WHERE vr.event_id = e.id AND vr.user_id = :viewerId))`;
-
-/** Every student of an event's audience, for the announcement: the same key test, per user. */
-const audienceStudentsSql = `SELECT u.id AS user_id FROM events e JOIN users u
-  ON u.role = 'student' AND e.audience_keys && event_viewer_keys(u.group_id, u.learning_class)
-  WHERE e.id = :eventId`;
 
 /**
  * One event as the caller may see it: staff see all, students their audience's and their own.
@@ -239,11 +234,10 @@ export async function createEvent(
     },
   );
   if (!row) throw new Error("INSERT … RETURNING gave no row.");
-  await notifyRecipients(
-    sequelize,
+  await notify(
+    { sequelize, transaction },
+    { kind: "students", groupIds: row.audienceGroupIds, learningClasses: row.audienceClasses },
     { type: "event_created", payload: { eventId: row.id, title: row.title, startsAt: row.startsAt.toISOString() } },
-    { sql: audienceStudentsSql, replacements: { eventId: row.id } },
-    transaction,
   );
   return row;
 }
@@ -336,8 +330,13 @@ export async function deleteEvent(
   const event = await loadEvent(sequelize, actor, id, transaction, { lock: true });
   authorizeEventEdit(actor, event);
   if (!event.ended && event.registeredCount > 0) {
-    await notifyRecipients(
-      sequelize,
+    const registered = await sequelize.query<{ userId: string }>(
+      `SELECT user_id AS "userId" FROM event_registrations WHERE event_id = :eventId`,
+      { replacements: { eventId: id }, type: QueryTypes.SELECT, transaction },
+    );
+    await notify(
+      { sequelize, transaction },
+      { kind: "users", userIds: registered.map((row) => row.userId) },
       {
         type: "message",
         payload: {
@@ -345,8 +344,6 @@ export async function deleteEvent(
           severity: "warning",
         },
       },
-      { sql: "SELECT user_id FROM event_registrations WHERE event_id = :eventId", replacements: { eventId: id } },
-      transaction,
     );
   }
   await sequelize.query("DELETE FROM events WHERE id = :id", { replacements: { id }, transaction });
@@ -490,6 +487,6 @@ export async function markAttendance(
     { replacements, type: QueryTypes.SELECT, transaction },
   );
   const markedIds = marked.map((row) => row.userId);
-  await awardEarnedMedals(sequelize, markedIds, transaction);
+  await awardEarnedMedals({ sequelize, transaction }, markedIds);
   return markedIds.length;
 }
