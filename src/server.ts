@@ -61,7 +61,7 @@ export async function startServer(config: Config, logger: Logger, routes?: reado
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.http.port;
   const url = `http://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${port}`;
-  const stopRetention = startRetentionJob(database.sequelize, logger, {
+  const stopRetention = startRetentionJob({ sequelize: database.sequelize }, logger, {
     retentionDays: config.notifications.retentionDays,
     intervalSeconds: config.notifications.retentionIntervalSeconds,
   });

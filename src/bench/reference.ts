@@ -13,13 +13,13 @@ import Koa from "koa";
 import pg from "pg";
 import { ListNotificationsResponse } from "../../generated/shtp/v1/notifications.js";
 import { sessionCheckSql } from "../auth/authenticate.js";
-import { presentNotification, type NotificationRow } from "../modules/notifications/payloads.js";
-import { notificationColumns } from "../modules/notifications/service.js";
+import { presentNotification } from "../modules/notifications/presenter.js";
+import { notificationColumns, type NotificationRow } from "../modules/notifications/queries.js";
 import { pageOf } from "../validation/paging.js";
 import type { ReferenceReady, ReferenceSpec } from "./protocol.js";
 
 /**
- * listNotifications' statement (src/modules/notifications/service.ts) for a first page without filters, built
+ * listNotifications' statement (notificationsBefore in src/modules/notifications/queries.ts) for a first page without filters, built
  * from the same column list, with bind parameters where Sequelize inlines replacements.
  */
 export const floorSql = `SELECT ${notificationColumns}

@@ -1,10 +1,23 @@
-import type { Event, EventRegistration } from "../../../generated/shtp/v1/events.js";
+import type {
+  Event,
+  EventAudience as EventAudienceMessage,
+  EventRegistration,
+} from "../../../generated/shtp/v1/events.js";
 import { presentUserSummary } from "../users/presenter.js";
-import type { EventRegistrationRow, EventRow } from "./service.js";
+import type { EventAudience, EventRegistrationRow, EventRow } from "./queries.js";
+
+/**
+ * The audience a request gave, as the service stores it; absent means everyone (both lists empty).
+ * @param audience - validated by the schema (classes trimmed, group ids well-formed)
+ */
+export const audienceFromWire = (audience: EventAudienceMessage | undefined): EventAudience => ({
+  groupIds: audience?.groupIds ?? [],
+  learningClasses: audience?.learningClasses ?? [],
+});
 
 /**
  * An event as the caller sees it (`registered` is about the caller).
- * @param row - from loadEvent or listEvents
+ * @param row - an event as loaded for the caller
  */
 export function presentEvent(row: EventRow): Event {
   return {
@@ -27,7 +40,7 @@ export function presentEvent(row: EventRow): Event {
 
 /**
  * One registration with the student's summary.
- * @param row - from listRegistrations
+ * @param row - a row of a registrations page
  */
 export function presentRegistration(row: EventRegistrationRow): EventRegistration {
   return {

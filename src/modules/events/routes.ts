@@ -3,11 +3,12 @@ import {
   ListEventRegistrationsResponse,
   ListEventsResponse,
   MarkAttendanceResponse,
-  type EventAudience,
 } from "../../../generated/shtp/v1/events.js";
 import { staff } from "../../auth/roles.js";
 import { defineRoute } from "../../http/route.js";
-import { presentEvent, presentRegistration } from "./presenter.js";
+import * as eventService from "./events.service.js";
+import { audienceFromWire, presentEvent, presentRegistration } from "./presenter.js";
+import * as registrationService from "./registrations.service.js";
 import {
   EventAttendanceBody,
   EventCreateBody,
@@ -16,17 +17,10 @@ import {
   EventRegistrationListQuerySchema,
   EventUpdateBody,
 } from "./schema.js";
-import * as eventService from "./service.js";
 
 const visibility =
   "Staff see every event; a student sees the events whose audience includes their group or learning class " +
   "(or is empty, meaning everyone) and those they are registered for. Any other event answers 404, as a missing one.";
-
-/** The audience as the service stores it: trimmed classes; absent means everyone. */
-const audienceOf = (audience: EventAudience | undefined): eventService.EventAudience => ({
-  groupIds: audience?.groupIds ?? [],
-  learningClasses: (audience?.learningClasses ?? []).map((name) => name.trim()),
-});
 
 /** zod has required both instants (400 otherwise), so an absent one here is a bug, not client input. */
 function requiredInstant(value: Date | undefined): Date {
@@ -46,8 +40,8 @@ export const listEvents = defineRoute({
   access: "signedIn",
   query: EventListQuerySchema,
   response: ListEventsResponse,
-  handler: async ({ query, actor, services }) => {
-    const page = await eventService.listEvents(services.sequelize, actor, query);
+  handler: async ({ query, actor, db }) => {
+    const page = await eventService.listEvents(db, actor, query);
     return { items: page.items.map(presentEvent), nextCursor: page.nextCursor };
   },
 });
@@ -62,8 +56,7 @@ export const getEvent = defineRoute({
   params: EventIdParamsSchema,
   response: EventMessage,
   errors: ["not_found"],
-  handler: async ({ params, actor, services }) =>
-    presentEvent(await eventService.loadEvent(services.sequelize, actor, params.id)),
+  handler: async ({ params, actor, db }) => presentEvent(await eventService.getEvent(db, actor, params.id)),
 });
 
 export const createEvent = defineRoute({
@@ -80,23 +73,18 @@ export const createEvent = defineRoute({
   response: EventMessage,
   successStatus: 201,
   errors: ["failed_precondition"],
-  handler: async ({ body, actor, services, db }) => {
+  handler: async ({ body, actor, db }) => {
     const startsAt = requiredInstant(body.startsAt);
-    const event = await eventService.createEvent(
-      services.sequelize,
-      actor,
-      {
-        title: body.title.trim(),
-        description: body.description,
-        location: body.location.trim(),
-        startsAt,
-        endsAt: requiredInstant(body.endsAt),
-        capacity: body.capacity,
-        registrationDeadline: body.registrationDeadline ?? startsAt,
-        audience: audienceOf(body.audience),
-      },
-      db.transaction,
-    );
+    const event = await eventService.createEvent(db, actor, {
+      title: body.title,
+      description: body.description,
+      location: body.location,
+      startsAt,
+      endsAt: requiredInstant(body.endsAt),
+      capacity: body.capacity,
+      registrationDeadline: body.registrationDeadline ?? startsAt,
+      audience: audienceFromWire(body.audience),
+    });
     return presentEvent(event);
   },
 });
@@ -116,24 +104,18 @@ export const updateEvent = defineRoute({
   body: EventUpdateBody,
   response: EventMessage,
   errors: ["not_found", "failed_precondition"],
-  handler: async ({ params, body, actor, services, db }) =>
+  handler: async ({ params, body, actor, db }) =>
     presentEvent(
-      await eventService.updateEvent(
-        services.sequelize,
-        actor,
-        params.id,
-        {
-          title: body.title?.trim(),
-          description: body.description,
-          location: body.location?.trim(),
-          startsAt: body.startsAt,
-          endsAt: body.endsAt,
-          capacity: body.capacity,
-          registrationDeadline: body.registrationDeadline,
-          audience: body.audience && audienceOf(body.audience),
-        },
-        db.transaction,
-      ),
+      await eventService.updateEvent(db, actor, params.id, {
+        title: body.title,
+        description: body.description,
+        location: body.location,
+        startsAt: body.startsAt,
+        endsAt: body.endsAt,
+        capacity: body.capacity,
+        registrationDeadline: body.registrationDeadline,
+        audience: body.audience && audienceFromWire(body.audience),
+      }),
     ),
 });
 
@@ -149,8 +131,7 @@ export const deleteEvent = defineRoute({
   access: staff,
   params: EventIdParamsSchema,
   errors: ["not_found"],
-  handler: async ({ params, actor, services, db }) =>
-    eventService.deleteEvent(services.sequelize, actor, params.id, db.transaction),
+  handler: async ({ params, actor, db }) => eventService.deleteEvent(db, actor, params.id),
 });
 
 export const registerForEvent = defineRoute({
@@ -167,8 +148,8 @@ export const registerForEvent = defineRoute({
   response: EventMessage,
   successStatus: 201,
   errors: ["not_found", "conflict", "failed_precondition"],
-  handler: async ({ params, actor, services, db }) =>
-    presentEvent(await eventService.registerForEvent(services.sequelize, actor, params.id, db.transaction)),
+  handler: async ({ params, actor, db }) =>
+    presentEvent(await registrationService.registerForEvent(db, actor, params.id)),
 });
 
 export const cancelEventRegistration = defineRoute({
@@ -180,8 +161,7 @@ export const cancelEventRegistration = defineRoute({
   access: ["student"],
   params: EventIdParamsSchema,
   errors: ["not_found", "failed_precondition"],
-  handler: async ({ params, actor, services, db }) =>
-    eventService.cancelRegistration(services.sequelize, actor, params.id, db.transaction),
+  handler: async ({ params, actor, db }) => registrationService.cancelRegistration(db, actor, params.id),
 });
 
 export const listEventRegistrations = defineRoute({
@@ -194,8 +174,8 @@ export const listEventRegistrations = defineRoute({
   query: EventRegistrationListQuerySchema,
   response: ListEventRegistrationsResponse,
   errors: ["not_found"],
-  handler: async ({ params, query, actor, services }) => {
-    const page = await eventService.listRegistrations(services.sequelize, actor, params.id, query);
+  handler: async ({ params, query, actor, db }) => {
+    const page = await registrationService.listRegistrations(db, actor, params.id, query);
     return { items: page.items.map(presentRegistration), nextCursor: page.nextCursor };
   },
 });
@@ -214,8 +194,8 @@ export const markEventAttendance = defineRoute({
   body: EventAttendanceBody,
   response: MarkAttendanceResponse,
   errors: ["not_found", "failed_precondition"],
-  handler: async ({ params, body, actor, services, db }) => ({
-    marked: await eventService.markAttendance(services.sequelize, actor, params.id, body.userIds, db.transaction),
+  handler: async ({ params, body, actor, db }) => ({
+    marked: await registrationService.markAttendance(db, actor, params.id, body.userIds),
   }),
 });
 

@@ -63,6 +63,12 @@ export type EventListQuery = z.infer<typeof EventListQuerySchema>;
 
 export const EventRegistrationListQuerySchema = z.strictObject({ ...pageQuery });
 
+/**
+ * The keyset position of both event lists: an instant as UTC text with microseconds (exact, unlike a
+ * JavaScript Date) and the row's uuid.
+ */
+export const instantIdCursor = z.tuple([z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/), z.uuid()]);
+
 export const EventIdParamsSchema = z.strictObject({ id: uuidField("event") });
 
 export const EventAttendanceBody = requestBody(MarkAttendanceRequest, {

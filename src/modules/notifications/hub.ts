@@ -1,10 +1,15 @@
 import pg from "pg";
-import { QueryTypes, type Sequelize } from "sequelize";
+import type { Sequelize } from "sequelize";
+import type { Db } from "../../db/db.js";
 import type { Logger } from "../../logging/logger.js";
-import { notificationColumns } from "./service.js";
-import type { NotificationRow } from "./payloads.js";
+import {
+  listenForInserts,
+  notificationsAfter,
+  notificationsInRange,
+  type InsertedRange,
+  type NotificationRow,
+} from "./queries.js";
 
-const CHANNEL = "shtp_notifications";
 /** Backlog sent on reconnect; a client further behind pages the list instead. */
 const MAX_BACKLOG = 500;
 /** Sequence numbers each subscriber remembers, to drop a row that two announcements both covered. */
@@ -66,11 +71,15 @@ export class NotificationHub {
   private connecting: Promise<void> | undefined;
   private stopped = false;
   private fetching: Promise<void> = Promise.resolve();
+  /** Reads run outside any transaction, on the pool. */
+  private readonly db: Db;
 
   constructor(
     private readonly sequelize: Sequelize,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.db = { sequelize };
+  }
 
   /**
    * Opens a stream for a user. With `afterSeq` (the client's Last-Event-ID), rows written since are
@@ -86,12 +95,7 @@ export class NotificationHub {
     set.add(subscription);
     this.subscribers.set(userId, set);
     if (afterSeq !== undefined) {
-      const backlog = await this.sequelize.query<NotificationRow>(
-        `SELECT ${notificationColumns} FROM notifications n
-          WHERE n.user_id = :userId AND n.seq > :afterSeq ORDER BY n.seq LIMIT ${MAX_BACKLOG}`,
-        { replacements: { userId, afterSeq }, type: QueryTypes.SELECT },
-      );
-      subscription.push(backlog);
+      subscription.push(await notificationsAfter(this.db, userId, afterSeq, MAX_BACKLOG));
     }
     return subscription;
   }
@@ -133,9 +137,6 @@ export class NotificationHub {
       password: options.password ?? undefined,
       database: options.database,
     });
-    client.on("notification", (message) => {
-      if (message.channel === CHANNEL && message.payload) this.announce(message.payload);
-    });
     client.on("error", (error) => {
       this.logger.warn({ err: error }, "notification listener lost; reconnecting");
       this.listener = undefined;
@@ -143,30 +144,24 @@ export class NotificationHub {
       if (!this.stopped) setTimeout(() => void this.ensureListening().catch(() => undefined), 1000).unref();
     });
     await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
+    await listenForInserts(client, (range) => this.announce(range));
     this.listener = client;
   }
 
   /** Fetches an announced range for the users streaming here; fetches run one after another, in order. */
-  private announce(payload: string): void {
-    const [low, high] = payload.split(":");
-    if (!low || !high || this.subscribers.size === 0) return;
+  private announce(range: InsertedRange): void {
+    if (this.subscribers.size === 0) return;
     this.fetching = this.fetching.then(async () => {
       const userIds = [...this.subscribers.keys()];
       if (userIds.length === 0) return;
       try {
-        const rows = await this.sequelize.query<NotificationRow>(
-          `SELECT ${notificationColumns} FROM notifications n
-            WHERE n.seq BETWEEN :low AND :high AND n.user_id = ANY(ARRAY[:userIds]::uuid[])
-            ORDER BY n.seq`,
-          { replacements: { low, high, userIds }, type: QueryTypes.SELECT },
-        );
+        const rows = await notificationsInRange(this.db, range, userIds);
         const byUser = new Map<string, NotificationRow[]>();
         for (const row of rows) byUser.set(row.userId, [...(byUser.get(row.userId) ?? []), row]);
         for (const [userId, userRows] of byUser)
           for (const subscription of this.subscribers.get(userId) ?? []) subscription.push(userRows);
       } catch (error) {
-        this.logger.error({ err: error, range: payload }, "could not fetch announced notifications");
+        this.logger.error({ err: error, range }, "could not fetch announced notifications");
       }
     });
   }

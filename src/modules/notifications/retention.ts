@@ -1,8 +1,7 @@
-import { QueryTypes, type Sequelize } from "sequelize";
+import { inTransaction, type Db } from "../../db/db.js";
 import type { Logger } from "../../logging/logger.js";
+import { deleteOldReadNotifications, tryRetentionLock } from "./queries.js";
 
-/** Any fixed number: one process purges at a time; the others skip that round. */
-const RETENTION_LOCK_KEY = 746_102_314;
 /** Small batches keep each delete's locks and WAL short, so requests never wait on the job. */
 const BATCH = 5000;
 
@@ -11,28 +10,12 @@ const BATCH = 5000;
  * transaction under a try-lock, so several processes never purge at once and none ever blocks.
  * @returns how many rows were deleted (0 when another process held the lock)
  */
-export async function purgeReadNotifications(sequelize: Sequelize, olderThanDays: number): Promise<number> {
+export async function purgeReadNotifications(db: Db, olderThanDays: number): Promise<number> {
   let total = 0;
   for (;;) {
-    const deleted = await sequelize.transaction(async (transaction) => {
-      const [lock] = await sequelize.query<{ locked: boolean }>("SELECT pg_try_advisory_xact_lock(:key) AS locked", {
-        replacements: { key: RETENTION_LOCK_KEY },
-        type: QueryTypes.SELECT,
-        transaction,
-      });
-      if (!lock?.locked) return -1;
-      const [row] = await sequelize.query<{ deleted: string }>(
-        `WITH gone AS (
-           DELETE FROM notifications WHERE id IN (
-             SELECT id FROM notifications
-              WHERE read_at IS NOT NULL AND read_at < now() - make_interval(days => :days)
-              LIMIT ${BATCH})
-           RETURNING 1)
-         SELECT count(*) AS deleted FROM gone`,
-        { replacements: { days: olderThanDays }, type: QueryTypes.SELECT, transaction },
-      );
-      return Number(row?.deleted ?? 0);
-    });
+    const deleted = await inTransaction(db, async (tx) =>
+      (await tryRetentionLock(tx)) ? deleteOldReadNotifications(tx, olderThanDays, BATCH) : -1,
+    );
     if (deleted < 0) return total;
     total += deleted;
     if (deleted < BATCH) return total;
@@ -44,12 +27,12 @@ export async function purgeReadNotifications(sequelize: Sequelize, olderThanDays
  * @returns a function that stops the job
  */
 export function startRetentionJob(
-  sequelize: Sequelize,
+  db: Db,
   logger: Logger,
   settings: { retentionDays: number; intervalSeconds: number },
 ): () => void {
   const run = () =>
-    purgeReadNotifications(sequelize, settings.retentionDays).then(
+    purgeReadNotifications(db, settings.retentionDays).then(
       (deleted) => deleted > 0 && logger.info({ deleted }, "purged old read notifications"),
       (error: unknown) => logger.warn({ err: error }, "notification retention failed; will retry"),
     );

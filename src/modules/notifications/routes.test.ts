@@ -135,7 +135,7 @@ describe("notifications routes", function () {
         token: teacher.token,
         body: send({ text: "x", audience: { $case: "groupId", value: randomUUID() } }),
       });
-      expectError(api, unknownGroup, 404, "not_found");
+      expectError(api, unknownGroup, 422, "failed_precondition", "groupId");
       const emptyClass = await api.call("POST", "/notifications", {
         token: teacher.token,
         body: send({ text: "x", audience: { $case: "learningClass", value: `e${unique()}` } }),
@@ -506,7 +506,7 @@ describe("notifications routes", function () {
         replacements: { id: oldUnread },
       });
 
-      const deleted = await purgeReadNotifications(sql(), 30);
+      const deleted = await purgeReadNotifications({ sequelize: sql() }, 30);
       assert.equal(deleted, 2);
       const left = await sql().query<{ id: string }>("SELECT id FROM notifications WHERE user_id = :id ORDER BY seq", {
         replacements: { id: user.id },

@@ -3,16 +3,20 @@ import {
   ListBannersResponse,
   ListNotificationsResponse,
   MarkReadResponse,
-  MessageSeverity,
   Notification,
   SendMessageResponse,
   UnreadCount,
 } from "../../../generated/shtp/v1/notifications.js";
-import { InvalidArgumentError } from "../../errors/index.js";
 import { staff } from "../../auth/roles.js";
 import { defineRoute, type EventStream } from "../../http/route.js";
-import * as banners from "./banners.js";
-import { presentNotification } from "./payloads.js";
+import * as bannerService from "./banners.service.js";
+import {
+  bannerSeverityName,
+  messageAudienceOf,
+  messageSeverityName,
+  presentBanner,
+  presentNotification,
+} from "./presenter.js";
 import {
   BannerCreateBody,
   BannerIdParamsSchema,
@@ -34,8 +38,8 @@ export const listNotifications = defineRoute({
   access: "signedIn",
   query: NotificationListQuerySchema,
   response: ListNotificationsResponse,
-  handler: async ({ query, actor, services }) => {
-    const page = await notificationService.listNotifications(services.sequelize, actor.id, query);
+  handler: async ({ query, actor, db }) => {
+    const page = await notificationService.listNotifications(db, actor.id, query);
     return { items: page.items.map(presentNotification), nextCursor: page.nextCursor };
   },
 });
@@ -47,9 +51,7 @@ export const countUnreadNotifications = defineRoute({
   summary: "How many of the caller's notifications are unread.",
   access: "signedIn",
   response: UnreadCount,
-  handler: async ({ actor, services }) => ({
-    count: await notificationService.countUnread(services.sequelize, actor.id),
-  }),
+  handler: async ({ actor, db }) => ({ count: await notificationService.unreadCountOf(db, actor.id) }),
 });
 
 export const markNotificationsRead = defineRoute({
@@ -60,9 +62,7 @@ export const markNotificationsRead = defineRoute({
   access: "signedIn",
   body: NotificationMarkReadBody,
   response: MarkReadResponse,
-  handler: async ({ body, actor, services, db }) => ({
-    marked: await notificationService.markRead(services.sequelize, actor.id, body, db.transaction),
-  }),
+  handler: async ({ body, actor, db }) => ({ marked: await notificationService.markRead(db, actor.id, body) }),
 });
 
 export const sendMessage = defineRoute({
@@ -70,28 +70,20 @@ export const sendMessage = defineRoute({
   method: "post",
   path: "/notifications",
   summary: "Sends a message to one user, a group, a learning class or everyone, in one statement.",
+  description:
+    "An unknown user is 404; an unknown group is 422 with the field `groupId`; an audience nobody is in " +
+    "(an empty group or class) is 422.",
   access: staff,
   body: NotificationSendBody,
   response: SendMessageResponse,
   successStatus: 201,
   errors: ["not_found", "failed_precondition"],
-  handler: async ({ body, services, db }) => {
-    const audience = body.audience;
-    if (!audience) throw InvalidArgumentError("Choose an audience.", [{ field: "userId", description: "Required." }]);
-    const recipientCount = await notificationService.sendMessage(
-      services.sequelize,
-      audience.$case === "userId"
-        ? { kind: "user", userId: audience.value }
-        : audience.$case === "groupId"
-          ? { kind: "group", groupId: audience.value }
-          : audience.$case === "learningClass"
-            ? { kind: "learningClass", learningClass: audience.value.trim() }
-            : { kind: "everyone" },
-      { text: body.text.trim(), severity: body.severity === MessageSeverity.WARNING ? "warning" : "info" },
-      db.transaction,
-    );
-    return { recipientCount };
-  },
+  handler: async ({ body, db }) => ({
+    recipientCount: await notificationService.sendMessage(db, messageAudienceOf(body.audience), {
+      text: body.text,
+      severity: messageSeverityName(body.severity),
+    }),
+  }),
 });
 
 export const streamNotifications = defineRoute({
@@ -125,7 +117,7 @@ export const listActiveBanners = defineRoute({
   summary: "System banners to show now (active and inside their window).",
   access: "public",
   response: ListBannersResponse,
-  handler: async () => ({ items: (await banners.listBanners(false)).map(banners.presentBanner) }),
+  handler: async ({ db }) => ({ items: (await bannerService.listBanners(db, false)).map(presentBanner) }),
 });
 
 export const listAllBanners = defineRoute({
@@ -135,7 +127,7 @@ export const listAllBanners = defineRoute({
   summary: "Every system banner, whatever its state (newest 100).",
   access: staff,
   response: ListBannersResponse,
-  handler: async () => ({ items: (await banners.listBanners(true)).map(banners.presentBanner) }),
+  handler: async ({ db }) => ({ items: (await bannerService.listBanners(db, true)).map(presentBanner) }),
 });
 
 export const createBanner = defineRoute({
@@ -148,8 +140,14 @@ export const createBanner = defineRoute({
   response: BannerMessage,
   successStatus: 201,
   handler: async ({ body, db }) =>
-    banners.presentBanner(
-      await banners.createBanner({ ...body, severity: banners.severityName(body.severity) }, db.transaction),
+    presentBanner(
+      await bannerService.createBanner(db, {
+        text: body.text,
+        severity: bannerSeverityName(body.severity),
+        active: body.active,
+        startsAt: body.startsAt,
+        endsAt: body.endsAt,
+      }),
     ),
 });
 
@@ -164,12 +162,16 @@ export const updateBanner = defineRoute({
   response: BannerMessage,
   errors: ["not_found"],
   handler: async ({ params, body, db }) =>
-    banners.presentBanner(
-      await banners.updateBanner(
-        params.id,
-        { ...body, severity: body.severity === undefined ? undefined : banners.severityName(body.severity) },
-        db.transaction,
-      ),
+    presentBanner(
+      await bannerService.updateBanner(db, params.id, {
+        text: body.text,
+        severity: body.severity === undefined ? undefined : bannerSeverityName(body.severity),
+        active: body.active,
+        startsAt: body.startsAt,
+        endsAt: body.endsAt,
+        clearStartsAt: body.clearStartsAt,
+        clearEndsAt: body.clearEndsAt,
+      }),
     ),
 });
 
@@ -181,7 +183,7 @@ export const deleteBanner = defineRoute({
   access: staff,
   params: BannerIdParamsSchema,
   errors: ["not_found"],
-  handler: async ({ params, db }) => banners.deleteBanner(params.id, db.transaction),
+  handler: async ({ params, db }) => bannerService.deleteBanner(db, params.id),
 });
 
 export const notificationRoutes = [

@@ -1,223 +1,87 @@
-import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
-import { z } from "zod";
-import type { TransactionDb } from "../../db/db.js";
+import type { Db, TransactionDb } from "../../db/db.js";
 import { FailedPreconditionError, NotFoundError } from "../../errors/index.js";
+import { seqCursor } from "../../validation/fields.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
-import type { NotificationContent, NotificationRow } from "./payloads.js";
+import { assertGroupsExist } from "../groups/service.js";
+import type { MessageAudience, MessageSeverityName, NotificationContent, Recipients } from "./content.js";
+import {
+  insertNotifications,
+  markUnreadRead,
+  notificationsBefore,
+  unreadCount,
+  type NotificationRow,
+} from "./queries.js";
 
-export type { NotificationContent } from "./payloads.js";
-
-/** The columns every notification query selects, in the shape of NotificationRow. */
-export const notificationColumns = `n.id, n.seq::text AS seq, n.user_id AS "userId", n.type, n.payload,
-  n.created_at AS "createdAt", n.read_at AS "readAt"`;
-
-/** A user's unread count (`:userId`), answered from the partial unread index; `/auth/me` embeds it too. */
-export const unreadCountSql = "SELECT count(*)::int FROM notifications WHERE user_id = :userId AND read_at IS NULL";
-
-const seqCursor = z.tuple([z.string().regex(/^\d{1,19}$/)]);
+export type { MessageAudience, MessageSeverityName, NotificationContent, Recipients } from "./content.js";
+export type { NotificationRow } from "./queries.js";
 
 /**
  * A user's notifications, newest first, keyset-paged on (user_id, seq): each page is one index range,
  * so its cost does not depend on how many rows the user or the table has. Listing marks nothing read.
  * @param userId - whose notifications (always the caller)
  * @param query - limit, cursor and the unread filter
+ * @throws AppError invalid_argument for a cursor of another list
  */
 export async function listNotifications(
-  sequelize: Sequelize,
+  db: Db,
   userId: string,
   query: { limit: number; cursor?: string; unread?: boolean },
 ): Promise<{ items: NotificationRow[]; nextCursor: string }> {
-  const before = query.cursor ? decodeCursor(query.cursor, seqCursor)[0] : null;
-  const rows = await sequelize.query<NotificationRow>(
-    `SELECT ${notificationColumns}
-       FROM notifications n
-      WHERE n.user_id = :userId
-        ${query.unread ? "AND n.read_at IS NULL" : ""}
-        ${before ? "AND n.seq < :before" : ""}
-      ORDER BY n.seq DESC
-      LIMIT :limit`,
-    { replacements: { userId, before, limit: query.limit + 1 }, type: QueryTypes.SELECT },
-  );
+  const before = query.cursor ? decodeCursor(query.cursor, seqCursor)[0] : undefined;
+  const rows = await notificationsBefore(db, userId, { before, unread: query.unread ?? false, limit: query.limit + 1 });
   return pageOf(rows, query.limit, (row) => [row.seq]);
 }
 
 /**
- * How many unread notifications a user has, counted from the partial unread index (no rows loaded).
+ * How many unread notifications a user has, counted from the partial unread index (no rows loaded);
+ * `/auth/me` shows it too.
  * @param userId - whose
  */
-export async function countUnread(sequelize: Sequelize, userId: string): Promise<number> {
-  const [row] = await sequelize.query<{ count: string }>(`SELECT (${unreadCountSql}) AS count`, {
-    replacements: { userId },
-    type: QueryTypes.SELECT,
-  });
-  return Number(row?.count ?? 0);
-}
+export const unreadCountOf = (db: Db, userId: string): Promise<number> => unreadCount(db, userId);
 
 /**
  * Marks the caller's own notifications read: the listed ids, or all. Ids of other users' notifications
  * match nothing, so they are never marked (and nothing tells whether they exist).
  * @returns how many were newly marked
  */
-export async function markRead(
-  sequelize: Sequelize,
+export const markRead = (
+  db: TransactionDb,
   userId: string,
   selection: { ids: string[]; all: boolean },
-  transaction: Transaction,
-): Promise<number> {
-  const [row] = await sequelize.query<{ marked: string }>(
-    `WITH marked AS (
-       UPDATE notifications SET read_at = now()
-        WHERE user_id = :userId AND read_at IS NULL ${selection.all ? "" : "AND id = ANY(ARRAY[:ids]::uuid[])"}
-       RETURNING 1
-     )
-     SELECT count(*) AS marked FROM marked`,
-    {
-      replacements: { userId, ids: selection.ids.length ? selection.ids : [""] },
-      type: QueryTypes.SELECT,
-      transaction,
-    },
-  );
-  return Number(row?.marked ?? 0);
-}
-
-/** Who receives a message: exactly one of these. */
-export type Audience =
-  | { kind: "user"; userId: string }
-  | { kind: "group"; groupId: string }
-  | { kind: "learningClass"; learningClass: string }
-  | { kind: "everyone" };
+): Promise<number> => markUnreadRead(db, userId, selection);
 
 /**
- * Writes one notification per member of an audience, as one INSERT … SELECT.
- * @param recipients - SQL selecting a `user_id` column, with its replacements
- * @returns how many were written
- */
-export async function notifyRecipients(
-  sequelize: Sequelize,
-  content: NotificationContent,
-  recipients: { sql: string; replacements: Record<string, unknown> },
-  transaction: Transaction,
-): Promise<number> {
-  const [row] = await sequelize.query<{ written: string }>(
-    `WITH written AS (
-       INSERT INTO notifications (user_id, type, payload)
-       SELECT recipient.user_id, :type, CAST(:payload AS jsonb) FROM (${recipients.sql}) AS recipient
-       RETURNING 1
-     )
-     SELECT count(*) AS written FROM written`,
-    {
-      replacements: { ...recipients.replacements, type: content.type, payload: JSON.stringify(content.payload) },
-      type: QueryTypes.SELECT,
-      transaction,
-    },
-  );
-  return Number(row?.written ?? 0);
-}
-
-/**
- * Writes one notification to one user.
- * @param userId - the recipient
- */
-export async function notifyUser(
-  sequelize: Sequelize,
-  userId: string,
-  content: NotificationContent,
-  transaction: Transaction,
-): Promise<void> {
-  await notifyRecipients(
-    sequelize,
-    content,
-    { sql: "SELECT CAST(:userId AS uuid) AS user_id", replacements: { userId } },
-    transaction,
-  );
-}
-
-/** Who receives a notification; resolved set-based inside one INSERT … SELECT. */
-export type Recipients =
-  | { kind: "users"; userIds: readonly string[] }
-  | { kind: "group"; groupId: string }
-  | { kind: "learningClass"; learningClass: string }
-  | { kind: "everyone" }
-  /** Every student of an audience; both lists empty = every student (the events/contests audience model). */
-  | { kind: "students"; groupIds: readonly string[]; learningClasses: readonly string[] };
-
-/** The SELECT of recipients' ids (a `user_id` column) for notifyRecipients, with its replacements. */
-function recipientsQuery(recipients: Recipients): { sql: string; replacements: Record<string, unknown> } {
-  switch (recipients.kind) {
-    case "users":
-      return {
-        sql: "SELECT DISTINCT unnest(CAST(ARRAY[:userIds] AS uuid[])) AS user_id",
-        replacements: { userIds: [...recipients.userIds] },
-      };
-    case "group":
-      return { sql: "SELECT id AS user_id FROM users WHERE group_id = :groupId", replacements: { ...recipients } };
-    case "learningClass":
-      return {
-        sql: "SELECT id AS user_id FROM users WHERE learning_class = :learningClass",
-        replacements: { ...recipients },
-      };
-    case "everyone":
-      return { sql: "SELECT id AS user_id FROM users", replacements: {} };
-    case "students": {
-      // An empty list must not reach ARRAY[…] (it would expand to nothing): it simply adds no filter.
-      const filters = [
-        ...(recipients.groupIds.length > 0 ? ["group_id = ANY(CAST(ARRAY[:groupIds] AS uuid[]))"] : []),
-        ...(recipients.learningClasses.length > 0
-          ? ["learning_class = ANY(CAST(ARRAY[:learningClasses] AS text[]))"]
-          : []),
-      ];
-      return {
-        sql: `SELECT id AS user_id FROM users WHERE role = 'student'${filters.length > 0 ? ` AND (${filters.join(" OR ")})` : ""}`,
-        replacements: { groupIds: [...recipients.groupIds], learningClasses: [...recipients.learningClasses] },
-      };
-    }
-  }
-}
-
-/**
- * Writes one notification per recipient, as one INSERT … SELECT in the caller's transaction.
- * @param recipients - who receives it
- * @param content - what it says
+ * Writes one notification to each recipient, in the caller's transaction, as one INSERT … SELECT
+ * whatever their number; streams on every server process hear of it at commit. Ids of users that do
+ * not exist are skipped.
+ * @param recipients - who receives it, resolved by the database
+ * @param content - the type and its payload
  * @returns how many were written
  */
 export async function notify(db: TransactionDb, recipients: Recipients, content: NotificationContent): Promise<number> {
   if (recipients.kind === "users" && recipients.userIds.length === 0) return 0;
-  return notifyRecipients(db.sequelize, content, recipientsQuery(recipients), db.transaction);
+  return insertNotifications(db, recipients, content);
 }
 
-const audienceSql: { [K in Audience["kind"]]: string } = {
-  user: "SELECT id AS user_id FROM users WHERE id = :userId",
-  group: "SELECT id AS user_id FROM users WHERE group_id = :groupId",
-  learningClass: "SELECT id AS user_id FROM users WHERE learning_class = :learningClass",
-  everyone: "SELECT id AS user_id FROM users",
-};
+/** A message's audience as the recipients of its one insert. */
+const recipientsOf = (audience: MessageAudience): Recipients =>
+  audience.kind === "user" ? { kind: "users", userIds: [audience.userId] } : audience;
 
 /**
  * Sends a staff message to an audience in one statement.
  * @returns the number of recipients
- * @throws AppError not_found for an unknown user or group, failed_precondition when nobody matches
+ * @throws AppError not_found for an unknown user, failed_precondition for an unknown group (on
+ *   `groupId`) or when nobody is in the audience
  */
 export async function sendMessage(
-  sequelize: Sequelize,
-  audience: Audience,
-  message: { text: string; severity: "info" | "warning" },
-  transaction: Transaction,
+  db: TransactionDb,
+  audience: MessageAudience,
+  message: { text: string; severity: MessageSeverityName },
 ): Promise<number> {
-  if (audience.kind === "user" || audience.kind === "group") {
-    const [table, id] = audience.kind === "user" ? ["users", audience.userId] : ["groups", audience.groupId];
-    const [exists] = await sequelize.query(`SELECT 1 FROM ${table} WHERE id = :id`, {
-      replacements: { id },
-      type: QueryTypes.SELECT,
-      transaction,
-    });
-    if (!exists) throw NotFoundError(audience.kind === "user" ? "The user" : "The group");
-  }
-  const count = await notifyRecipients(
-    sequelize,
-    { type: "message", payload: message },
-    { sql: audienceSql[audience.kind], replacements: { ...audience } },
-    transaction,
-  );
+  if (audience.kind === "group") await assertGroupsExist(db, [{ id: audience.groupId, field: "groupId" }]);
+  const count = await notify(db, recipientsOf(audience), { type: "message", payload: message });
+  // One named user who receives nothing does not exist (a user is always their own audience).
+  if (count === 0 && audience.kind === "user") throw NotFoundError("The user");
   if (count === 0) throw FailedPreconditionError("Nobody is in this audience.");
   return count;
 }

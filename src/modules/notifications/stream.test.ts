@@ -7,6 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { QueryTypes } from "sequelize";
 import { MessageSeverity, Notification, NotificationType } from "../../../generated/shtp/v1/notifications.js";
+import { inTransaction } from "../../db/db.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildUser, tokenFor } from "../../testing/factories.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
@@ -127,9 +128,7 @@ const textOf = (notification: Notification) =>
 /** Sends a message to one user through the service, committed when it resolves. */
 async function notify(userId: string, text: string): Promise<void> {
   const { sequelize } = testDatabase().database;
-  await sequelize.transaction((transaction) =>
-    sendMessage(sequelize, { kind: "user", userId }, { text, severity: "warning" }, transaction),
-  );
+  await inTransaction({ sequelize }, (db) => sendMessage(db, { kind: "user", userId }, { text, severity: "warning" }));
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {

@@ -4,7 +4,7 @@ import {
   type User as UserMessage,
   type UserSummary,
 } from "../../../generated/shtp/v1/users.js";
-import { presentMedalAwards } from "../medals/catalogue.js";
+import { presentMedalAwards } from "../medals/presenter.js";
 import type { MedalAwardRow } from "../medals/service.js";
 import type { RoleName } from "../../auth/roles.js";
 import { storedNameOf } from "../../contract/enums.js";

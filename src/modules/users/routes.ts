@@ -149,9 +149,9 @@ export const getUserProfile = defineRoute({
   params: UserProfileParamsSchema,
   response: PublicProfile,
   errors: ["not_found"],
-  handler: async ({ params, services }) => {
+  handler: async ({ params, db }) => {
     const user = await userService.findProfile(params.idOrNickName);
-    return presentPublicProfile(user, await medalsOf(services.sequelize, user.id));
+    return presentPublicProfile(user, await medalsOf(db, user.id));
   },
 });
 
