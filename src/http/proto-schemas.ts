@@ -1,9 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
+import { protoDir } from "../config/paths.js";
 
-export const protoDir = fileURLToPath(new URL("../../proto/", import.meta.url));
+export { protoDir };
 
 /** A JSON Schema object, as OpenAPI 3.1 embeds it. */
 export type JsonSchema = { [key: string]: unknown };
