@@ -4,6 +4,7 @@ import { authenticate } from "../auth/authenticate.js";
 import type { Actor } from "../auth/roles.js";
 import type { Services } from "../services.js";
 import { AppError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "../errors/index.js";
+import { toAppError } from "../errors/translate.js";
 import { violationsOf } from "../validation/violations.js";
 import type { AppContext, AppMiddleware, AppState } from "./context.js";
 import { JSON_MEDIA, mediaOfType, requestMedia, responseMedia } from "./media.js";
@@ -105,7 +106,12 @@ async function resolveCaller(ctx: AppContext, route: AnyRoute, services: Service
   const authorization = ctx.get("authorization");
   const check = () => authenticate(authorization, services.config.auth, services.sequelize);
   if (route.access === "public") {
-    const actor = await check().catch(() => undefined);
+    // A credential that does not hold is ignored; a database that cannot check it is not (the route
+    // would only wait on it again).
+    const actor = await check().catch((error: unknown) => {
+      if (toAppError(error).code === "unavailable") throw error;
+      return undefined;
+    });
     if (actor) ctx.state.actor = actor;
     return actor;
   }

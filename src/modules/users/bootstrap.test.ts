@@ -60,7 +60,7 @@ import { connect } from ${JSON.stringify(moduleUrl("src/db/database.ts"))};
 import { createLogger } from ${JSON.stringify(moduleUrl("src/logging/logger.ts"))};
 import { bootstrapUsers } from ${JSON.stringify(moduleUrl("src/modules/users/bootstrap.ts"))};
 const input = JSON.parse(process.env.BOOTSTRAP_INPUT);
-const database = await connect(input.url, 2);
+const database = await connect(input.url, { ...loadConfig({}).database, poolMax: 2 });
 try {
   const config = loadConfig(input.environment);
   const outcome = await bootstrapUsers(database.sequelize, config, createLogger("silent"), { embedded: input.embedded });
