@@ -1,4 +1,5 @@
 import { QueryTypes, type Sequelize } from "sequelize";
+import { startPeriodicJob, type BackgroundJob } from "../../lifecycle/periodic.js";
 import type { Logger } from "../../logging/logger.js";
 
 /** Any fixed number: one process purges at a time; the others skip that round. */
@@ -41,19 +42,21 @@ export async function purgeReadNotifications(sequelize: Sequelize, olderThanDays
 
 /**
  * Runs the purge every `intervalSeconds` inside the server process, off the request path.
- * @returns a function that stops the job
+ * @returns the job; stopping it waits for a purge in progress
  */
 export function startRetentionJob(
   sequelize: Sequelize,
   logger: Logger,
   settings: { retentionDays: number; intervalSeconds: number },
-): () => void {
-  const run = () =>
-    purgeReadNotifications(sequelize, settings.retentionDays).then(
-      (deleted) => deleted > 0 && logger.info({ deleted }, "purged old read notifications"),
-      (error: unknown) => logger.warn({ err: error }, "notification retention failed; will retry"),
-    );
-  const timer = setInterval(() => void run(), settings.intervalSeconds * 1000);
-  timer.unref();
-  return () => clearInterval(timer);
+): BackgroundJob {
+  const everyMs = settings.intervalSeconds * 1000;
+  return startPeriodicJob(
+    "notification retention",
+    async () => {
+      const deleted = await purgeReadNotifications(sequelize, settings.retentionDays);
+      if (deleted > 0) logger.info({ deleted }, "purged old read notifications");
+    },
+    { firstAfterMs: everyMs, everyMs },
+    logger,
+  );
 }
