@@ -179,36 +179,43 @@ function openStream(
 }
 
 /**
- * Runs 16 keep-alive clients against a ready server, sends SIGTERM to `signalled` (the server itself, or
- * npm in front of it) and checks the drain: reads keep succeeding and readiness answers 503 during the
+ * Runs 16 keep-alive clients against a ready server, sends SIGTERM to `spawned` (the server itself, or
+ * npm in front of it, whose output is the server's) and checks the drain: reads keep succeeding and readiness answers 503 during the
  * delay, a notification stream ends with a reconnect hint, no request is lost (only connections made
  * after the listener closed are refused), and the process exits 0.
  */
-async function drainUnderLoad(server: Spawned, signalled: Spawned, url: string, delayMs: number): Promise<void> {
+async function drainUnderLoad(spawned: Spawned, url: string, delayMs: number): Promise<void> {
   const token = await signIn(url);
   const stream = await openStream(url, token);
   assert.equal(stream.headers.connection, "close", "a stream's connection is not kept alive after it");
   const load = readLoop(url, token, 16);
   await sleep(700);
   const signalledAt = performance.now();
-  signalled.child.kill("SIGTERM");
+  spawned.child.kill("SIGTERM");
   const readiness = readinessProbe(url);
-  const exit = await exitWithin(signalled, 30_000);
+  const exit = await exitWithin(spawned, 30_000);
   const exitedAt = performance.now();
   await Promise.all([load.stop(), readiness.stop()]);
   const streamEnd = await stream.events;
 
-  assert.deepEqual(exit, { code: 0, signal: null }, server.stderr());
+  assert.deepEqual(exit, { code: 0, signal: null }, spawned.stderr());
+  const lines = logLines(spawned);
   assert.ok(
-    logLines(server).some((line) => line.msg === "stopped"),
+    lines.some((line) => line.msg === "stopped"),
     "the server's own shutdown ran to its end",
   );
+  // The delay runs from when the server got the signal (npm passes it on a moment later), on this
+  // process's clock: both clocks are the machine's.
+  const received = lines.find((line) => line.msg === "shutting down" && line.signal === "SIGTERM");
+  assert.equal(typeof received?.time, "number", "the server logged the signal");
+  const receivedAt = Number(received?.time) - performance.timeOrigin;
+  assert.ok(receivedAt >= signalledAt - 5, "the signal was received after it was sent");
 
   const lost = load.outcomes.filter((outcome) => !isRefused(outcome) && outcome.status !== 200);
   assert.deepEqual(lost, [], `${lost.length} of ${load.outcomes.length} requests failed`);
-  const delayEnd = signalledAt + delayMs;
+  const delayEnd = receivedAt + delayMs;
   const servedInDelay = load.outcomes.filter(
-    (outcome) => outcome.status === 200 && outcome.startedAt > signalledAt + 50 && outcome.endedAt < delayEnd - 100,
+    (outcome) => outcome.status === 200 && outcome.startedAt > receivedAt + 50 && outcome.endedAt < delayEnd - 100,
   );
   assert.ok(servedInDelay.length >= 16, `${servedInDelay.length} reads were served during the delay`);
   const refused = load.outcomes.filter(isRefused);
@@ -220,7 +227,7 @@ async function drainUnderLoad(server: Spawned, signalled: Spawned, url: string, 
   );
 
   const probesInDelay = readiness.outcomes.filter(
-    (outcome) => outcome.startedAt > signalledAt + 50 && outcome.endedAt < delayEnd - 50,
+    (outcome) => outcome.startedAt > receivedAt + 50 && outcome.endedAt < delayEnd - 50,
   );
   assert.ok(probesInDelay.length >= 3, `${probesInDelay.length} readiness probes ran during the delay`);
   for (const probe of probesInDelay) assert.equal(probe.status, 503, JSON.stringify(probe));
@@ -315,7 +322,7 @@ describe("compiled runtime (npm run build → dist/)", function () {
     assert.deepEqual(await exitWithin(npm, 20_000), { code: 0, signal: null });
   });
 
-  it("migrates as a release step with dist/db.js; with MIGRATE_ON_BOOT=false boot waits for it", async () => {
+  it("migrates as a release step with dist/db.js, creates an admin with dist/cli.js; MIGRATE_ON_BOOT=false waits for the step", async () => {
     const fresh = await createScratchDatabase();
     try {
       const refused = startCompiled(await serverEnv({ DATABASE_URL: fresh.url, MIGRATE_ON_BOOT: "false" }));
@@ -330,9 +337,24 @@ describe("compiled runtime (npm run build → dist/)", function () {
       assert.deepEqual(await exitWithin(migrate, 60_000), { code: 0, signal: null }, migrate.stderr());
       assert.match(migrate.stdout(), /^applied \d{14}-/m);
 
+      const cli = spawnProcess(
+        process.execPath,
+        ["dist/cli.js", "create-admin", "--email", "second@deploy.test", "--first-name", "Ada", "--last-name", "Admin"],
+        await serverEnv({ DATABASE_URL: fresh.url }),
+        "second-admin-password\n",
+      );
+      assert.deepEqual(await exitWithin(cli, 60_000), { code: 0, signal: null }, cli.stderr());
+      assert.match(cli.stdout(), /^created admin second@deploy\.test \(/);
+
       const server = startCompiled(await serverEnv({ DATABASE_URL: fresh.url, MIGRATE_ON_BOOT: "false" }));
       const url = await ready(server);
       assert.equal((await rawRequest(`${url}/api/v1/version`)).status, 200);
+      const login = await rawRequest(`${url}/api/v1/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "second@deploy.test", password: "second-admin-password" }),
+      });
+      assert.equal(login.status, 200, "the admin the compiled CLI created signs in");
       server.child.kill("SIGTERM");
       assert.deepEqual(await exitWithin(server, 20_000), { code: 0, signal: null });
     } finally {
@@ -343,15 +365,15 @@ describe("compiled runtime (npm run build → dist/)", function () {
 
   describe("SIGTERM under load", () => {
     it("node dist/server.js drains 16 keep-alive clients without losing a request and exits 0", async () => {
-      const server = startCompiled(await serverEnv({ SHUTDOWN_DELAY_MS: "1000" }));
+      const server = startCompiled(await serverEnv({ SHUTDOWN_DELAY_MS: "2000" }));
       const url = await ready(server);
-      await drainUnderLoad(server, server, url, 1000);
+      await drainUnderLoad(server, url, 2000);
     });
 
     it("npm start forwards SIGTERM, drains the same way and exits with the server's code, 0", async () => {
-      const npm = startWithNpm(await serverEnv({ SHUTDOWN_DELAY_MS: "1000" }));
+      const npm = startWithNpm(await serverEnv({ SHUTDOWN_DELAY_MS: "2000" }));
       const url = await ready(npm);
-      await drainUnderLoad(npm, npm, url, 1000);
+      await drainUnderLoad(npm, url, 2000);
     });
   });
 
@@ -401,13 +423,17 @@ describe("compiled runtime (npm run build → dist/)", function () {
       // By now the pool's connections were given up on; new ones cannot be opened.
       const secondWave = await Promise.all(calls());
       for (const outcome of [...firstWave, ...secondWave]) {
-        assert.equal(outcome.status, 503, JSON.stringify(outcome));
+        const requestId = (JSON.parse(outcome.body ?? "{}") as { requestId?: string }).requestId;
+        const logged = logLines(spawned).filter((line) => requestId && line.requestId === requestId);
+        assert.equal(outcome.status, 503, JSON.stringify({ outcome, logged }));
         assert.equal((JSON.parse(outcome.body ?? "{}") as { code?: string }).code, "unavailable");
         assert.ok(
           outcome.endedAt - outcome.startedAt < 5000,
           `answered after ${Math.round(outcome.endedAt - outcome.startedAt)} ms`,
         );
       }
+      const slowest = Math.max(...[...firstWave, ...secondWave].map((outcome) => outcome.endedAt - outcome.startedAt));
+      console.log(`      slowest of ${firstWave.length * 2} calls with the database silent: ${Math.round(slowest)} ms`);
       assert.equal((await health).status, 200, "the process itself is alive");
       const notReady = await readiness;
       assert.equal(notReady.status, 503);

@@ -146,7 +146,7 @@ describe("toAppError (src/errors/translate.ts)", () => {
       assert.doesNotMatch(error.message, /not-a-uuid|uuid/i);
     });
 
-    it("turns database errors that mean 'not now' into unavailable, and nothing else", () => {
+    it("turns database errors that mean 'not now' into unavailable, wrapped by Sequelize or not, and nothing else", () => {
       const databaseError = (message: string, code?: string) =>
         new DatabaseError(Object.assign(new Error(message), code ? { code, sql: "SELECT 1" } : { sql: "SELECT 1" }));
       const unavailable: [string, string | undefined][] = [
@@ -165,6 +165,14 @@ describe("toAppError (src/errors/translate.ts)", () => {
         assert.equal(error.code, "unavailable", message);
         assert.equal(error.message, "The database is unavailable; try again shortly.");
       }
+      // pg's own errors reach us unwrapped when they happen while Sequelize sets up a new connection.
+      const raw = toAppError(new Error("Query read timeout"));
+      assert.equal(raw.code, "unavailable");
+      assert.equal(
+        toAppError(Object.assign(new Error("the database system is shutting down"), { code: "57P03" })).code,
+        "unavailable",
+      );
+      assert.equal(toAppError(Object.assign(new Error("no such file"), { code: "ENOENT" })).code, "internal");
       const slow = toAppError(databaseError("canceling statement due to statement timeout", "57014"));
       assert.equal(slow.code, "unavailable");
       assert.equal(slow.status, 503);

@@ -38,6 +38,9 @@ export function toAppError(error: unknown): AppError {
     return new AppError("token_expired", "The access token has expired; refresh it.");
   if (error instanceof joseErrors.JOSEError) return new AppError("unauthenticated", "The access token is not valid.");
   if (error instanceof SequelizeBaseError) return fromSequelize(error);
+  // Sequelize passes on pg's errors unwrapped when they happen while it sets up a new connection.
+  if (error instanceof Error && isUnavailable(error))
+    return new AppError("unavailable", "The database is unavailable; try again shortly.", { cause: error });
   const status = httpStatusOf(error);
   if (status === 404) return NotFoundError("The endpoint");
   if (status === 405) return new AppError("method_not_allowed", "This endpoint does not take that method.");
@@ -81,9 +84,10 @@ function fromSequelize(error: SequelizeBaseError): AppError {
   });
 }
 
-function isUnavailable(parent: Error): boolean {
-  const code = (parent as { code?: unknown }).code;
-  return typeof code === "string" ? unavailableStates.test(code) : lostConnection.test(parent.message);
+/** Whether pg's `error` (raw, or the parent of a Sequelize error) says the database cannot serve now. */
+function isUnavailable(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? unavailableStates.test(code) : lostConnection.test(error.message);
 }
 
 function httpStatusOf(error: unknown): number | undefined {

@@ -58,9 +58,15 @@ export function childEnv(variables: Record<string, string>): NodeJS.ProcessEnv {
  * @param command - an executable on PATH or a path
  * @param args - its arguments
  * @param env - its whole environment
+ * @param stdin - what it reads on standard input; none when omitted
  */
-export function spawnProcess(command: string, args: string[], env: NodeJS.ProcessEnv): Spawned {
-  const child = spawn(command, args, { cwd: appRoot, env, stdio: ["ignore", "pipe", "pipe"] });
+export function spawnProcess(command: string, args: string[], env: NodeJS.ProcessEnv, stdin?: string): Spawned {
+  const child = spawn(command, args, {
+    cwd: appRoot,
+    env,
+    stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+  });
+  if (stdin !== undefined) child.stdin?.end(stdin);
   let stdout = "";
   let stderr = "";
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
