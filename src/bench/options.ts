@@ -34,6 +34,8 @@ const benchEnvironmentSchema = z.object({
   BENCH_ONLY: z.string().optional(),
   /** Drop and seed the bench database again even when its fingerprint matches. */
   BENCH_RESEED: flag,
+  /** How the server under test runs: `dist` as production runs it (built first), `tsx` as `npm start` runs it. */
+  BENCH_RUNTIME: z.enum(["dist", "tsx"]).default("dist"),
   /** Start the server under test with --cpu-prof, writing a .cpuprofile into storage/bench/profiles/. */
   BENCH_CPU_PROF: flag,
   /** Where to write the JSON report; default storage/bench/report-<timestamp>.json. */
@@ -50,6 +52,7 @@ export interface BenchOptions {
   memorySeconds: number;
   only: string[] | undefined;
   reseed: boolean;
+  runtime: "dist" | "tsx";
   cpuProfile: boolean;
   reportPath: string;
 }
@@ -79,6 +82,7 @@ export function loadBenchOptions(source: Record<string, string | undefined> = pr
       .map((word) => word.trim())
       .filter(Boolean),
     reseed: env.BENCH_RESEED,
+    runtime: env.BENCH_RUNTIME,
     cpuProfile: env.BENCH_CPU_PROF,
     reportPath: path.resolve(env.BENCH_REPORT ?? path.join(BENCH_DIR, `report-${stamp}.json`)),
   };

@@ -4,6 +4,7 @@ import { createWriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { freePort } from "../db/embedded.js";
+import { buildDist } from "../tools/build.js";
 import type {
   Job,
   JobResult,
@@ -54,14 +55,15 @@ async function waitUntilReady(origin: string, child: ChildProcess, logFile: stri
 export const serverFilesDir = (benchDir: string): string => path.join(benchDir, "files");
 
 /**
- * Starts the real server (src/server.ts) in its own process on the bench database, in production mode with
- * warnings-only logs, its files under the bench's folder and its output in `server.log` there.
+ * Starts the real server in its own process on the bench database, in production mode with warnings-only
+ * logs, its files under the bench's folder and its output in `server.log` there.
+ * @param options.runtime - `dist`: `node dist/server.js`, built first, as production runs it; `tsx`: the sources
  * @param options.cpuProfileDir - when set, the process runs with --cpu-prof and writes its profile there on exit
  */
-
 export async function startAppServer(options: {
   databaseUrl: string;
   benchDir: string;
+  runtime: "dist" | "tsx";
   cpuProfileDir?: string;
 }): Promise<ChildServer> {
   const port = await freePort();
@@ -69,7 +71,10 @@ export async function startAppServer(options: {
   const storageDir = serverFilesDir(options.benchDir);
   await fs.mkdir(storageDir, { recursive: true });
   const profiling = options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir] : [];
-  const child = spawn(process.execPath, [...TSX, ...profiling, path.resolve("src", "server.ts")], {
+  if (options.runtime === "dist") await buildDist();
+  const entry =
+    options.runtime === "dist" ? [path.resolve("dist", "server.js")] : [...TSX, path.resolve("src", "server.ts")];
+  const child = spawn(process.execPath, [...profiling, ...entry], {
     env: {
       PATH: process.env.PATH,
       NODE_ENV: "production",

@@ -90,8 +90,15 @@ async function main(): Promise<void> {
     const fixtures = await readFixtures(database.url);
 
     const profileDir = options.cpuProfile ? path.join(BENCH_DIR, "profiles") : undefined;
-    say(`starting the server under test${profileDir ? ` with --cpu-prof into ${profileDir}` : ""}`);
-    const app = await startAppServer({ databaseUrl: database.url, benchDir: BENCH_DIR, cpuProfileDir: profileDir });
+    say(
+      `starting the server under test (${options.runtime})${profileDir ? ` with --cpu-prof into ${profileDir}` : ""}`,
+    );
+    const app = await startAppServer({
+      databaseUrl: database.url,
+      benchDir: BENCH_DIR,
+      runtime: options.runtime,
+      cpuProfileDir: profileDir,
+    });
     stops.push(() => app.stop());
     const memory: MemoryOutcome = { idleMiB: (await memoryOf(app.pid)).rssMiB };
     // The same bytes GET /version writes, so the bare Koa server answers a body of the same size.

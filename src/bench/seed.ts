@@ -6,7 +6,7 @@ import { hashPassword } from "../auth/passwords.js";
 import { ensureDatabaseExists } from "../db/database.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
 import { migrateToLatest, migrationsDir } from "../db/migrator.js";
-import { createSequelize } from "../db/sequelize.js";
+import { createSequelize, maintenanceSettings } from "../db/sequelize.js";
 import type { Logger } from "../logging/logger.js";
 
 /** The database the bench seeds on its own embedded PostgreSQL; the app's own `shtp` database is never touched. */
@@ -254,7 +254,7 @@ async function storedFingerprint(url: string): Promise<string | undefined> {
 
 /** Applies the app's migrations the way the server does (umzug under the advisory lock). */
 async function migrate(url: string, logger: Logger): Promise<void> {
-  const sequelize = createSequelize(url, 2);
+  const sequelize = createSequelize(url, maintenanceSettings(2));
   try {
     await migrateToLatest(url, sequelize, logger);
   } finally {

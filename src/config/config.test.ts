@@ -32,9 +32,22 @@ describe("loadConfig (src/config/index.ts)", () => {
       port: 3000,
       maxBodyBytes: 1_048_576,
       trustProxy: false,
+      keepAliveTimeoutMs: 5000,
+      shutdownDelayMs: 0,
       shutdownTimeoutMs: 10_000,
     });
-    assert.deepEqual(config.database, { url: undefined, poolMax: 10 });
+    assert.deepEqual(config.database, {
+      url: undefined,
+      poolMax: 10,
+      statementTimeoutMs: 3000,
+      queryTimeoutMs: 4000,
+      connectTimeoutMs: 3000,
+      acquireTimeoutMs: 4000,
+      keepAliveMs: 10_000,
+      idleInTransactionTimeoutMs: 15_000,
+      migrateOnBoot: true,
+      readinessTimeoutMs: 2000,
+    });
     assert.equal(config.storage.root, path.resolve("storage"));
     assert.equal(config.storage.embeddedDatabaseDir, path.join(path.resolve("storage"), "postgres"));
     assert.equal(config.auth.jwtSecret, DEVELOPMENT_JWT_SECRET);
@@ -118,6 +131,74 @@ describe("loadConfig (src/config/index.ts)", () => {
     const config = loadConfig({ NODE_ENV: "production", JWT_SECRET: strongSecret });
     assert.equal(config.env, "production");
     assert.equal(config.auth.jwtSecret, strongSecret);
+  });
+
+  it("waits 5 s after SIGTERM in production and not at all elsewhere, unless SHUTDOWN_DELAY_MS says", () => {
+    const production = { NODE_ENV: "production", JWT_SECRET: strongSecret };
+    assert.equal(loadConfig(production).http.shutdownDelayMs, 5000);
+    assert.equal(loadConfig({ NODE_ENV: "development" }).http.shutdownDelayMs, 0);
+    assert.equal(loadConfig({ NODE_ENV: "test" }).http.shutdownDelayMs, 0);
+    assert.equal(loadConfig({ ...production, SHUTDOWN_DELAY_MS: "0" }).http.shutdownDelayMs, 0);
+    assert.equal(loadConfig({ NODE_ENV: "test", SHUTDOWN_DELAY_MS: "1500" }).http.shutdownDelayMs, 1500);
+    assert.equal(loadConfig({ NODE_ENV: "test", SHUTDOWN_DELAY_MS: "" }).http.shutdownDelayMs, 0);
+    for (const bad of ["-1", "soon", "600001"]) {
+      assert.deepEqual(namedVariables(refusal({ SHUTDOWN_DELAY_MS: bad })), ["SHUTDOWN_DELAY_MS"], bad);
+    }
+  });
+
+  it("parses the database limits, 0 turning off those that may be off, and the migration switch", () => {
+    const config = loadConfig({
+      DATABASE_STATEMENT_TIMEOUT_MS: "0",
+      DATABASE_QUERY_TIMEOUT_MS: "0",
+      DATABASE_CONNECT_TIMEOUT_MS: "1500",
+      DATABASE_ACQUIRE_TIMEOUT_MS: "2500",
+      DATABASE_KEEPALIVE_MS: "0",
+      DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: "0",
+      READINESS_TIMEOUT_MS: "500",
+      MIGRATE_ON_BOOT: "false",
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: "65000",
+    });
+    assert.deepEqual(
+      { ...config.database, url: undefined },
+      {
+        url: undefined,
+        poolMax: 10,
+        statementTimeoutMs: 0,
+        queryTimeoutMs: 0,
+        connectTimeoutMs: 1500,
+        acquireTimeoutMs: 2500,
+        keepAliveMs: 0,
+        idleInTransactionTimeoutMs: 0,
+        migrateOnBoot: false,
+        readinessTimeoutMs: 500,
+      },
+    );
+    assert.equal(config.http.keepAliveTimeoutMs, 65_000);
+    const error = refusal({
+      DATABASE_CONNECT_TIMEOUT_MS: "0",
+      DATABASE_ACQUIRE_TIMEOUT_MS: "0",
+      READINESS_TIMEOUT_MS: "0",
+    });
+    assert.deepEqual(namedVariables(error).sort(), [
+      "DATABASE_ACQUIRE_TIMEOUT_MS",
+      "DATABASE_CONNECT_TIMEOUT_MS",
+      "READINESS_TIMEOUT_MS",
+    ]);
+  });
+
+  it("refuses a client query timeout that would fire before the server's statement timeout", () => {
+    for (const query of ["3000", "2000"]) {
+      const error = refusal({ DATABASE_STATEMENT_TIMEOUT_MS: "3000", DATABASE_QUERY_TIMEOUT_MS: query });
+      assert.deepEqual(namedVariables(error), ["DATABASE_QUERY_TIMEOUT_MS"], query);
+    }
+    assert.equal(
+      loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: "0", DATABASE_QUERY_TIMEOUT_MS: "100" }).database.queryTimeoutMs,
+      100,
+    );
+    assert.equal(
+      loadConfig({ DATABASE_STATEMENT_TIMEOUT_MS: "500", DATABASE_QUERY_TIMEOUT_MS: "0" }).database.queryTimeoutMs,
+      0,
+    );
   });
 
   it("accepts postgres:// and postgresql:// DATABASE_URLs only", () => {

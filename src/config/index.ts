@@ -28,6 +28,22 @@ const environmentSchema = z.object({
   DATABASE_URL: z.preprocess(emptyAsUnset, z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   /** Upper bound of the connection pool of each server process. */
   DATABASE_POOL_MAX: integer(10, 1, 200),
+  /** PostgreSQL cancels any statement of the API running longer (statement_timeout); 0 for no limit. */
+  DATABASE_STATEMENT_TIMEOUT_MS: integer(3000, 0, 3_600_000),
+  /** The client gives up on a query with no answer (a silent network) and discards its connection; 0 for never. */
+  DATABASE_QUERY_TIMEOUT_MS: integer(4000, 0, 3_600_000),
+  /** How long opening a connection may take. */
+  DATABASE_CONNECT_TIMEOUT_MS: integer(3000, 100, 600_000),
+  /** How long a request may wait for a free connection of the pool. */
+  DATABASE_ACQUIRE_TIMEOUT_MS: integer(4000, 100, 600_000),
+  /** Idle time before TCP keepalive probes on database connections; 0 turns them off. */
+  DATABASE_KEEPALIVE_MS: integer(10_000, 0, 3_600_000),
+  /** PostgreSQL ends a session left idle inside a transaction this long (its locks go with it); 0 for never. */
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: integer(15_000, 0, 3_600_000),
+  /** Apply pending migrations at boot (under an advisory lock); when false, boot refuses a database that lacks one. */
+  MIGRATE_ON_BOOT: flag(true),
+  /** `/readyz` answers 503 when the database has not answered its check within this time. */
+  READINESS_TIMEOUT_MS: integer(2000, 100, 60_000),
   /** Root of user files (avatars, proofs) and of the embedded database's data. */
   STORAGE_DIR: z.string().min(1).default("storage"),
   /** HMAC key for access tokens: at least 32 characters. */
@@ -59,8 +75,15 @@ const environmentSchema = z.object({
   MAX_BODY_BYTES: integer(1_048_576, 1024, 64 * 1_048_576),
   /** pino level; `silent` turns logging off. */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  /** How long SIGTERM waits for in-flight requests before closing them. */
+  /**
+   * After SIGTERM, how long the server keeps serving with `/readyz` at 503 so a load balancer stops
+   * sending before it stops accepting. Default 5000 in production, 0 otherwise.
+   */
+  SHUTDOWN_DELAY_MS: z.preprocess(emptyAsUnset, z.coerce.number().int().min(0).max(600_000).optional()),
+  /** After the delay, how long in-flight requests and the process's own work may take before they are cut. */
   SHUTDOWN_TIMEOUT_MS: integer(10_000, 0, 600_000),
+  /** How long an idle keep-alive connection stays open; behind a load balancer, longer than its idle timeout. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: integer(5000, 1000, 600_000),
   /** Take the client address from X-Forwarded-For (only behind a trusted proxy). */
   TRUST_PROXY: flag(false),
 });
@@ -70,8 +93,28 @@ export type Environment = z.infer<typeof environmentSchema>;
 /** The parsed, typed and frozen configuration of one server process. */
 export interface Config {
   env: Environment["NODE_ENV"];
-  http: { host: string; port: number; maxBodyBytes: number; trustProxy: boolean; shutdownTimeoutMs: number };
-  database: { url: string | undefined; poolMax: number };
+  http: {
+    host: string;
+    port: number;
+    maxBodyBytes: number;
+    trustProxy: boolean;
+    keepAliveTimeoutMs: number;
+    shutdownDelayMs: number;
+    shutdownTimeoutMs: number;
+  };
+  database: {
+    url: string | undefined;
+    poolMax: number;
+    /** Limits in milliseconds; 0 where allowed means none. */
+    statementTimeoutMs: number;
+    queryTimeoutMs: number;
+    connectTimeoutMs: number;
+    acquireTimeoutMs: number;
+    keepAliveMs: number;
+    idleInTransactionTimeoutMs: number;
+    migrateOnBoot: boolean;
+    readinessTimeoutMs: number;
+  };
   storage: {
     root: string;
     embeddedDatabaseDir: string;
@@ -120,6 +163,17 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (env.NODE_ENV === "production" && env.JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
     throw new ConfigError("Invalid configuration:\n  JWT_SECRET: must be set to a private value in production");
   }
+  if (
+    env.DATABASE_STATEMENT_TIMEOUT_MS > 0 &&
+    env.DATABASE_QUERY_TIMEOUT_MS > 0 &&
+    env.DATABASE_QUERY_TIMEOUT_MS <= env.DATABASE_STATEMENT_TIMEOUT_MS
+  ) {
+    // The server cancels a slow statement cleanly and the connection stays usable; the client's own
+    // limit is for a database that does not answer at all, so it must not fire first.
+    throw new ConfigError(
+      "Invalid configuration:\n  DATABASE_QUERY_TIMEOUT_MS: must be longer than DATABASE_STATEMENT_TIMEOUT_MS",
+    );
+  }
   if (Boolean(env.INITIAL_ADMIN_EMAIL) !== Boolean(env.INITIAL_ADMIN_PASSWORD)) {
     throw new ConfigError("Invalid configuration:\n  INITIAL_ADMIN_EMAIL, INITIAL_ADMIN_PASSWORD: set both or neither");
   }
@@ -131,9 +185,22 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       port: env.PORT,
       maxBodyBytes: env.MAX_BODY_BYTES,
       trustProxy: env.TRUST_PROXY,
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      shutdownDelayMs: env.SHUTDOWN_DELAY_MS ?? (env.NODE_ENV === "production" ? 5000 : 0),
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     },
-    database: { url: env.DATABASE_URL, poolMax: env.DATABASE_POOL_MAX },
+    database: {
+      url: env.DATABASE_URL,
+      poolMax: env.DATABASE_POOL_MAX,
+      statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+      queryTimeoutMs: env.DATABASE_QUERY_TIMEOUT_MS,
+      connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+      acquireTimeoutMs: env.DATABASE_ACQUIRE_TIMEOUT_MS,
+      keepAliveMs: env.DATABASE_KEEPALIVE_MS,
+      idleInTransactionTimeoutMs: env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      migrateOnBoot: env.MIGRATE_ON_BOOT,
+      readinessTimeoutMs: env.READINESS_TIMEOUT_MS,
+    },
     storage: {
       root: storageRoot,
       embeddedDatabaseDir: path.join(storageRoot, "postgres"),

@@ -1,10 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
+import { protoDir } from "../config/paths.js";
 
-/** The wire contract's folder: the .proto files every encoding is derived from. */
-export const protoDir = fileURLToPath(new URL("../../proto/", import.meta.url));
+export { protoDir };
 
 /** @returns every .proto file of the contract, relative to proto/ (`shtp/v1/error.proto`) */
 export function listProtoFiles(): string[] {

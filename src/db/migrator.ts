@@ -1,11 +1,12 @@
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import pg from "pg";
 import type { QueryInterface, Sequelize } from "sequelize";
 import { SequelizeStorage, Umzug } from "umzug";
+import { migrationExtension, migrationsDir } from "../config/paths.js";
 import type { Logger } from "../logging/logger.js";
 
-export const migrationsDir = fileURLToPath(new URL("../../migrations/", import.meta.url));
+export { migrationsDir };
 
 /** What a file in migrations/ exports. */
 export interface Migration {
@@ -22,12 +23,12 @@ export interface Migration {
 export function createMigrator(sequelize: Sequelize, logger?: Logger): Umzug<QueryInterface> {
   return new Umzug({
     migrations: {
-      glob: ["*.ts", { cwd: migrationsDir, ignore: ["*.test.ts"] }],
+      glob: [`*${migrationExtension}`, { cwd: migrationsDir, ignore: [`*.test${migrationExtension}`] }],
       resolve: ({ name, path: file, context }) => {
         const load = async () =>
           (await import(pathToFileURL(file ?? path.join(migrationsDir, name)).href)) as Migration;
         return {
-          name: name.replace(/\.ts$/, ""),
+          name: name.slice(0, -migrationExtension.length),
           up: async () => (await load()).up({ context }),
           down: async () => (await load()).down({ context }),
         };

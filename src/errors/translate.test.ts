@@ -146,6 +146,47 @@ describe("toAppError (src/errors/translate.ts)", () => {
       assert.doesNotMatch(error.message, /not-a-uuid|uuid/i);
     });
 
+    it("turns database errors that mean 'not now' into unavailable, wrapped by Sequelize or not, and nothing else", () => {
+      const databaseError = (message: string, code?: string) =>
+        new DatabaseError(Object.assign(new Error(message), code ? { code, sql: "SELECT 1" } : { sql: "SELECT 1" }));
+      const unavailable: [string, string | undefined][] = [
+        ["terminating connection due to administrator command", "57P01"],
+        ["the database system is starting up", "57P03"],
+        ["connection failure", "08006"],
+        ["sorry, too many clients already", "53300"],
+        ["terminating connection due to idle-in-transaction timeout", "25P03"],
+        ["Query read timeout", undefined],
+        ["Connection terminated unexpectedly", undefined],
+        ["Client has encountered a connection error and is not queryable", undefined],
+        ["Client was closed and is not queryable", undefined],
+      ];
+      for (const [message, code] of unavailable) {
+        const error = toAppError(databaseError(message, code));
+        assert.equal(error.code, "unavailable", message);
+        assert.equal(error.message, "The database is unavailable; try again shortly.");
+      }
+      // pg's own errors reach us unwrapped when they happen while Sequelize sets up a new connection.
+      const raw = toAppError(new Error("Query read timeout"));
+      assert.equal(raw.code, "unavailable");
+      assert.equal(
+        toAppError(Object.assign(new Error("the database system is shutting down"), { code: "57P03" })).code,
+        "unavailable",
+      );
+      assert.equal(toAppError(Object.assign(new Error("no such file"), { code: "ENOENT" })).code, "internal");
+      const slow = toAppError(databaseError("canceling statement due to statement timeout", "57014"));
+      assert.equal(slow.code, "unavailable");
+      assert.equal(slow.status, 503);
+      assert.match(slow.message, /took too long/);
+      for (const [message, code] of [
+        ['relation "nothing" does not exist', "42P01"],
+        ["database dropped", "57P04"],
+        ["Query read timeout elsewhere", "XX000"],
+        ["something else went wrong", undefined],
+      ] as const) {
+        assert.equal(toAppError(databaseError(message, code)).code, "internal", message);
+      }
+    });
+
     it("turns a ConnectionError, constructed or real, into unavailable", async () => {
       const constructed = toAppError(new ConnectionError(new Error("connect ECONNREFUSED 10.0.0.1:5432")));
       assert.equal(constructed.code, "unavailable");
@@ -153,7 +194,10 @@ describe("toAppError (src/errors/translate.ts)", () => {
       assert.doesNotMatch(constructed.message, /ECONNREFUSED|10\.0\.0\.1/);
 
       // Port 1 on loopback: nothing listens there, so the connection is refused at once.
-      const unreachable = createSequelize("postgres://nobody:nothing@127.0.0.1:1/none", 1);
+      const unreachable = createSequelize("postgres://nobody:nothing@127.0.0.1:1/none", {
+        ...testConfig().database,
+        poolMax: 1,
+      });
       try {
         const thrown = await thrownBy(() => unreachable.authenticate());
         assert.ok(thrown instanceof ConnectionError, String(thrown));

@@ -5,6 +5,7 @@ import type { Actor } from "../auth/roles.js";
 import type { Services } from "../services.js";
 import { AppError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "../errors/index.js";
 import { inTransaction } from "../db/db.js";
+import { toAppError } from "../errors/translate.js";
 import { violationsOf } from "../errors/zod.js";
 import type { Download } from "../storage/files.js";
 import { compileRequestBody, type RequestBody, type RequestParser } from "../validation/rules.js";
@@ -122,7 +123,12 @@ async function resolveCaller(ctx: AppContext, route: Route, services: Services):
   const authorization = ctx.get("authorization");
   const check = () => authenticate(authorization, services.config.auth, services.sequelize);
   if (route.access === "public") {
-    const actor = await check().catch(() => undefined);
+    // A credential that does not hold is ignored; a database that cannot check it is not (the route
+    // would only wait on it again).
+    const actor = await check().catch((error: unknown) => {
+      if (toAppError(error).code === "unavailable") throw error;
+      return undefined;
+    });
     if (actor) ctx.state.actor = actor;
     return actor;
   }
@@ -172,11 +178,17 @@ function decodeMessagePart(
   return parse(bodyToProtoJson(part.bytes, media, body.message));
 }
 
+/** Reconnect delays told to clients whose stream the server ends, spread so they do not all come back at once. */
+const RECONNECT_AFTER_END_MS = { min: 1000, spread: 4000 };
+
 /**
  * Writes an event stream as Server-Sent Events: `id` is the event id (for Last-Event-ID), `data` is
  * the message as ProtoJSON, or base64 protobuf when the query asked for `encoding=protobuf`. A comment
  * line every `heartbeatSeconds` keeps proxies from closing the stream; when the client goes away, or
- * the stream ends (shutdown), everything is released.
+ * the stream ends (shutdown), everything is released. A stream the server ends closes with a `retry:`
+ * hint, so the client reconnects (to another instance, behind a load balancer) after a short random
+ * delay, and with its connection: `Connection: close` is sent up front, so the end of a stream never
+ * leaves an idle keep-alive socket that a reconnect could race the server's close on.
  */
 function streamEvents(
   ctx: AppContext,
@@ -194,18 +206,23 @@ function streamEvents(
   ctx.type = "text/event-stream";
   ctx.set("Cache-Control", "no-cache, no-transform");
   ctx.set("X-Accel-Buffering", "no");
+  ctx.res.shouldKeepAlive = false;
   ctx.body = body;
   body.write("retry: 2000\n: connected\n\n");
   const heartbeat = setInterval(() => body.write(": heartbeat\n\n"), heartbeatSeconds * 1000);
   let ended = false;
-  const end = () => {
+  const end = (byServer: boolean) => {
     if (ended) return;
     ended = true;
     clearInterval(heartbeat);
     stream.close();
+    if (byServer) {
+      const delay = RECONNECT_AFTER_END_MS.min + Math.floor(Math.random() * RECONNECT_AFTER_END_MS.spread);
+      body.write(`retry: ${delay}\n: the server is closing this stream; reconnect\n\n`);
+    }
     body.end();
   };
-  ctx.req.once("close", end);
+  ctx.req.once("close", () => end(false));
   void (async () => {
     try {
       for await (const { id, message } of stream) {
@@ -215,7 +232,7 @@ function streamEvents(
         body.write(`id: ${id}\nevent: ${codec.$type}\ndata: ${data}\n\n`);
       }
     } finally {
-      end();
+      end(true);
     }
   })();
 }

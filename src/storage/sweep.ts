@@ -1,4 +1,5 @@
 import type { Db } from "../db/db.js";
+import { startPeriodicJob, type BackgroundJob } from "../lifecycle/periodic.js";
 import type { Logger } from "../logging/logger.js";
 import type { FileStore } from "./store.js";
 
@@ -49,20 +50,21 @@ const ORPHAN_AGE_MS = 60 * 60 * 1000;
 /**
  * Sweeps once shortly after start and then every hour, off the request path. Several processes may
  * sweep at once: removing a file twice is harmless.
- * @returns a function that stops the job
+ * @returns the job; stopping it waits for a sweep in progress
  */
-export function startSweepJob(db: Db, files: FileStore, logger: Logger, folders: readonly StoredFolder[]): () => void {
-  const run = () =>
-    sweepOrphanFiles(db, files, folders, ORPHAN_AGE_MS).then(
-      (removed) => removed > 0 && logger.warn({ removed }, "removed stored files that no row names"),
-      (error: unknown) => logger.warn({ err: error }, "the storage sweep failed; will retry"),
-    );
-  const first = setTimeout(() => void run(), 60_000);
-  const timer = setInterval(() => void run(), ORPHAN_AGE_MS);
-  first.unref();
-  timer.unref();
-  return () => {
-    clearTimeout(first);
-    clearInterval(timer);
-  };
+export function startSweepJob(
+  db: Db,
+  files: FileStore,
+  logger: Logger,
+  folders: readonly StoredFolder[],
+): BackgroundJob {
+  return startPeriodicJob(
+    "storage sweep",
+    async () => {
+      const removed = await sweepOrphanFiles(db, files, folders, ORPHAN_AGE_MS);
+      if (removed > 0) logger.warn({ removed }, "removed stored files that no row names");
+    },
+    { firstAfterMs: 60_000, everyMs: ORPHAN_AGE_MS },
+    logger,
+  );
 }

@@ -4,6 +4,7 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { loadConfig } from "../config/index.js";
 import { connect, ensureDatabaseExists, type Database } from "../db/database.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
 import { createLogger } from "../logging/logger.js";
@@ -36,7 +37,7 @@ export async function startTestDatabase(): Promise<TestDatabase> {
   }
   const name = `shtp_test_${randomBytes(6).toString("hex")}`;
   const url = await ensureDatabaseExists(serverUrl, name);
-  const database = await connect(url, 10, initModels);
+  const database = await connect(url, loadConfig({ NODE_ENV: "test" }).database, initModels);
   const test: TestDatabase = { serverUrl, database, kind: externalUrl ? "external" : "embedded" };
   current = { test, embedded, tempDir, name };
   return test;

@@ -6,9 +6,8 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { appRoot as root } from "../config/paths.js";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
 const buf = path.join(root, "node_modules", ".bin", "buf");
 
 function run(title: string, args: string[]): void {

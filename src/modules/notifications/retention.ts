@@ -1,4 +1,5 @@
 import { inTransaction, type Db } from "../../db/db.js";
+import { startPeriodicJob, type BackgroundJob } from "../../lifecycle/periodic.js";
 import type { Logger } from "../../logging/logger.js";
 import { deleteOldReadNotifications, tryRetentionLock } from "./queries.js";
 
@@ -24,19 +25,21 @@ export async function purgeReadNotifications(db: Db, olderThanDays: number): Pro
 
 /**
  * Runs the purge every `intervalSeconds` inside the server process, off the request path.
- * @returns a function that stops the job
+ * @returns the job; stopping it waits for a purge in progress
  */
 export function startRetentionJob(
   db: Db,
   logger: Logger,
   settings: { retentionDays: number; intervalSeconds: number },
-): () => void {
-  const run = () =>
-    purgeReadNotifications(db, settings.retentionDays).then(
-      (deleted) => deleted > 0 && logger.info({ deleted }, "purged old read notifications"),
-      (error: unknown) => logger.warn({ err: error }, "notification retention failed; will retry"),
-    );
-  const timer = setInterval(() => void run(), settings.intervalSeconds * 1000);
-  timer.unref();
-  return () => clearInterval(timer);
+): BackgroundJob {
+  const everyMs = settings.intervalSeconds * 1000;
+  return startPeriodicJob(
+    "notification retention",
+    async () => {
+      const deleted = await purgeReadNotifications(db, settings.retentionDays);
+      if (deleted > 0) logger.info({ deleted }, "purged old read notifications");
+    },
+    { firstAfterMs: everyMs, everyMs },
+    logger,
+  );
 }

@@ -61,7 +61,7 @@ import { createLogger } from ${JSON.stringify(moduleUrl("src/logging/logger.ts")
 import { bootstrapUsers } from ${JSON.stringify(moduleUrl("src/modules/users/bootstrap.ts"))};
 import { initModels } from ${JSON.stringify(moduleUrl("src/modules/index.ts"))};
 const input = JSON.parse(process.env.BOOTSTRAP_INPUT);
-const database = await connect(input.url, 2, initModels);
+const database = await connect(input.url, { ...loadConfig({}).database, poolMax: 2 }, initModels);
 try {
   const config = loadConfig(input.environment);
   const outcome = await bootstrapUsers(database.sequelize, config, createLogger("silent"), { embedded: input.embedded });
