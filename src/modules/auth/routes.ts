@@ -1,6 +1,7 @@
 import { Me, TokenPair } from "../../../generated/shtp/v1/auth.js";
 import { presentMedalAwards } from "../medals/catalogue.js";
-import { unreadAndMedalsOf } from "../medals/service.js";
+import { medalsOf } from "../medals/service.js";
+import { unreadCountOf } from "../notifications/service.js";
 import { defineRoute } from "../../http/route.js";
 import { NotFoundError } from "../../errors/index.js";
 import { presentUser } from "../users/presenter.js";
@@ -63,10 +64,11 @@ export const getMe = defineRoute({
   summary: "The signed-in user, their unread notification count and their medals.",
   access: "signedIn",
   response: Me,
-  handler: async ({ actor, services }) => {
-    const [user, { unread, medals }] = await Promise.all([
+  handler: async ({ actor, db }) => {
+    const [user, unread, medals] = await Promise.all([
       User.findByPk(actor.id),
-      unreadAndMedalsOf(services.sequelize, actor.id),
+      unreadCountOf(db, actor.id),
+      medalsOf(db, actor.id),
     ]);
     if (!user) throw NotFoundError("The user");
     return { user: presentUser(user), unreadNotifications: unread, medals: presentMedalAwards(medals) };

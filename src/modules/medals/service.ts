@@ -1,15 +1,10 @@
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
-import { notifyRecipients, unreadCountSql } from "../notifications/service.js";
+import type { Db } from "../../db/db.js";
+import { notifyRecipients } from "../notifications/service.js";
 import { medalCatalogue, medalNames, type MedalName } from "./catalogue.js";
+import { medalAwardsOf, type MedalAwardRow } from "./queries.js";
 
-/** The order medals are listed in: as they were awarded. */
-const awardOrder = "awarded_at, medal";
-
-/** One medal a user holds. */
-export interface MedalAwardRow {
-  medal: MedalName;
-  awardedAt: Date;
-}
+export type { MedalAwardRow } from "./queries.js";
 
 const earnedRules = medalNames
   .map((name) => `('${name}', ${medalCatalogue[name].earnedWhen})`)
@@ -58,35 +53,4 @@ export async function awardEarnedMedals(
  * The medals a user holds, in the order they were awarded.
  * @param userId - whose
  */
-export async function medalsOf(
-  sequelize: Sequelize,
-  userId: string,
-  transaction?: Transaction,
-): Promise<MedalAwardRow[]> {
-  return sequelize.query<MedalAwardRow>(
-    `SELECT medal, awarded_at AS "awardedAt" FROM user_medals WHERE user_id = :userId ORDER BY ${awardOrder}`,
-    { replacements: { userId }, type: QueryTypes.SELECT, transaction },
-  );
-}
-
-/**
- * What `/auth/me` shows beside the user row: the unread count (from the partial unread index) and the
- * medals, read together in one statement.
- * @param userId - whose
- */
-export async function unreadAndMedalsOf(
-  sequelize: Sequelize,
-  userId: string,
-): Promise<{ unread: number; medals: MedalAwardRow[] }> {
-  const [row] = await sequelize.query<{ unread: number; medals: { medal: MedalName; awardedAt: string }[] }>(
-    `SELECT (${unreadCountSql}) AS unread,
-            (SELECT coalesce(json_agg(json_build_object('medal', medal, 'awardedAt', awarded_at)
-                                      ORDER BY ${awardOrder}), '[]'::json)
-               FROM user_medals WHERE user_id = :userId) AS medals`,
-    { replacements: { userId }, type: QueryTypes.SELECT },
-  );
-  return {
-    unread: row?.unread ?? 0,
-    medals: (row?.medals ?? []).map((award) => ({ medal: award.medal, awardedAt: new Date(award.awardedAt) })),
-  };
-}
+export const medalsOf = (db: Db, userId: string): Promise<MedalAwardRow[]> => medalAwardsOf(db, userId);

@@ -2,14 +2,13 @@ import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { z } from "zod";
 import { FailedPreconditionError, NotFoundError } from "../../errors/index.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
+import type { Db } from "../../db/db.js";
 import type { NotificationContent, NotificationRow } from "./payloads.js";
+import { unreadCount } from "./queries.js";
 
 /** The columns every notification query selects, in the shape of NotificationRow. */
 export const notificationColumns = `n.id, n.seq::text AS seq, n.user_id AS "userId", n.type, n.payload,
   n.created_at AS "createdAt", n.read_at AS "readAt"`;
-
-/** A user's unread count (`:userId`), answered from the partial unread index; `/auth/me` embeds it too. */
-export const unreadCountSql = "SELECT count(*)::int FROM notifications WHERE user_id = :userId AND read_at IS NULL";
 
 const seqCursor = z.tuple([z.string().regex(/^\d{1,19}$/)]);
 
@@ -42,13 +41,14 @@ export async function listNotifications(
  * How many unread notifications a user has, counted from the partial unread index (no rows loaded).
  * @param userId - whose
  */
-export async function countUnread(sequelize: Sequelize, userId: string): Promise<number> {
-  const [row] = await sequelize.query<{ count: string }>(`SELECT (${unreadCountSql}) AS count`, {
-    replacements: { userId },
-    type: QueryTypes.SELECT,
-  });
-  return Number(row?.count ?? 0);
-}
+export const countUnread = (sequelize: Sequelize, userId: string): Promise<number> =>
+  unreadCountOf({ sequelize }, userId);
+
+/**
+ * How many unread notifications a user has (the number `/auth/me` shows), from the partial unread index.
+ * @param userId - whose
+ */
+export const unreadCountOf = (db: Db, userId: string): Promise<number> => unreadCount(db, userId);
 
 /**
  * Marks the caller's own notifications read: the listed ids, or all. Ids of other users' notifications

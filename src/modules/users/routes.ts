@@ -151,7 +151,7 @@ export const getUserProfile = defineRoute({
   errors: ["not_found"],
   handler: async ({ params, services }) => {
     const user = await userService.findProfile(params.idOrNickName);
-    return presentPublicProfile(user, await medalsOf(services.sequelize, user.id));
+    return presentPublicProfile(user, await medalsOf({ sequelize: services.sequelize }, user.id));
   },
 });
 
