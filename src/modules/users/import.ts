@@ -9,7 +9,7 @@ import { hashPassword } from "../../auth/passwords.js";
 import { roleNames, type Actor } from "../../auth/roles.js";
 import { FailedPreconditionError, InvalidArgumentError, type FieldViolation } from "../../errors/index.js";
 import { Group } from "../groups/group.model.js";
-import { mayManageUser } from "./policy.js";
+import { decideUserAction } from "./policy.js";
 import { emailField } from "../../validation/fields.js";
 import { learningClassField, passwordField, personNameField, reservedNickNames } from "./schema.js";
 import { User } from "./user.model.js";
@@ -74,7 +74,7 @@ export async function importUsers(
       violations.push(...parsed.error.issues.map((issue) => lineViolation(line, issue.path.join("."), issue.message)));
       continue;
     }
-    if (!mayManageUser(actor, "create", parsed.data)) {
+    if (!decideUserAction(actor, "create", parsed.data).allowed) {
       violations.push(lineViolation(line, "role", "Teachers may import students only."));
       continue;
     }

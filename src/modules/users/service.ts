@@ -7,7 +7,6 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
-  PermissionDeniedError,
   UnauthenticatedError,
 } from "../../errors/index.js";
 import type { UploadedFile } from "../../storage/files.js";
@@ -16,7 +15,7 @@ import { decodeCursor, pageOf } from "../../validation/paging.js";
 import { escapeLike, isUuid } from "../../validation/text.js";
 import { revokeSessions } from "../auth/service.js";
 import { Group } from "../groups/group.model.js";
-import { mayManageUser, type UserAction } from "./policy.js";
+import { authorize, type UserAction } from "./policy.js";
 import { AVATARS_FOLDER, roleFromProto } from "./presenter.js";
 import type { UserListQuery } from "./schema.js";
 import { User } from "./user.model.js";
@@ -79,12 +78,9 @@ export async function findProfile(idOrNickName: string): Promise<User> {
 async function loadManagedUser(actor: Actor, id: string, action: UserAction, transaction: Transaction): Promise<User> {
   const user = await User.findByPk(id, { lock: transaction.LOCK.UPDATE, transaction });
   if (!user) throw NotFoundError("The user");
-  if (!mayManageUser(actor, action, user)) throw PermissionDeniedError(deniedMessage(actor));
+  authorize(actor, action, user);
   return user;
 }
-
-const deniedMessage = (actor: Actor) =>
-  actor.role === "teacher" ? "Teachers may only manage student accounts." : "You may not manage this account.";
 
 async function assertGroupExists(groupId: string, transaction: Transaction): Promise<void> {
   const group = await Group.findByPk(groupId, { attributes: ["id"], transaction });
@@ -145,7 +141,7 @@ export interface NewUser {
  * @throws AppError permission_denied, failed_precondition for an unknown group; conflict on a taken email or nickname
  */
 export async function createUser(actor: Actor, input: NewUser, transaction: Transaction): Promise<User> {
-  if (!mayManageUser(actor, "create", input)) throw PermissionDeniedError(deniedMessage(actor));
+  authorize(actor, "create", input);
   await assertGroupExists(input.groupId, transaction);
   return User.create(
     {
@@ -204,7 +200,7 @@ export async function updateAccount(
   if (changes.role !== undefined) await serialiseAdminChanges(transaction);
   const user = await loadManagedUser(actor, id, "update", transaction);
   if (changes.role !== undefined && changes.role !== user.role) {
-    if (!mayManageUser(actor, "changeRole", user)) throw PermissionDeniedError("Only admins change roles.");
+    authorize(actor, "changeRole", user);
     if (changes.role !== "admin") await assertAnotherAdminRemains(user, transaction);
   }
   if (changes.groupId !== undefined) await assertGroupExists(changes.groupId, transaction);
