@@ -235,7 +235,7 @@ export async function changeOwnPassword(
     ]);
   }
   await user.update({ passwordHash: await hashPassword(passwords.newPassword) }, { transaction });
-  await revokeSessions(user.id, actor.sessionId, transaction);
+  await revokeSessions({ sequelize: services.sequelize, transaction }, user.id, actor.sessionId);
 }
 
 /**
@@ -250,7 +250,9 @@ export async function resetPassword(
 ): Promise<void> {
   const user = await loadManagedUser(actor, id, "resetPassword", transaction);
   await user.update({ passwordHash: await hashPassword(newPassword) }, { transaction });
-  await revokeSessions(user.id, undefined, transaction);
+  const sequelize = User.sequelize;
+  if (!sequelize) throw new Error("The User model is not initialised.");
+  await revokeSessions({ sequelize, transaction }, user.id);
 }
 
 /**
