@@ -39,7 +39,7 @@ const MIN_POOL_CLOSE_MS = 1000;
 export async function startServer(config: Config, logger: Logger, routes?: readonly Route[]): Promise<RunningServer> {
   const database = await openDatabase(config, logger, initModels);
   try {
-    await bootstrapUsers(database.sequelize, config, logger, { embedded: Boolean(database.embedded) });
+    await bootstrapUsers({ sequelize: database.sequelize }, config, logger, { embedded: Boolean(database.embedded) });
   } catch (error) {
     await database.close();
     throw error;

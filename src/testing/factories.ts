@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { RoleName } from "../auth/roles.js";
 import type { Config } from "../config/index.js";
-import { startSession } from "../modules/auth/service.js";
+import { inTransaction } from "../db/db.js";
+import { startSession, type IssuedTokens } from "../modules/auth/service.js";
 import { Group } from "../modules/groups/group.model.js";
 import { User } from "../modules/users/user.model.js";
 import { testDatabase } from "./database.js";
@@ -55,9 +56,18 @@ export async function buildGroupOfStudents(size: number, overrides: { learningCl
 }
 
 /**
+ * Opens a real session for `user`, as a login would.
+ * @param user - the subject
+ * @param config - the server's configuration (its secret, issuer and audience)
+ * @returns the session's id and its first token pair
+ */
+export const sessionFor = (user: { id: string }, config: Config): Promise<IssuedTokens> =>
+  inTransaction({ sequelize: testDatabase().database.sequelize }, (db) => startSession(db, config.auth, user.id));
+
+/**
  * Opens a real session for `user`, as a login would, and returns its access token.
  * @param user - the subject
  * @param config - the server's configuration (its secret, issuer and audience)
  */
 export const tokenFor = async (user: { id: string }, config: Config): Promise<string> =>
-  (await startSession(config.auth, user.id)).accessToken;
+  (await sessionFor(user, config)).accessToken;

@@ -7,9 +7,9 @@ import { rolesAllowed, roleNames, type RoleName } from "../auth/roles.js";
 import { issueAccessToken } from "../auth/tokens.js";
 import type { Config } from "../config/index.js";
 import type { Route } from "../http/route.js";
-import { revokeSessions, startSession } from "../modules/auth/service.js";
+import { revokeSessions } from "../modules/auth/service.js";
 import { testDatabase } from "./database.js";
-import { buildUser } from "./factories.js";
+import { buildUser, sessionFor } from "./factories.js";
 
 /**
  * The shared security suite's raw material (style.md rule 21), derived from route declarations
@@ -142,7 +142,7 @@ export async function buildSecurityCallers(config: Config): Promise<SecurityCall
   const sessions = {} as Record<RoleName, { userId: string; sessionId: string; accessToken: string }>;
   for (const role of roleNames) {
     const user = await buildUser({ role });
-    const { accessToken, sessionId } = await startSession(config.auth, user.id);
+    const { accessToken, sessionId } = await sessionFor(user, config);
     sessions[role] = { userId: user.id, sessionId, accessToken };
   }
   const admin = sessions.admin;
@@ -161,13 +161,13 @@ export async function buildSecurityCallers(config: Config): Promise<SecurityCall
   const expiredAt = new Date(Date.now() - (config.auth.accessTokenTtlSeconds + 3600) * 1000);
 
   // A second session of the admin, ended the way a password change ends the others.
-  const other = await startSession(config.auth, admin.userId);
+  const other = await sessionFor({ id: admin.userId }, config);
   const bearer = (token: string) => `Bearer ${token}`;
   assert.ok(
     await authenticate(bearer(other.accessToken), config.auth, sequelize),
     "the session works before revocation",
   );
-  await revokeSessions(admin.userId, admin.sessionId);
+  await revokeSessions({ sequelize }, admin.userId, admin.sessionId);
   assert.equal(
     (await authenticate(bearer(admin.accessToken), config.auth, sequelize))?.id,
     admin.userId,

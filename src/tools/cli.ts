@@ -7,12 +7,11 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import { loadConfig } from "../config/index.js";
 import { openDatabase } from "../db/database.js";
+import { inTransaction } from "../db/db.js";
 import { createLogger } from "../logging/logger.js";
-import { Group } from "../modules/groups/group.model.js";
 import { initModels } from "../modules/index.js";
-import { createAccount, STAFF_GROUP_NAME } from "../modules/users/bootstrap.js";
-import { nickNameField, passwordField, personNameField } from "../modules/users/schema.js";
-import { emailField } from "../validation/fields.js";
+import { createAccountsInGroup, STAFF_GROUP_NAME } from "../modules/users/bootstrap.js";
+import { NewAccountSchema } from "../modules/users/schema.js";
 
 const usage =
   "usage: npm run cli -- create-admin --email E --first-name F --last-name L [--nick-name N] [--group NAME] < password-file";
@@ -34,15 +33,9 @@ async function createAdmin(args: string[]): Promise<void> {
       group: { type: "string", default: STAFF_GROUP_NAME },
     },
   });
-  const input = z
-    .object({
-      email: emailField,
-      firstName: personNameField,
-      lastName: personNameField,
-      nickName: nickNameField,
-      password: passwordField,
-      group: z.string().min(1),
-    })
+  // Checked before the database is opened: a bad argument exits 2 naming the rule it broke.
+  const input = NewAccountSchema.omit({ role: true, learningClass: true })
+    .extend({ group: z.string().min(1) })
     .safeParse({
       email: values.email,
       firstName: values["first-name"],
@@ -60,12 +53,11 @@ async function createAdmin(args: string[]): Promise<void> {
   const config = loadConfig();
   const database = await openDatabase(config, createLogger("warn"), initModels);
   try {
-    const { sequelize } = database;
-    const user = await sequelize.transaction(async (transaction) => {
-      const [group] = await Group.findOrCreate({ where: { name: input.data.group }, transaction });
-      return createAccount({ ...input.data, role: "admin", learningClass: "" }, group.id, transaction);
-    });
-    process.stdout.write(`created admin ${user.email} (${user.id})\n`);
+    const { group, ...account } = input.data;
+    const [user] = await inTransaction({ sequelize: database.sequelize }, (db) =>
+      createAccountsInGroup(db, group, [{ ...account, role: "admin", learningClass: "" }]),
+    );
+    if (user) process.stdout.write(`created admin ${user.email} (${user.id})\n`);
   } finally {
     await database.close();
   }

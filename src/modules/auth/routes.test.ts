@@ -9,7 +9,9 @@ import { createLogger } from "../../logging/logger.js";
 import { buildGroup, buildUser, tokenFor } from "../../testing/factories.js";
 import { rawRequest, type RawResponse } from "../../testing/http.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
-import { createAccount } from "../users/bootstrap.js";
+import { inTransaction } from "../../db/db.js";
+import { testDatabase } from "../../testing/database.js";
+import { createAccounts } from "../users/accounts.service.js";
 
 type Encoding = "json" | "protobuf";
 const encodings: readonly Encoding[] = ["json", "protobuf"];
@@ -101,18 +103,22 @@ const uniqueAddress = () => `2001:db8::${randomBytes(2).toString("hex")}:${rando
 async function newAccount(role: RoleName = "student"): Promise<{ id: string; email: string; password: string }> {
   const tag = unique();
   const password = `pw-${randomBytes(9).toString("base64url")}`;
-  const user = await createAccount(
-    {
-      email: `auth-${tag}@example.test`,
-      password,
-      role,
-      firstName: "Auth",
-      lastName: `Test ${tag}`,
-      nickName: `auth_${tag}`,
-      learningClass: role === "student" ? "10A" : "",
-    },
-    (await buildGroup()).id,
+  const groupId = (await buildGroup()).id;
+  const [user] = await inTransaction({ sequelize: testDatabase().database.sequelize }, (db) =>
+    createAccounts(db, [
+      {
+        email: `auth-${tag}@example.test`,
+        password,
+        role,
+        firstName: "Auth",
+        lastName: `Test ${tag}`,
+        nickName: `auth_${tag}`,
+        groupId,
+        learningClass: role === "student" ? "10A" : "",
+      },
+    ]),
   );
+  assert.ok(user);
   return { id: user.id, email: user.email, password };
 }
 

@@ -1,20 +1,8 @@
 import { Me, TokenPair } from "../../../generated/shtp/v1/auth.js";
-import { presentMedalAwards } from "../medals/presenter.js";
-import { medalsOf } from "../medals/service.js";
-import { unreadCountOf } from "../notifications/service.js";
 import { defineRoute } from "../../http/route.js";
-import { NotFoundError } from "../../errors/index.js";
-import { presentUser } from "../users/presenter.js";
-import { User } from "../users/user.model.js";
+import { presentMe, presentTokens } from "./presenter.js";
 import { AuthLoginBody, AuthLogoutBody, AuthRefreshBody } from "./schema.js";
 import * as authService from "./service.js";
-
-const presentTokens = (tokens: authService.IssuedTokens): TokenPair => ({
-  accessToken: tokens.accessToken,
-  refreshToken: tokens.refreshToken,
-  expiresIn: tokens.expiresIn,
-  tokenType: "Bearer",
-});
 
 export const login = defineRoute({
   name: "login",
@@ -29,8 +17,8 @@ export const login = defineRoute({
   errors: ["unauthenticated", "rate_limited"],
   // The session is written in its own transaction, after the password check and the throttle.
   transactional: false,
-  handler: async ({ body, services, address }) =>
-    presentTokens(await authService.login(services, { email: body.email, password: body.password, address })),
+  handler: async ({ body, services, address, db }) =>
+    presentTokens(await authService.login(db, services, { email: body.email, password: body.password, address })),
 });
 
 export const refresh = defineRoute({
@@ -44,7 +32,8 @@ export const refresh = defineRoute({
   errors: ["unauthenticated"],
   // A replay must revoke the session even though the request fails, so the service commits that itself.
   transactional: false,
-  handler: async ({ body, services }) => presentTokens(await authService.refresh(services, body.refreshToken)),
+  handler: async ({ body, services, db }) =>
+    presentTokens(await authService.refresh(db, services.config.auth, body.refreshToken)),
 });
 
 export const logout = defineRoute({
@@ -54,7 +43,7 @@ export const logout = defineRoute({
   summary: "Ends the session of a refresh token; unknown tokens are ignored.",
   access: "public",
   body: AuthLogoutBody,
-  handler: async ({ body, db }) => authService.logout(body.refreshToken, db.transaction),
+  handler: async ({ body, db }) => authService.logout(db, body.refreshToken),
 });
 
 export const getMe = defineRoute({
@@ -64,15 +53,7 @@ export const getMe = defineRoute({
   summary: "The signed-in user, their unread notification count and their medals.",
   access: "signedIn",
   response: Me,
-  handler: async ({ actor, db }) => {
-    const [user, unread, medals] = await Promise.all([
-      User.findByPk(actor.id),
-      unreadCountOf(db, actor.id),
-      medalsOf(db, actor.id),
-    ]);
-    if (!user) throw NotFoundError("The user");
-    return { user: presentUser(user), unreadNotifications: unread, medals: presentMedalAwards(medals) };
-  },
+  handler: async ({ actor, db }) => presentMe(await authService.me(db, actor.id)),
 });
 
 export const authRoutes = [login, refresh, logout, getMe];

@@ -1,11 +1,23 @@
 import { createHash, randomBytes } from "node:crypto";
-import { Op, type Transaction } from "sequelize";
 import { hashPassword, needsRehash, UNUSABLE_PASSWORD_HASH, verifyPassword } from "../../auth/passwords.js";
 import { issueAccessToken, type TokenSettings } from "../../auth/tokens.js";
-import { UnauthenticatedError } from "../../errors/index.js";
+import { inTransaction, type Db, type TransactionDb } from "../../db/db.js";
+import { NotFoundError, UnauthenticatedError } from "../../errors/index.js";
 import type { Services } from "../../services.js";
-import { User } from "../users/user.model.js";
-import { RefreshToken, Session } from "./session.model.js";
+import { medalsOf, type MedalAwardRow } from "../medals/service.js";
+import { unreadCountOf } from "../notifications/service.js";
+import { findUser, findUserByEmail, updateUser } from "../users/queries.js";
+import type { User } from "../users/user.model.js";
+import {
+  findRefreshToken,
+  findSession,
+  insertRefreshToken,
+  insertSession,
+  markRefreshTokenUsed,
+  revokeSession,
+  revokeUserSessions,
+} from "./queries.js";
+import type { Session } from "./session.model.js";
 
 /** The tokens a sign-in or refresh hands out. */
 export interface IssuedTokens {
@@ -22,79 +34,70 @@ const secondsFromNow = (seconds: number) => new Date(Date.now() + seconds * 1000
  * Opens a session for a user and issues its first token pair.
  * @param auth - token settings
  * @param userId - the signed-in user
- * @param transaction - the caller's transaction, if any
  */
-export async function startSession(
-  auth: TokenSettings,
-  userId: string,
-  transaction?: Transaction,
-): Promise<IssuedTokens> {
-  const session = await Session.create(
-    { userId, expiresAt: secondsFromNow(auth.sessionMaxAgeSeconds) },
-    { transaction },
-  );
-  return issueTokens(auth, session, transaction);
+export async function startSession(db: TransactionDb, auth: TokenSettings, userId: string): Promise<IssuedTokens> {
+  const session = await insertSession(db, userId, secondsFromNow(auth.sessionMaxAgeSeconds));
+  return issueTokens(db, auth, session);
 }
 
-async function issueTokens(auth: TokenSettings, session: Session, transaction?: Transaction): Promise<IssuedTokens> {
+async function issueTokens(db: TransactionDb, auth: TokenSettings, session: Session): Promise<IssuedTokens> {
   const refreshToken = randomBytes(32).toString("base64url");
   const expiresAt = new Date(
     Math.min(secondsFromNow(auth.refreshTokenTtlSeconds).getTime(), session.expiresAt.getTime()),
   );
-  await RefreshToken.create({ sessionId: session.id, tokenHash: digest(refreshToken), expiresAt }, { transaction });
+  await insertRefreshToken(db, { sessionId: session.id, tokenHash: digest(refreshToken), expiresAt });
   const accessToken = await issueAccessToken({ userId: session.userId, sessionId: session.id }, auth);
   return { accessToken, refreshToken, expiresIn: auth.accessTokenTtlSeconds, sessionId: session.id };
 }
 
 /**
  * Signs a user in by email and password. Unknown email and wrong password answer alike, in time too.
- * @param services - config, database and the login throttle
- * @param credentials - email, password and the client address
+ * The session is written in a transaction of its own, after the password check and the throttle.
+ * @param services - the token settings and the login throttle
+ * @param credentials - email (lowercased by the request schema), password and the client address
  * @throws AppError rate_limited when the account or address has failed too often, unauthenticated otherwise
  */
 export async function login(
-  services: Services,
+  db: Db,
+  services: Pick<Services, "config" | "loginThrottle">,
   credentials: { email: string; password: string; address: string },
 ): Promise<IssuedTokens> {
-  const { loginThrottle, sequelize } = services;
-  const email = credentials.email.trim().toLowerCase();
-  await loginThrottle.assertAllowed(email, credentials.address);
-  const user = await User.findOne({ where: sequelize.where(sequelize.fn("lower", sequelize.col("email")), email) });
-  const matches = await verifyPassword(credentials.password, user?.passwordHash ?? UNUSABLE_PASSWORD_HASH);
+  const { loginThrottle } = services;
+  const { email, password, address } = credentials;
+  await loginThrottle.assertAllowed(email, address);
+  const user = await findUserByEmail(db, email);
+  const matches = await verifyPassword(password, user?.passwordHash ?? UNUSABLE_PASSWORD_HASH);
   if (!user || !matches) {
-    await loginThrottle.recordFailure(email, credentials.address);
+    await loginThrottle.recordFailure(email, address);
     throw UnauthenticatedError("The email or password is wrong.");
   }
   await loginThrottle.recordSuccess(email);
-  if (needsRehash(user.passwordHash)) await user.update({ passwordHash: await hashPassword(credentials.password) });
-  return sequelize.transaction((transaction) => startSession(services.config.auth, user.id, transaction));
+  if (needsRehash(user.passwordHash)) await updateUser(db, user, { passwordHash: await hashPassword(password) });
+  return inTransaction(db, (tx) => startSession(tx, services.config.auth, user.id));
 }
 
 /**
  * Trades a refresh token for a new pair. A token is good once: presenting a used one again means it
- * was stolen or replayed, so its whole session is revoked, and that revocation is committed before
- * the 401 is answered.
+ * was stolen or replayed, so its whole session is revoked, and that revocation is committed (in the
+ * service's own transaction) before the 401 is answered.
+ * @param auth - token settings
  * @throws AppError unauthenticated for an unknown, expired, used or revoked token
  */
-export async function refresh(services: Services, refreshToken: string): Promise<IssuedTokens> {
-  const outcome = await services.sequelize.transaction(async (transaction) => {
-    const token = await RefreshToken.findOne({
-      where: { tokenHash: digest(refreshToken) },
-      lock: transaction.LOCK.UPDATE,
-      transaction,
-    });
+export async function refresh(db: Db, auth: TokenSettings, refreshToken: string): Promise<IssuedTokens> {
+  const outcome = await inTransaction(db, async (tx) => {
+    const token = await findRefreshToken(tx, digest(refreshToken), { lock: true });
     if (!token) return { refused: "The refresh token is not valid." } as const;
-    const session = await Session.findByPk(token.sessionId, { lock: transaction.LOCK.UPDATE, transaction });
+    const session = await findSession(tx, token.sessionId, { lock: true });
     const now = new Date();
     if (!session || session.revokedAt || session.expiresAt <= now)
       return { refused: "This session has ended; sign in again." } as const;
     if (token.usedAt) {
-      await session.update({ revokedAt: now }, { transaction });
+      await revokeSession(tx, session.id, now);
       return { refused: "This refresh token was already used; the session has been ended for safety." } as const;
     }
     if (token.expiresAt <= now) return { refused: "The refresh token has expired; sign in again." } as const;
-    await token.update({ usedAt: now }, { transaction });
-    return { tokens: await issueTokens(services.config.auth, session, transaction) } as const;
+    await markRefreshTokenUsed(tx, token, now);
+    return { tokens: await issueTokens(tx, auth, session) } as const;
   });
   if ("refused" in outcome) throw UnauthenticatedError(outcome.refused);
   return outcome.tokens;
@@ -104,27 +107,39 @@ export async function refresh(services: Services, refreshToken: string): Promise
  * Ends the session a refresh token belongs to. Unknown tokens are ignored, so logout is idempotent.
  * @param refreshToken - any token of the session
  */
-export async function logout(refreshToken: string, transaction?: Transaction): Promise<void> {
-  const token = await RefreshToken.findOne({ where: { tokenHash: digest(refreshToken) }, transaction });
-  if (token)
-    await Session.update({ revokedAt: new Date() }, { where: { id: token.sessionId, revokedAt: null }, transaction });
+export async function logout(db: TransactionDb, refreshToken: string): Promise<void> {
+  const token = await findRefreshToken(db, digest(refreshToken));
+  if (token) await revokeSession(db, token.sessionId, new Date());
 }
 
 /**
- * Ends every session of a user but `keepSessionId` (password change keeps the caller signed in).
+ * Ends every session of a user but `exceptSessionId` (a password change keeps the caller signed in).
+ * Authentication reads the session on every request, so the ended ones stop working at once.
  * @param userId - whose sessions
- * @param keepSessionId - the one session to keep, if any
+ * @param exceptSessionId - the one session to keep, if any
  */
-export async function revokeSessions(
-  userId: string,
-  keepSessionId: string | undefined,
-  transaction?: Transaction,
-): Promise<void> {
-  await Session.update(
-    { revokedAt: new Date() },
-    {
-      where: { userId, revokedAt: null, ...(keepSessionId ? { id: { [Op.ne]: keepSessionId } } : {}) },
-      transaction,
-    },
-  );
+export async function revokeSessions(db: Db, userId: string, exceptSessionId?: string): Promise<void> {
+  await revokeUserSessions(db, userId, exceptSessionId, new Date());
+}
+
+/** What `/auth/me` shows: the caller's row, their unread notification count and their medals. */
+export interface Me {
+  user: User;
+  unreadNotifications: number;
+  medals: MedalAwardRow[];
+}
+
+/**
+ * The signed-in user with their unread count and medals, read side by side (one round trip of latency).
+ * @param db - the database, outside any transaction (the three reads run on separate connections)
+ * @throws AppError not_found when the account went between authentication and this read
+ */
+export async function me(db: Db, userId: string): Promise<Me> {
+  const [user, unreadNotifications, medals] = await Promise.all([
+    findUser(db, userId),
+    unreadCountOf(db, userId),
+    medalsOf(db, userId),
+  ]);
+  if (!user) throw NotFoundError("The user");
+  return { user, unreadNotifications, medals };
 }

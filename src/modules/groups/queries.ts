@@ -85,3 +85,21 @@ export async function existingGroupIds(db: Db, ids: readonly string[]): Promise<
   );
   return new Set(rows.map((row) => row.id));
 }
+
+/**
+ * Looks groups up by name, in any case (names are unique whatever their case). Inside a transaction
+ * the found groups are locked (KEY SHARE) until commit, as in existingGroupIds.
+ * @param names - the names asked for, as given
+ * @returns each name that matched a group, as given, with that group's id
+ */
+export async function groupIdsByName(db: Db, names: readonly string[]): Promise<Map<string, string>> {
+  if (names.length === 0) return new Map();
+  const rows = await select<{ name: string; id: string }>(
+    db,
+    `SELECT wanted.name, g.id::text AS id
+       FROM unnest(CAST(ARRAY[:names] AS text[])) AS wanted (name)
+       JOIN groups g ON lower(g.name) = lower(wanted.name)${db.transaction ? " FOR KEY SHARE OF g" : ""}`,
+    { names: [...new Set(names)] },
+  );
+  return new Map(rows.map((row) => [row.name, row.id]));
+}

@@ -64,7 +64,7 @@ const input = JSON.parse(process.env.BOOTSTRAP_INPUT);
 const database = await connect(input.url, { ...loadConfig({}).database, poolMax: 2 }, initModels);
 try {
   const config = loadConfig(input.environment);
-  const outcome = await bootstrapUsers(database.sequelize, config, createLogger("silent"), { embedded: input.embedded });
+  const outcome = await bootstrapUsers({ sequelize: database.sequelize }, config, createLogger("silent"), { embedded: input.embedded });
   process.stdout.write(JSON.stringify({ outcome }) + "\\n");
 } finally {
   await database.close();

@@ -1,10 +1,14 @@
-import type { Sequelize, Transaction } from "sequelize";
-import { hashPassword } from "../../auth/passwords.js";
+import type { z } from "zod";
 import type { RoleName } from "../../auth/roles.js";
 import type { Config } from "../../config/index.js";
+import { inTransaction, type Db, type TransactionDb } from "../../db/db.js";
 import type { Logger } from "../../logging/logger.js";
-import { Group } from "../groups/group.model.js";
-import { User } from "./user.model.js";
+import { groupIdsByName } from "../groups/queries.js";
+import { createGroup } from "../groups/service.js";
+import { createAccounts } from "./accounts.service.js";
+import { countUsers, lockAccountBootstrap } from "./queries.js";
+import { NewAccountSchema } from "./schema.js";
+import type { User } from "./user.model.js";
 
 /** The demo accounts `npm start` creates on an empty embedded database; the README lists them. */
 export const demoAccounts: readonly {
@@ -54,34 +58,29 @@ export const demoAccounts: readonly {
   },
 ];
 export const DEMO_GROUP_NAME = "Demo group";
-const STAFF_GROUP_NAME = "Staff";
-
-/** Any fixed number: serialises the "is the database empty?" check of processes booting together. */
-const BOOTSTRAP_LOCK_KEY = 746_102_312;
+/** The group of the initial admin, and of admins the create-admin command makes unless told otherwise. */
+export const STAFF_GROUP_NAME = "Staff";
 
 /** What bootstrap did, for the boot log and tests. */
 export type BootstrapOutcome = "not-empty" | "initial-admin" | "demo-data" | "nothing-configured";
 
 /**
  * Fills an empty database: INITIAL_ADMIN_EMAIL/PASSWORD create the first admin in any mode; without
- * them, an embedded database outside production gets the demo accounts. Production never gets demo data.
+ * them, an embedded database outside production gets the demo accounts. Production never gets demo
+ * data. Processes booting together take turns (an advisory lock), so only one fills it.
  * @param options.embedded - whether this process runs its own PostgreSQL
  */
 export async function bootstrapUsers(
-  sequelize: Sequelize,
+  db: Db,
   config: Config,
   logger: Logger,
   options: { embedded: boolean },
 ): Promise<BootstrapOutcome> {
-  const outcome = await sequelize.transaction(async (transaction) => {
-    await sequelize.query("SELECT pg_advisory_xact_lock(:key)", {
-      replacements: { key: BOOTSTRAP_LOCK_KEY },
-      transaction,
-    });
-    if ((await User.count({ transaction })) > 0) return "not-empty";
+  const outcome = await inTransaction(db, async (tx): Promise<BootstrapOutcome> => {
+    await lockAccountBootstrap(tx);
+    if ((await countUsers(tx)) > 0) return "not-empty";
     if (config.initialAdmin) {
-      const group = await findOrCreateGroup(STAFF_GROUP_NAME, transaction);
-      await createAccount(
+      await createAccountsInGroup(tx, STAFF_GROUP_NAME, [
         {
           email: config.initialAdmin.email,
           password: config.initialAdmin.password,
@@ -91,14 +90,11 @@ export async function bootstrapUsers(
           nickName: "admin",
           learningClass: "",
         },
-        group.id,
-        transaction,
-      );
+      ]);
       return "initial-admin";
     }
     if (!options.embedded || config.env === "production") return "nothing-configured";
-    const group = await findOrCreateGroup(DEMO_GROUP_NAME, transaction);
-    for (const account of demoAccounts) await createAccount(account, group.id, transaction);
+    await createAccountsInGroup(tx, DEMO_GROUP_NAME, demoAccounts);
     return "demo-data";
   });
   if (outcome === "initial-admin") logger.info({ email: config.initialAdmin?.email }, "created the initial admin");
@@ -109,42 +105,23 @@ export async function bootstrapUsers(
   return outcome;
 }
 
-async function findOrCreateGroup(name: string, transaction: Transaction): Promise<Group> {
-  const existing = await Group.findOne({ where: { name }, transaction });
-  return existing ?? Group.create({ name }, { transaction });
-}
-
 /**
- * Creates one account with a hashed password.
- * @param account - the account's fields and password
- * @param groupId - its group
+ * Creates accounts that reach no request schema (the initial admin, the demo accounts, the
+ * create-admin command) in the group of that name, which is made when no group has it in any case.
+ * Each account goes through NewAccountSchema first, so it is stored in the form a staff request
+ * would give it (email trimmed and lowercased, names trimmed).
+ * @param groupName - the group to put them in
+ * @param accounts - their fields and passwords
+ * @throws ZodError for an account that breaks the account rules
  */
-export async function createAccount(
-  account: {
-    email: string;
-    password: string;
-    role: RoleName;
-    firstName: string;
-    lastName: string;
-    nickName: string;
-    learningClass: string;
-  },
-  groupId: string,
-  transaction?: Transaction,
-): Promise<User> {
-  return User.create(
-    {
-      email: account.email.trim().toLowerCase(),
-      nickName: account.nickName,
-      firstName: account.firstName,
-      lastName: account.lastName,
-      role: account.role,
-      groupId,
-      learningClass: account.learningClass,
-      passwordHash: await hashPassword(account.password),
-    },
-    { transaction },
+export async function createAccountsInGroup(
+  db: TransactionDb,
+  groupName: string,
+  accounts: readonly z.input<typeof NewAccountSchema>[],
+): Promise<User[]> {
+  const groupId = (await groupIdsByName(db, [groupName])).get(groupName) ?? (await createGroup(db, groupName)).id;
+  return createAccounts(
+    db,
+    accounts.map((account) => ({ ...NewAccountSchema.parse(account), groupId })),
   );
 }
-
-export { STAFF_GROUP_NAME };

@@ -1,6 +1,6 @@
 import { Group } from "../groups/group.model.js";
 import type { Module } from "../module.js";
-import { AVATARS_FOLDER } from "./presenter.js";
+import { AVATARS_FOLDER } from "./avatar.service.js";
 import { avatarNamesInUse, avatarOf } from "./queries.js";
 import { userRoutes } from "./routes.js";
 import { User } from "./user.model.js";

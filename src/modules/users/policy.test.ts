@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { roleNames, type RoleName } from "../../auth/roles.js";
-import { mayManageUser, type UserAction } from "./policy.js";
+import { AppError } from "../../errors/index.js";
+import { authorize, decideUserAction, type UserAction } from "./policy.js";
 
 const actions: readonly UserAction[] = ["create", "update", "changeRole", "resetPassword", "delete"];
 
@@ -14,7 +15,19 @@ function expected(actor: RoleName, action: UserAction, target: RoleName): boolea
   return false;
 }
 
-describe("mayManageUser (api.md section 3)", () => {
+/** @returns whether authorize let the action through; a refusal must be a 403, never a 404 */
+function passes(actor: RoleName, action: UserAction, target: RoleName): boolean {
+  try {
+    authorize({ role: actor }, action, { role: target });
+    return true;
+  } catch (error) {
+    assert.ok(error instanceof AppError, String(error));
+    assert.equal(error.code, "permission_denied");
+    return false;
+  }
+}
+
+describe("user account policy (api.md section 3)", () => {
   it("covers the three roles", () => {
     assert.deepEqual([...roleNames], ["student", "teacher", "admin"]);
   });
@@ -24,7 +37,11 @@ describe("mayManageUser (api.md section 3)", () => {
       for (const target of roleNames) {
         const allowed = expected(actor, action, target);
         it(`${actor} ${allowed ? "may" : "may not"} ${action} a ${target}`, () => {
-          assert.equal(mayManageUser({ role: actor }, action, { role: target }), allowed);
+          const decision = decideUserAction({ role: actor }, action, { role: target });
+          assert.equal(decision.visible, true, "accounts are never hidden: a refusal is a 403");
+          assert.equal(decision.allowed, allowed);
+          if (!allowed) assert.ok(decision.reason, "a refusal says why");
+          assert.equal(passes(actor, action, target), allowed);
         });
       }
     }
@@ -32,9 +49,7 @@ describe("mayManageUser (api.md section 3)", () => {
 
   it("allows exactly the expected number of combinations", () => {
     const allowed = roleNames.flatMap((actor) =>
-      actions.flatMap((action) =>
-        roleNames.filter((target) => mayManageUser({ role: actor }, action, { role: target })).map(() => 1),
-      ),
+      actions.flatMap((action) => roleNames.filter((target) => passes(actor, action, target)).map(() => 1)),
     );
     // Admin: 5 actions × 3 targets; teacher: 4 actions × students only; student: none.
     assert.equal(allowed.length, 15 + 4);

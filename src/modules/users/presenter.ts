@@ -1,5 +1,6 @@
 import {
   Role,
+  roleFromJSON,
   type PublicProfile,
   type User as UserMessage,
   type UserSummary,
@@ -8,6 +9,7 @@ import { presentMedalAwards } from "../medals/presenter.js";
 import type { MedalAwardRow } from "../medals/service.js";
 import type { RoleName } from "../../auth/roles.js";
 import { storedNameOf } from "../../contract/enums.js";
+import { AVATARS_FOLDER } from "./avatar.service.js";
 import type { User } from "./user.model.js";
 
 const protoRoles: Record<RoleName, Role> = { student: Role.STUDENT, teacher: Role.TEACHER, admin: Role.ADMIN };
@@ -21,8 +23,11 @@ export const presentRole = (role: RoleName): Role => protoRoles[role];
  */
 export const roleFromProto = (role: Role): RoleName => storedNameOf(protoRoles, role);
 
-/** The storage folder of avatars, the one public kind of stored file. */
-export const AVATARS_FOLDER = "avatars";
+/**
+ * @param name - a validated ProtoJSON role name (`ROLE_TEACHER`), as query strings carry it
+ * @returns our role name
+ */
+export const roleFromName = (name: string): RoleName => roleFromProto(roleFromJSON(name));
 
 /** Where avatars are served to anyone. */
 export const AVATAR_URL_PREFIX = `/storage/${AVATARS_FOLDER}/`;

@@ -29,7 +29,7 @@ import {
 import { testDatabase } from "../../testing/database.js";
 import { buildGroup, buildUser, tokenFor } from "../../testing/factories.js";
 import { startTestServer, testConfig, type TestServer } from "../../testing/server.js";
-import { deleteUser, updateAccount } from "./service.js";
+import { deleteUser, updateAccount } from "./accounts.service.js";
 import { User } from "./user.model.js";
 
 let server: TestServer;
@@ -560,34 +560,34 @@ describe("users (/users) over real HTTP", () => {
 
           for (const role of ["teacher", "student"] as const) {
             await assert.rejects(
-              updateAccount(adminActor(only), only.id, { role }, transaction),
+              updateAccount({ sequelize, transaction }, adminActor(only), only.id, { role }),
               isAppError("failed_precondition"),
             );
           }
           await assert.rejects(
-            deleteUser(services, adminActor(only), only.id, transaction),
+            deleteUser({ sequelize, transaction }, services, adminActor(only), only.id),
             isAppError("failed_precondition"),
           );
           assert.equal((await User.findByPk(only.id, { transaction }))?.role, "admin");
           // Keeping the role is no demotion.
-          const kept = await updateAccount(
-            adminActor(only),
-            only.id,
-            { role: "admin", firstName: "Kept" },
-            transaction,
-          );
+          const kept = await updateAccount({ sequelize, transaction }, adminActor(only), only.id, {
+            role: "admin",
+            firstName: "Kept",
+          });
           assert.equal(kept.firstName, "Kept");
 
           // With a second admin the first may step down; then the second is the last one.
           const second = await User.create(account(unique()), { transaction });
-          const demoted = await updateAccount(adminActor(second), only.id, { role: "teacher" }, transaction);
+          const demoted = await updateAccount({ sequelize, transaction }, adminActor(second), only.id, {
+            role: "teacher",
+          });
           assert.equal(demoted.role, "teacher");
           await assert.rejects(
-            deleteUser(services, adminActor(second), second.id, transaction),
+            deleteUser({ sequelize, transaction }, services, adminActor(second), second.id),
             isAppError("failed_precondition"),
           );
           await assert.rejects(
-            updateAccount(adminActor(second), second.id, { role: "student" }, transaction),
+            updateAccount({ sequelize, transaction }, adminActor(second), second.id, { role: "student" }),
             isAppError("failed_precondition"),
           );
           throw rollback;
@@ -619,7 +619,7 @@ describe("users (/users) over real HTTP", () => {
           const demote = (actor: User, target: User) =>
             sequelize.transaction(async (transaction) => {
               await sequelize.query(`SET LOCAL search_path TO ${schema}`, { transaction });
-              return updateAccount(adminActor(actor), target.id, { role: "teacher" }, transaction);
+              return updateAccount({ sequelize, transaction }, adminActor(actor), target.id, { role: "teacher" });
             });
           const outcomes = await Promise.allSettled([demote(first, second), demote(second, first)]);
 

@@ -8,8 +8,12 @@ import {
 import { staff } from "../../auth/roles.js";
 import { defineRoute } from "../../http/route.js";
 import { medalsOf } from "../medals/service.js";
-import { importUsers } from "./import.js";
-import { presentPublicProfile, presentUser, presentUserSummary, roleFromProto } from "./presenter.js";
+import * as accounts from "./accounts.service.js";
+import { replaceAvatar } from "./avatar.service.js";
+import { importUsers } from "./import.service.js";
+import { leaderboard } from "./leaderboard.service.js";
+import { presentPublicProfile, presentUser, presentUserSummary, roleFromName, roleFromProto } from "./presenter.js";
+import * as profile from "./profile.service.js";
 import {
   LeaderboardQuerySchema,
   UserChangeMyPasswordBody,
@@ -22,7 +26,6 @@ import {
   UserUpdateBody,
   UserUpdateMeBody,
 } from "./schema.js";
-import * as userService from "./service.js";
 
 const MiB = 1024 * 1024;
 
@@ -34,8 +37,11 @@ export const listUsers = defineRoute({
   access: staff,
   query: UserListQuerySchema,
   response: ListUsersResponse,
-  handler: async ({ query }) => {
-    const page = await userService.listUsers(query);
+  handler: async ({ query, db }) => {
+    const page = await accounts.listUsers(db, {
+      ...query,
+      role: query.role === undefined ? undefined : roleFromName(query.role),
+    });
     return { items: page.items.map(presentUser), nextCursor: page.nextCursor };
   },
 });
@@ -51,7 +57,7 @@ export const createUser = defineRoute({
   successStatus: 201,
   errors: ["conflict", "failed_precondition"],
   handler: async ({ body, actor, db }) =>
-    presentUser(await userService.createUser(actor, { ...body, role: roleFromProto(body.role) }, db.transaction)),
+    presentUser(await accounts.createUser(db, actor, { ...body, role: roleFromProto(body.role) })),
 });
 
 export const importUsersRoute = defineRoute({
@@ -69,7 +75,7 @@ export const importUsersRoute = defineRoute({
   response: ImportUsersResponse,
   errors: ["failed_precondition"],
   handler: async ({ query, actor, file, db }) => {
-    const result = await importUsers(actor, file.path, query.dryRun, db.transaction);
+    const result = await importUsers(db, actor, file.path, query.dryRun);
     return { dryRun: result.dryRun, createdCount: result.users.length, users: result.users.map(presentUserSummary) };
   },
 });
@@ -82,8 +88,8 @@ export const getLeaderboard = defineRoute({
   access: "public",
   query: LeaderboardQuerySchema,
   response: LeaderboardResponse,
-  handler: async ({ query, services }) => ({
-    items: (await userService.leaderboard(services, query.limit)).map((row) => ({
+  handler: async ({ query, db }) => ({
+    items: (await leaderboard(db, query.limit)).map((row) => ({
       rank: row.rank,
       user: presentUserSummary(row),
       rating: row.rating,
@@ -102,16 +108,12 @@ export const updateMyProfile = defineRoute({
   errors: ["conflict"],
   handler: async ({ body, actor, db }) =>
     presentUser(
-      await userService.updateOwnProfile(
-        actor,
-        {
-          nickName: body.nickName,
-          aboutText: body.aboutText,
-          socialLinks: body.socialLinks?.values,
-          techStack: body.techStack?.values,
-        },
-        db.transaction,
-      ),
+      await profile.updateOwnProfile(db, actor, {
+        nickName: body.nickName,
+        aboutText: body.aboutText,
+        socialLinks: body.socialLinks?.values,
+        techStack: body.techStack?.values,
+      }),
     ),
 });
 
@@ -124,7 +126,7 @@ export const changeMyPassword = defineRoute({
   body: UserChangeMyPasswordBody,
   errors: ["rate_limited"],
   handler: async ({ body, actor, services, address, db }) =>
-    userService.changeOwnPassword(services, actor, { ...body, address }, db.transaction),
+    profile.changeOwnPassword(db, services, actor, { ...body, address }),
 });
 
 export const replaceMyAvatar = defineRoute({
@@ -137,7 +139,7 @@ export const replaceMyAvatar = defineRoute({
   response: UserMessage,
   // The service commits the row itself, so the old file is removed only after the new one is recorded.
   transactional: false,
-  handler: async ({ actor, file, services }) => presentUser(await userService.replaceAvatar(services, actor, file)),
+  handler: async ({ actor, file, services, db }) => presentUser(await replaceAvatar(db, services, actor, file)),
 });
 
 export const getUserProfile = defineRoute({
@@ -150,7 +152,7 @@ export const getUserProfile = defineRoute({
   response: PublicProfile,
   errors: ["not_found"],
   handler: async ({ params, db }) => {
-    const user = await userService.findProfile(params.idOrNickName);
+    const user = await profile.findProfile(db, params.idOrNickName);
     return presentPublicProfile(user, await medalsOf(db, user.id));
   },
 });
@@ -168,12 +170,10 @@ export const updateUser = defineRoute({
   errors: ["not_found", "conflict", "failed_precondition"],
   handler: async ({ params, body, actor, db }) =>
     presentUser(
-      await userService.updateAccount(
-        actor,
-        params.id,
-        { ...body, role: body.role === undefined ? undefined : roleFromProto(body.role) },
-        db.transaction,
-      ),
+      await accounts.updateAccount(db, actor, params.id, {
+        ...body,
+        role: body.role === undefined ? undefined : roleFromProto(body.role),
+      }),
     ),
 });
 
@@ -186,8 +186,7 @@ export const resetUserPassword = defineRoute({
   params: UserIdParamsSchema,
   body: UserResetPasswordBody,
   errors: ["not_found"],
-  handler: async ({ params, body, actor, db }) =>
-    userService.resetPassword(actor, params.id, body.newPassword, db.transaction),
+  handler: async ({ params, body, actor, db }) => accounts.resetPassword(db, actor, params.id, body.newPassword),
 });
 
 export const deleteUser = defineRoute({
@@ -198,8 +197,7 @@ export const deleteUser = defineRoute({
   access: staff,
   params: UserIdParamsSchema,
   errors: ["not_found", "failed_precondition"],
-  handler: async ({ params, actor, services, db }) =>
-    userService.deleteUser(services, actor, params.id, db.transaction),
+  handler: async ({ params, actor, services, db }) => accounts.deleteUser(db, services, actor, params.id),
 });
 
 /** Fixed paths come before `/users/:idOrNickName`, which would otherwise take them. */

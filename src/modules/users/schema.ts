@@ -9,6 +9,7 @@ import {
   UpdateUserRequest,
 } from "../../../generated/shtp/v1/users.js";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../../auth/passwords.js";
+import { roleNames } from "../../auth/roles.js";
 import {
   chosenEnum,
   emailField,
@@ -21,7 +22,8 @@ import {
 import { pageQuery } from "../../validation/paging.js";
 import { each, requestBody } from "../../validation/rules.js";
 
-const roleNames = enumNames(Role, roleToJSON);
+/** The ProtoJSON names of the roles (`ROLE_TEACHER`), as query strings give them. */
+const wireRoleNames = enumNames(Role, roleToJSON);
 
 /** Words that are paths under /users, so no nickname may take them. */
 export const reservedNickNames = new Set(["me", "leaderboard", "import"]);
@@ -52,6 +54,20 @@ const accountRules = {
 
 export const UserCreateBody = requestBody(CreateUserRequest, { ...accountRules, password: passwordField });
 
+/**
+ * A new account as the accounts that reach no route give it (the initial admin, the demo accounts,
+ * the create-admin command): the same rules as a staff request, so what is stored has the same form.
+ */
+export const NewAccountSchema = z.strictObject({
+  email: emailField,
+  nickName: nickNameField,
+  firstName: personNameField,
+  lastName: personNameField,
+  role: z.enum(roleNames),
+  learningClass: learningClassField,
+  password: passwordField,
+});
+
 export const UserUpdateMeBody = requestBody(UpdateMyProfileRequest, {
   nickName: nickNameField,
   aboutText: z.string().max(2000),
@@ -72,10 +88,44 @@ export const UserListQuerySchema = z.strictObject({
   ...pageQuery,
   query: z.string().trim().min(1).max(100).optional(),
   groupId: uuidField("group").optional(),
-  role: z.enum(roleNames).optional(),
+  role: z.enum(wireRoleNames).optional(),
   learningClass: z.string().trim().max(16).optional(),
 });
-export type UserListQuery = z.infer<typeof UserListQuerySchema>;
+
+/** The header the import expects, in any order. */
+export const importColumns = [
+  "firstName",
+  "lastName",
+  "email",
+  "role",
+  "password",
+  "learningClass",
+  "groupName",
+] as const;
+/** Keeps one import within one reasonable transaction. */
+export const MAX_IMPORT_ROWS = 2000;
+
+/** One line of an import file: the account rules of a staff request, with a role and a group by name. */
+export const ImportRowSchema = z.strictObject({
+  firstName: personNameField,
+  lastName: personNameField,
+  email: emailField,
+  role: z
+    .string()
+    .transform((role) =>
+      role
+        .trim()
+        .toLowerCase()
+        .replace(/^role_/, ""),
+    )
+    .pipe(z.enum(roleNames, "One of student, teacher, admin.")),
+  password: passwordField,
+  learningClass: learningClassField,
+  groupName: z.string().trim().min(1, "Required."),
+});
+
+/** The keyset position of the name-ordered user list: last name, first name, id. */
+export const userNameCursor = z.tuple([z.string(), z.string(), z.uuid()]);
 
 export const UserIdParamsSchema = z.strictObject({ id: uuidField("user") });
 export const UserProfileParamsSchema = z.strictObject({ idOrNickName: z.string().min(1).max(64) });

@@ -3,47 +3,16 @@ import { isUtf8 } from "node:buffer";
 // CsvError from the same entry point as parse: under require() (mocha, tsx's CJS hook) "csv-parse" and
 // "csv-parse/sync" are separate bundles with a CsvError class each, and instanceof across them is false.
 import { CsvError, parse } from "csv-parse/sync";
-import { Op, col, fn, where, type Transaction } from "sequelize";
-import { z } from "zod";
-import { hashPassword } from "../../auth/passwords.js";
-import { roleNames, type Actor } from "../../auth/roles.js";
+import type { z } from "zod";
+import type { Actor } from "../../auth/roles.js";
+import type { TransactionDb } from "../../db/db.js";
 import { FailedPreconditionError, InvalidArgumentError, type FieldViolation } from "../../errors/index.js";
-import { Group } from "../groups/group.model.js";
-import { mayManageUser } from "./policy.js";
-import { emailField } from "../../validation/fields.js";
-import { learningClassField, passwordField, personNameField, reservedNickNames } from "./schema.js";
-import { User } from "./user.model.js";
-
-/** The header the import expects, in any order. */
-export const importColumns = [
-  "firstName",
-  "lastName",
-  "email",
-  "role",
-  "password",
-  "learningClass",
-  "groupName",
-] as const;
-/** Keeps one import within one reasonable transaction. */
-export const MAX_IMPORT_ROWS = 2000;
-
-const rowSchema = z.strictObject({
-  firstName: personNameField,
-  lastName: personNameField,
-  email: emailField,
-  role: z
-    .string()
-    .transform((role) =>
-      role
-        .trim()
-        .toLowerCase()
-        .replace(/^role_/, ""),
-    )
-    .pipe(z.enum(roleNames, "One of student, teacher, admin.")),
-  password: passwordField,
-  learningClass: learningClassField,
-  groupName: z.string().trim().min(1, "Required."),
-});
+import { groupIdsByName } from "../groups/queries.js";
+import { createAccounts } from "./accounts.service.js";
+import { decideUserAction } from "./policy.js";
+import { nickNamesStartingWith, takenEmails } from "./queries.js";
+import { ImportRowSchema, importColumns, MAX_IMPORT_ROWS, reservedNickNames } from "./schema.js";
+import type { User } from "./user.model.js";
 
 /** What an import created, or would create on a dry run. */
 export interface ImportResult {
@@ -60,69 +29,54 @@ export interface ImportResult {
  * @throws AppError invalid_argument for a file that is not CSV text, failed_precondition listing each bad line
  */
 export async function importUsers(
+  db: TransactionDb,
   actor: Actor,
   file: string,
   dryRun: boolean,
-  transaction: Transaction,
 ): Promise<ImportResult> {
   const rows = parseCsv(await fs.readFile(file));
   const violations: FieldViolation[] = [];
-  const valid: (z.infer<typeof rowSchema> & { line: number })[] = [];
+  const valid: (z.infer<typeof ImportRowSchema> & { line: number })[] = [];
   for (const { line, record } of rows) {
-    const parsed = rowSchema.safeParse(record);
+    const parsed = ImportRowSchema.safeParse(record);
     if (!parsed.success) {
       violations.push(...parsed.error.issues.map((issue) => lineViolation(line, issue.path.join("."), issue.message)));
       continue;
     }
-    if (!mayManageUser(actor, "create", parsed.data)) {
+    if (!decideUserAction(actor, "create", parsed.data).allowed) {
       violations.push(lineViolation(line, "role", "Teachers may import students only."));
       continue;
     }
-    valid.push({ ...parsed.data, email: parsed.data.email.toLowerCase(), line });
+    valid.push({ ...parsed.data, line });
   }
 
-  const groups = await groupsByName(
+  const groups = await groupIdsByName(
+    db,
     valid.map((row) => row.groupName),
-    transaction,
   );
-  const takenEmails = await existingEmails(
+  const taken = await takenEmails(
+    db,
     valid.map((row) => row.email),
-    transaction,
   );
   const seenEmails = new Map<string, number>();
-  const ready: (z.infer<typeof rowSchema> & { line: number; groupId: string })[] = [];
+  const ready: (z.infer<typeof ImportRowSchema> & { line: number; groupId: string })[] = [];
   for (const row of valid) {
-    const groupId = groups.get(row.groupName.toLowerCase());
+    const groupId = groups.get(row.groupName);
     const firstLine = seenEmails.get(row.email);
     if (!groupId) violations.push(lineViolation(row.line, "groupName", `No group is named "${row.groupName}".`));
-    if (takenEmails.has(row.email))
-      violations.push(lineViolation(row.line, "email", "An account with this email exists."));
+    if (taken.has(row.email)) violations.push(lineViolation(row.line, "email", "An account with this email exists."));
     if (firstLine !== undefined)
       violations.push(lineViolation(row.line, "email", `The same email is on line ${firstLine}.`));
     seenEmails.set(row.email, firstLine ?? row.line);
-    if (groupId && !takenEmails.has(row.email) && firstLine === undefined) ready.push({ ...row, groupId });
+    if (groupId && !taken.has(row.email) && firstLine === undefined) ready.push({ ...row, groupId });
   }
   if (violations.length > 0) {
     throw FailedPreconditionError(`The file has ${violations.length} problem(s); nothing was imported.`, violations);
   }
 
-  const withNickNames = await assignNickNames(ready, transaction);
+  const withNickNames = await assignNickNames(db, ready);
   if (dryRun) return { dryRun, users: withNickNames.map((row) => ({ id: "", avatarFile: null, ...row })) };
-  const hashes = await Promise.all(withNickNames.map((row) => hashPassword(row.password)));
-  const created = await User.bulkCreate(
-    withNickNames.map((row, index) => ({
-      email: row.email,
-      nickName: row.nickName,
-      firstName: row.firstName,
-      lastName: row.lastName,
-      role: row.role,
-      groupId: row.groupId,
-      learningClass: row.learningClass,
-      passwordHash: hashes[index] ?? "",
-    })),
-    { transaction },
-  );
-  return { dryRun, users: created };
+  return { dryRun, users: await createAccounts(db, withNickNames) };
 }
 
 const lineViolation = (line: number, column: string, description: string): FieldViolation => ({
@@ -173,51 +127,20 @@ function parseCsv(bytes: Buffer): { line: number; record: Record<string, string>
   return records.map(({ record, info }) => ({ line: info.lines, record }));
 }
 
-async function groupsByName(names: string[], transaction: Transaction): Promise<Map<string, string>> {
-  const wanted = [...new Set(names.map((name) => name.trim().toLowerCase()))];
-  if (wanted.length === 0) return new Map();
-  const groups = await Group.findAll({
-    where: where(fn("lower", col("name")), { [Op.in]: wanted }),
-    attributes: ["id", "name"],
-    transaction,
-  });
-  return new Map(groups.map((group) => [group.name.toLowerCase(), group.id]));
-}
-
-async function existingEmails(emails: string[], transaction: Transaction): Promise<Set<string>> {
-  if (emails.length === 0) return new Set();
-  const users = await User.findAll({
-    where: where(fn("lower", col("email")), { [Op.in]: emails }),
-    attributes: ["email"],
-    transaction,
-  });
-  return new Set(users.map((user) => user.email.toLowerCase()));
-}
-
 /**
  * Nicknames are not in the file: each is made from the email's local part, with a number added when
  * that is taken already or by an earlier line.
  */
 async function assignNickNames<Row extends { email: string }>(
+  db: TransactionDb,
   rows: Row[],
-  transaction: Transaction,
 ): Promise<(Row & { nickName: string })[]> {
+  // Emails are lowercased by the row schema, so the stems are too.
   const bases = rows.map((row) => {
-    const local = (row.email.split("@")[0] ?? "")
-      .toLowerCase()
-      .replace(/[^a-z0-9_.-]/g, "")
-      .slice(0, 24);
+    const local = (row.email.split("@")[0] ?? "").replace(/[^a-z0-9_.-]/g, "").slice(0, 24);
     return local.length >= 3 ? local : `${local}user`.slice(0, 24).padEnd(3, "0");
   });
-  const taken = new Set(
-    (
-      await User.findAll({
-        where: { [Op.or]: [...new Set(bases)].map((base) => ({ nickName: { [Op.iLike]: `${base}%` } })) },
-        attributes: ["nickName"],
-        transaction,
-      })
-    ).map((user) => user.nickName.toLowerCase()),
-  );
+  const taken = await nickNamesStartingWith(db, bases);
   return rows.map((row, index) => {
     const base = bases[index] ?? "user";
     let nickName = base;
