@@ -112,6 +112,14 @@ function killQuietly(pid: number): void {
   }
 }
 
+async function makeCgroupDir(dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir);
+  } catch (error) {
+    throw faultOf(`creating cgroup ${dir}`, error);
+  }
+}
+
 async function removeDirectory(dir: string): Promise<void> {
   // A cgroup whose last task has just died can stay busy for a moment.
   for (let attempt = 0; ; attempt++) {
@@ -210,14 +218,22 @@ class V1RunCgroup implements RunCgroup {
     private readonly dirs: V1Dirs,
   ) {}
 
+  /** Creates the cgroup and sets its limits; on failure removes what it created, and only that. */
   async make(limits: CgroupLimits): Promise<void> {
-    for (const dir of distinctDirs(this.dirs)) {
-      try {
-        await fs.mkdir(dir);
-      } catch (error) {
-        throw faultOf(`creating cgroup ${dir}`, error);
+    const made: string[] = [];
+    try {
+      for (const dir of distinctDirs(this.dirs)) {
+        await makeCgroupDir(dir);
+        made.push(dir);
       }
+      await this.limit(limits);
+    } catch (error) {
+      for (const dir of made) await removeDirectory(dir).catch(() => undefined);
+      throw error;
     }
+  }
+
+  private async limit(limits: CgroupLimits): Promise<void> {
     await writeText(path.join(this.dirs.memory, "memory.limit_in_bytes"), String(limits.memoryBytes));
     // Without a swap limit a run could page out past its memory limit on a machine with swap.
     const memsw = path.join(this.dirs.memory, "memory.memsw.limit_in_bytes");
@@ -266,6 +282,8 @@ class V1RunCgroup implements RunCgroup {
 
   async killAll(sparing?: number): Promise<void> {
     const targets = async () => (await this.procs()).filter((pid) => pid !== sparing);
+    // Most runs end by themselves: nothing to freeze then.
+    if ((await targets()).length === 0) return;
     const freezer = this.dirs.freezer;
     if (freezer !== undefined && (await exists(freezer))) {
       // Frozen tasks cannot fork between the listing and the kill; they die as soon as they thaw.
@@ -293,12 +311,18 @@ class V2RunCgroup implements RunCgroup {
     private readonly cpuController: boolean,
   ) {}
 
+  /** Creates the cgroup and sets its limits; on failure removes it again. */
   async make(limits: CgroupLimits): Promise<void> {
+    await makeCgroupDir(this.dir);
     try {
-      await fs.mkdir(this.dir);
+      await this.limit(limits);
     } catch (error) {
-      throw faultOf(`creating cgroup ${this.dir}`, error);
+      await removeDirectory(this.dir).catch(() => undefined);
+      throw error;
     }
+  }
+
+  private async limit(limits: CgroupLimits): Promise<void> {
     await writeText(path.join(this.dir, "memory.max"), String(limits.memoryBytes));
     const swapMax = path.join(this.dir, "memory.swap.max");
     if (await exists(swapMax)) await writeText(swapMax, "0");
@@ -353,6 +377,8 @@ class V2RunCgroup implements RunCgroup {
 
   async killAll(sparing?: number): Promise<void> {
     const targets = async () => (await this.procs()).filter((pid) => pid !== sparing);
+    // Most runs end by themselves: nothing to freeze then.
+    if ((await targets()).length === 0) return;
     const kill = path.join(this.dir, "cgroup.kill");
     if (sparing === undefined && (await exists(kill))) {
       await writeText(kill, "1");
@@ -404,12 +430,7 @@ async function openV1(mounts: CgroupMount[], parent: string): Promise<CgroupHier
     description: `cgroup v1 (${parents.memory}, ${parents.pids}, ${parents.cpuacct})`,
     async create(name, limits) {
       const cgroup = new V1RunCgroup(name, dirsOf(name));
-      try {
-        await cgroup.make(limits);
-      } catch (error) {
-        await cgroup.remove().catch(() => undefined);
-        throw error;
-      }
+      await cgroup.make(limits);
       return cgroup;
     },
     attach: (name) => new V1RunCgroup(name, dirsOf(name)),
@@ -447,12 +468,7 @@ async function openV2(mountDir: string, parent: string): Promise<CgroupHierarchy
     description: `cgroup v2 (${parentDir})`,
     async create(name, limits) {
       const cgroup = new V2RunCgroup(name, path.join(parentDir, name), cpuController);
-      try {
-        await cgroup.make(limits);
-      } catch (error) {
-        await cgroup.remove().catch(() => undefined);
-        throw error;
-      }
+      await cgroup.make(limits);
       return cgroup;
     },
     attach: (name) => new V2RunCgroup(name, path.join(parentDir, name), cpuController),

@@ -17,9 +17,10 @@ import { BOX_DIR, Workspace } from "./workspace.js";
  * run can start outside it. bubblewrap then builds the sandbox as that unprivileged user: new user,
  * pid, network, IPC, UTS and cgroup namespaces (no network at all), a read-only root with /usr and a
  * few /etc files, a read-only /dev, a size-capped private /tmp, the work folder at /box (read-only
- * except for compiling), an empty environment, its own session, and death with the worker. prlimit
- * sets the per-process limits, and the ready shell says "started" on another pipe just before the
- * program replaces it: a failure before that is the judge's (a JudgeFault), after it the program's.
+ * except for compiling), an empty environment, its own session, no further user namespaces, and
+ * death with the worker. prlimit sets the per-process limits, and the shell that is PID 1 inside says
+ * "started" on another pipe just before it starts the program: a failure before that is the judge's
+ * (a JudgeFault), after it the program's.
  */
 
 /** The limits of one run. */
@@ -176,8 +177,9 @@ async function rootPathArguments(): Promise<string[]> {
   return args;
 }
 
+/** The signal of an exit status above 128 (the shell's way of saying "killed by signal N"). */
 function signalName(status: number): NodeJS.Signals | null {
-  return SIGNAL_NAMES.get(status - 128) ?? null;
+  return status > 128 ? (SIGNAL_NAMES.get(status - 128) ?? null) : null;
 }
 
 function checkLimits(limits: SandboxLimits): void {
@@ -291,8 +293,11 @@ export class Sandbox {
         execution = await this.execute(request, cgroup);
         await cgroup.killAll();
         usage = await cgroup.usage();
+      } catch (error) {
+        await cgroup.killAll().catch(() => undefined);
+        throw error;
       } finally {
-        await cgroup.killAll().finally(() => cgroup.remove());
+        await cgroup.remove();
       }
       this.expectNoProcesses(slot, "after a run");
       if (execution.fault !== undefined) throw execution.fault;
@@ -307,12 +312,9 @@ export class Sandbox {
   }
 
   private resultOf(execution: Execution, usage: CgroupUsage, limits: SandboxLimits): SandboxResult {
-    let exitCode: number | null = execution.exitStatus;
-    let signal = execution.exitSignal;
-    if (exitCode !== null && signalName(exitCode) !== null && exitCode > 128) {
-      signal = signalName(exitCode);
-      exitCode = null;
-    }
+    const signalled = execution.exitStatus === null ? null : signalName(execution.exitStatus);
+    const exitCode = signalled === null ? execution.exitStatus : null;
+    const signal = signalled ?? execution.exitSignal;
     return {
       exitCode,
       signal,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { compileSubmission, type CompiledProgram, type CompileOutcome, type LanguageId } from "../judge/languages.js";
 import { probeSandbox, Sandbox, type SandboxLimits, type SandboxResult } from "../judge/sandbox.js";
 import { judgeSlots, processesOfUser, type JudgeSlot } from "../judge/slots.js";
 import { Workspace } from "../judge/workspace.js";
@@ -78,3 +79,26 @@ export function assertNoSlotProcesses(): void {
 
 /** A run's standard output as text. */
 export const textOf = (result: SandboxResult) => result.stdout.toString("utf8");
+
+/** A submission compiled on `slot` in a fresh workspace; call `dispose` when done with it. */
+export async function compiledOn(
+  slot: JudgeSlot,
+  language: LanguageId,
+  source: string,
+): Promise<{ outcome: CompileOutcome; workspace: Workspace; dispose: () => Promise<void> }> {
+  const sandbox = await testSandbox();
+  const workspace = await Workspace.create(slot);
+  try {
+    const outcome = await compileSubmission(sandbox, { language, source, workspace, slot });
+    return { outcome, workspace, dispose: () => workspace.dispose() };
+  } catch (error) {
+    await workspace.dispose();
+    throw error;
+  }
+}
+
+/** The program of a compile that must have succeeded. */
+export function programOf(outcome: CompileOutcome): CompiledProgram {
+  if (!outcome.ok) assert.fail(`the compile failed:\n${outcome.log}`);
+  return outcome.program;
+}
