@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { testSlots } from "../testing/judge.js";
 import { cgroupMounts, keyedValue, openCgroups } from "./cgroups.js";
 import { JudgeFault } from "./faults.js";
 import { DEFAULT_CGROUP_PARENT } from "./sandbox.js";
@@ -138,6 +139,49 @@ describe("cgroups (src/judge/cgroups.ts)", () => {
         spared.child.kill("SIGKILL");
         killed.child.kill("SIGKILL");
         await run.killAll().then(() => run.remove());
+      }
+    });
+
+    it("lets the owner's process join by itself where the layout allows it (v1), else leaves it to add", async () => {
+      const cgroups = await openCgroups(DEFAULT_CGROUP_PARENT);
+      const owner = testSlots[3];
+      assert.ok(owner);
+      const name = `run-${process.pid}-${owner.uid}-${Date.now()}`;
+      const run = await cgroups.create(name, { memoryBytes: 32 << 20, pids: 8, cpuCores: 1 }, owner);
+      try {
+        if (cgroups.version === 2) {
+          assert.deepEqual(run.selfJoinFiles, []);
+          return;
+        }
+        assert.ok(run.selfJoinFiles.length >= 3);
+        for (const file of run.selfJoinFiles) {
+          assert.equal(path.basename(file), "tasks");
+          assert.equal((await fs.stat(file)).uid, owner.uid);
+        }
+        const script = `for f in "$@"; do echo 0 > "$f" || exit 1; done; cat /proc/self/cgroup`;
+        const joined = spawnSync("/bin/bash", ["-c", script, "join", ...run.selfJoinFiles], {
+          uid: owner.uid,
+          gid: owner.gid,
+          encoding: "utf8",
+        });
+        assert.equal(joined.status, 0, joined.stderr);
+        for (const controller of ["memory", "pids", "cpuacct"]) {
+          assert.match(
+            joined.stdout,
+            new RegExp(`^\\d+:[^:]*\\b${controller}\\b[^:]*:/${DEFAULT_CGROUP_PARENT}/${name}$`, "m"),
+          );
+        }
+        // Another user may not join it.
+        const stranger = spawnSync("/bin/bash", ["-c", script, "join", ...run.selfJoinFiles], {
+          uid: owner.uid + 1,
+          gid: owner.gid + 1,
+          encoding: "utf8",
+        });
+        assert.notEqual(stranger.status, 0);
+        assert.match(stranger.stderr, /Permission denied/);
+      } finally {
+        await run.killAll();
+        await run.remove();
       }
     });
 

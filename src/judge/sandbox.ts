@@ -13,8 +13,8 @@ import { BOX_DIR, Workspace } from "./workspace.js";
  *
  *   node ─spawn as the slot's uid─▶ bash (gate) ─exec─▶ bwrap ─▶ prlimit ─exec─▶ sh (PID 1) ─▶ program
  *
- * The gate shell waits on a pipe until the worker has put it into the run's cgroup, so nothing of the
- * run can start outside it. bubblewrap then builds the sandbox as that unprivileged user: new user,
+ * The gate shell gets itself into the run's cgroup (or waits until the worker has put it there)
+ * before anything else, so nothing of the run can start outside it. bubblewrap then builds the sandbox as that unprivileged user: new user,
  * pid, network, IPC, UTS and cgroup namespaces (no network at all), a read-only root with /usr and a
  * few /etc files, a read-only /dev, a size-capped private /tmp, the work folder at /box (read-only
  * except for compiling), an empty environment, its own session, no further user namespaces, and
@@ -113,12 +113,17 @@ const ROOT_PATHS = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
 const ENVIRONMENT = { PATH: "/usr/bin:/bin", HOME: "/tmp", TMPDIR: "/tmp", LANG: "C.UTF-8" };
 
 /**
- * bash, not sh: it can close descriptors above 9. Node passes on every descriptor the worker inherited
- * without close-on-exec (from a supervisor, say); none of them may reach bubblewrap or the program.
+ * The gate, in bash rather than sh because it can close descriptors above 9: Node passes on every
+ * descriptor the worker inherited without close-on-exec (from a supervisor, say), and none may reach
+ * bubblewrap or the program. Then it moves itself into the run's cgroup where it may ($1 files to
+ * write 0 into), and waits for the worker's word on fd 3 (given once the worker has moved it, where
+ * it may not) before it becomes bubblewrap.
  */
-const GATE_SCRIPT =
-  'for fd in /proc/self/fd/*; do fd=${fd##*/}; if [ "$fd" -gt 4 ]; then eval "exec $fd>&-"; fi; done; ' +
-  'read -r line <&3 && exec 3<&- && exec "$@"';
+const GATE_SCRIPT = [
+  'for fd in /proc/self/fd/*; do fd=${fd##*/}; if [ "$fd" -gt 4 ]; then eval "exec $fd>&-"; fi; done',
+  'n=$1; shift; while [ "$n" -gt 0 ]; do echo 0 >"$1" || exit 125; shift; n=$((n - 1)); done',
+  'read -r line <&3 && exec 3<&- && exec "$@"',
+].join("\n");
 /**
  * The shell stays as PID 1 of the sandbox and runs the program as its child (`exit $?` keeps it from
  * exec-ing the last command): bubblewrap's outer process then reaps PID 1 itself, where bubblewrap's
@@ -282,11 +287,11 @@ export class Sandbox {
         this.expectNoProcesses(slot, "before its first run");
         this.checkedUids.add(slot.uid);
       }
-      const cgroup = await this.cgroups.create(`run-${process.pid}-${slot.uid}-${++this.runs}`, {
-        memoryBytes: limits.memoryBytes,
-        pids: limits.processes + SANDBOX_TASKS,
-        cpuCores: 1,
-      });
+      const cgroup = await this.cgroups.create(
+        `run-${process.pid}-${slot.uid}-${++this.runs}`,
+        { memoryBytes: limits.memoryBytes, pids: limits.processes + SANDBOX_TASKS, cpuCores: 1 },
+        slot,
+      );
       let execution: Execution;
       let usage: CgroupUsage;
       try {
@@ -397,7 +402,9 @@ export class Sandbox {
   }
 
   private execute(request: SandboxRequest, cgroup: RunCgroup): Promise<Execution> {
-    const child = spawn(BASH, ["-c", GATE_SCRIPT, "shtp-gate", ...this.commandLine(request)], {
+    const joins = cgroup.selfJoinFiles;
+    const gate = ["-c", GATE_SCRIPT, "shtp-gate", String(joins.length), ...joins];
+    const child = spawn(BASH, [...gate, ...this.commandLine(request)], {
       uid: request.slot.uid,
       gid: request.slot.gid,
       detached: true,
@@ -544,7 +551,7 @@ function supervise(child: ChildProcess, cgroup: RunCgroup, request: SandboxReque
       void (stopping ?? Promise.resolve()).then(() => resolve(execution));
     });
 
-    cgroup.add(pid).then(
+    (cgroup.selfJoinFiles.length > 0 ? Promise.resolve() : cgroup.add(pid)).then(
       () => {
         input.end(request.stdin ?? Buffer.alloc(0));
         gatePipe.end("\n");
