@@ -217,9 +217,10 @@ function streamAt<T extends Readable | Writable>(stream: Readable | Writable | n
 
 /** The sandbox of one judge machine: its tools checked and its cgroups found. */
 export class Sandbox {
-  private readonly busyUids = new Set<number>();
-  private readonly checkedUids = new Set<number>();
-  private runs = 0;
+  /** Per process, not per instance: two sandboxes of one worker must not share a slot either. */
+  private static readonly busyUids = new Set<number>();
+  private static readonly checkedUids = new Set<number>();
+  private static runs = 0;
 
   private constructor(
     private readonly cgroups: CgroupHierarchy,
@@ -280,15 +281,15 @@ export class Sandbox {
   async run(request: SandboxRequest): Promise<SandboxResult> {
     checkLimits(request.limits);
     const { slot, limits } = request;
-    if (this.busyUids.has(slot.uid)) throw new JudgeFault(`slot ${slot.index} (uid ${slot.uid}) is already running`);
-    this.busyUids.add(slot.uid);
+    if (Sandbox.busyUids.has(slot.uid)) throw new JudgeFault(`slot ${slot.index} (uid ${slot.uid}) is already running`);
+    Sandbox.busyUids.add(slot.uid);
     try {
-      if (!this.checkedUids.has(slot.uid)) {
+      if (!Sandbox.checkedUids.has(slot.uid)) {
         this.expectNoProcesses(slot, "before its first run");
-        this.checkedUids.add(slot.uid);
+        Sandbox.checkedUids.add(slot.uid);
       }
       const cgroup = await this.cgroups.create(
-        `run-${process.pid}-${slot.uid}-${++this.runs}`,
+        `run-${process.pid}-${slot.uid}-${++Sandbox.runs}`,
         { memoryBytes: limits.memoryBytes, pids: limits.processes + SANDBOX_TASKS, cpuCores: 1 },
         slot,
       );
@@ -312,7 +313,7 @@ export class Sandbox {
       }
       return this.resultOf(execution, usage, limits);
     } finally {
-      this.busyUids.delete(slot.uid);
+      Sandbox.busyUids.delete(slot.uid);
     }
   }
 
