@@ -13,6 +13,7 @@ import { Sandbox } from "../judge/sandbox.js";
 import { judgeSlots, DEFAULT_SLOT_UID_BASE, type JudgeSlot } from "../judge/slots.js";
 import { Workspace } from "../judge/workspace.js";
 import { runLimits } from "../judge/verdict.js";
+import { percentile } from "./report.js";
 
 const PYTHON = "/usr/bin/python3";
 const SOURCE = "a, b = map(int, input().split())\nprint(a + b)\n";
@@ -41,11 +42,10 @@ export interface JudgeFloorReport {
   bareThroughput: { runs: number; slots: number; seconds: number; runsPerSecond: number };
 }
 
-const spreadOf = (samples: number[]): Spread => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (fraction: number) => sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? NaN;
-  return { medianMs: at(0.5), p90Ms: at(0.9) };
-};
+const spreadOf = (samples: number[]): Spread => ({
+  medianMs: percentile(samples, 0.5),
+  p90Ms: percentile(samples, 0.9),
+});
 
 function bareRun(workspace: Workspace): Promise<number> {
   const started = performance.now();
