@@ -366,8 +366,6 @@ class V2RunCgroup implements RunCgroup {
     await writeText(path.join(this.dir, "memory.max"), String(limits.memoryBytes));
     const swapMax = path.join(this.dir, "memory.swap.max");
     if (await exists(swapMax)) await writeText(swapMax, "0");
-    // An out-of-memory kill takes the whole run, so no half-dead program keeps running.
-    await writeText(path.join(this.dir, "memory.oom.group"), "1");
     await writeText(path.join(this.dir, "pids.max"), String(limits.pids));
     if (this.cpuController) {
       await writeText(

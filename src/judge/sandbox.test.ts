@@ -70,6 +70,7 @@ print(json.dumps({
   "fds": fds,
   "pid": os.getpid(),
   "hostname": os.uname().nodename,
+  "oomScoreAdj": open("/proc/self/oom_score_adj").read().strip(),
 }))`)) as Record<string, unknown>;
     const { uid, gid } = testSlot;
     assert.deepEqual(seen.ids, [uid, uid, gid, gid]);
@@ -82,6 +83,7 @@ print(json.dumps({
     assert.deepEqual(seen.fds, [0, 1, 2, 3]);
     assert.equal(seen.pid, 2, "the program's PID is 2 of its own PID namespace, under the sandbox's shell");
     assert.equal(seen.hostname, "judge");
+    assert.equal(seen.oomScoreAdj, "1000", "the program, not bubblewrap's monitor, is the out-of-memory victim");
   });
 
   it("feeds a large input through a pipe and captures the whole output", async () => {

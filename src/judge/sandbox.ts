@@ -128,8 +128,10 @@ const GATE_SCRIPT = [
  * The shell stays as PID 1 of the sandbox and runs the program as its child (`exit $?` keeps it from
  * exec-ing the last command): bubblewrap's outer process then reaps PID 1 itself, where bubblewrap's
  * own reaper would be left for the host's init to reap, holding a pid of the slot's user until then.
+ * It also makes itself and the program the out-of-memory killer's first choice: bubblewrap's monitor
+ * must live to reap it.
  */
-const READY_SCRIPT = 'printf . >&4 && exec 4>&- && "$@"; exit $?';
+const READY_SCRIPT = 'echo 1000 >/proc/self/oom_score_adj && printf . >&4 && exec 4>&- && "$@"; exit $?';
 
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
   Object.entries(osConstants.signals).map(([name, number]) => [number, name as NodeJS.Signals]),

@@ -44,6 +44,28 @@ describe("judge slots and workspaces (src/judge/slots.ts, workspace.ts, faults.t
     assert.deepEqual(processesOfUser(slot.uid), []);
   });
 
+  it("leaves out ended processes that wait to be reaped (zombies hold only a pid)", async () => {
+    const slot = testSlots[3];
+    assert.ok(slot);
+    // `true` ends at once; its parent becomes `sleep`, which never reaps it.
+    const parent = spawn("/bin/bash", ["-c", "/bin/true & exec /bin/sleep 30"], {
+      uid: slot.uid,
+      gid: slot.gid,
+      stdio: "ignore",
+    });
+    const exited = once(parent, "exit");
+    try {
+      await sleep(200);
+      const zombies = (await fs.readFile(`/proc/${parent.pid}/task/${parent.pid}/children`, "utf8")).trim();
+      assert.match(zombies, /^\d+$/, "the zombie child exists");
+      assert.match(await fs.readFile(`/proc/${zombies}/status`, "utf8"), /^State:\s+Z/m);
+      assert.deepEqual(processesOfUser(slot.uid), [parent.pid]);
+    } finally {
+      parent.kill("SIGKILL");
+      await exited;
+    }
+  });
+
   it("makes a work folder that only the slot's user may enter, and removes it with what runs left", async () => {
     const slot = testSlots[0];
     assert.ok(slot);

@@ -45,19 +45,22 @@ function uidsOfStatus(status: string): number[] {
   return line.trim().split(/\s+/).map(Number);
 }
 
+/** A zombie (Z) or dead (X) process has ended: it holds a pid until its parent or init reaps it. */
+const isEnded = (status: string) => /^State:\s+[ZX]/m.test(status);
+
 /**
- * Every process on this machine that runs as `uid` in any of its four uids. /proc/<pid>/status is read
- * rather than the owner of /proc/<pid>, which a process can turn into root by making itself
- * non-dumpable. Synchronous on purpose: a few hundred small reads take a few milliseconds this way and
- * several times that through the thread pool.
+ * Every live process on this machine that runs as `uid` in any of its four uids (an ended one waiting
+ * to be reaped can do nothing). /proc/<pid>/status is read rather than the owner of /proc/<pid>, which
+ * a process can turn into root by making itself non-dumpable. Synchronous on purpose: a few hundred
+ * small reads take a few milliseconds this way and several times that through the thread pool.
  */
 export function processesOfUser(uid: number, procDir = "/proc"): number[] {
   const found: number[] = [];
   for (const entry of fs.readdirSync(procDir)) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (uidsOfStatus(fs.readFileSync(`${procDir}/${entry}/status`, "latin1")).includes(uid))
-        found.push(Number(entry));
+      const status = fs.readFileSync(`${procDir}/${entry}/status`, "latin1");
+      if (uidsOfStatus(status).includes(uid) && !isEnded(status)) found.push(Number(entry));
     } catch {
       // It ended while we looked.
     }
