@@ -14,18 +14,19 @@ import { BOX_DIR, Workspace } from "./workspace.js";
  *   node ─spawn as the slot's uid─▶ bash (gate) ─exec─▶ bwrap ─▶ prlimit ─exec─▶ sh (PID 1) ─▶ program
  *
  * The gate shell gets itself into the run's cgroup (or waits until the worker has put it there)
- * before anything else, so nothing of the run can start outside it. bubblewrap then builds the sandbox as that unprivileged user: new user,
- * pid, network, IPC, UTS and cgroup namespaces (no network at all), a read-only root with /usr and a
- * few /etc files, a read-only /dev, a size-capped private /tmp, the work folder at /box (read-only
- * except for compiling), an empty environment, its own session, no further user namespaces, and
- * death with the worker. prlimit sets the per-process limits, and the shell that is PID 1 inside says
- * "started" on another pipe just before it starts the program: a failure before that is the judge's
- * (a JudgeFault), after it the program's.
+ * before anything else, so nothing of the run can start outside it. bubblewrap then builds the
+ * sandbox as that unprivileged user: new user, pid, network, IPC, UTS and cgroup namespaces (no
+ * network at all), a read-only root with /usr and a few /etc files, a read-only /dev, a size-capped
+ * private /tmp, the work folder at /box (read-only except for compiling), an empty environment, its
+ * own session, no further user namespaces, and death with the worker. prlimit sets the per-process
+ * limits, and the shell that is PID 1 inside says "ready" on another pipe, then waits for the
+ * worker's go-ahead before it starts the program: a failure before "ready" is the judge's (a
+ * JudgeFault), after it the program's, and CPU and wall time count from the go-ahead.
  */
 
 /** The limits of one run. */
 export interface SandboxLimits {
-  /** CPU time of everything the run starts. */
+  /** CPU time of everything the program starts (the sandbox's own setup not included). */
   cpuTimeMs: number;
   /** Wall-clock time from the program's start. */
   wallTimeMs: number;
@@ -116,22 +117,25 @@ const ENVIRONMENT = { PATH: "/usr/bin:/bin", HOME: "/tmp", TMPDIR: "/tmp", LANG:
  * The gate, in bash rather than sh because it can close descriptors above 9: Node passes on every
  * descriptor the worker inherited without close-on-exec (from a supervisor, say), and none may reach
  * bubblewrap or the program. Then it moves itself into the run's cgroup where it may ($1 files to
- * write 0 into), and waits for the worker's word on fd 3 (given once the worker has moved it, where
- * it may not) before it becomes bubblewrap.
+ * write 0 into), and waits for the worker's first go-ahead line on fd 3 (sent once the worker has
+ * moved it, where it may not) before it becomes bubblewrap.
  */
 const GATE_SCRIPT = [
   'for fd in /proc/self/fd/*; do fd=${fd##*/}; if [ "$fd" -gt 4 ]; then eval "exec $fd>&-"; fi; done',
   'n=$1; shift; while [ "$n" -gt 0 ]; do echo 0 >"$1" || exit 125; shift; n=$((n - 1)); done',
-  'read -r line <&3 && exec 3<&- && exec "$@"',
+  'read -r line <&3 && exec "$@"',
 ].join("\n");
 /**
  * The shell stays as PID 1 of the sandbox and runs the program as its child (`exit $?` keeps it from
  * exec-ing the last command): bubblewrap's outer process then reaps PID 1 itself, where bubblewrap's
  * own reaper would be left for the host's init to reap, holding a pid of the slot's user until then.
  * It also makes itself and the program the out-of-memory killer's first choice: bubblewrap's monitor
- * must live to reap it.
+ * must live to reap it. Between "ready" on fd 4 and the program it waits for the worker's second
+ * go-ahead line: the worker reads the CPU time the sandbox's setup took (about 8 ms of bash, bwrap,
+ * prlimit and sh) in between, so the time reported and limited is the program's own.
  */
-const READY_SCRIPT = 'echo 1000 >/proc/self/oom_score_adj && printf . >&4 && exec 4>&- && "$@"; exit $?';
+const READY_SCRIPT =
+  'echo 1000 >/proc/self/oom_score_adj && printf . >&4 && exec 4>&- && read -r line <&3 && exec 3<&- && "$@"; exit $?';
 
 const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
   Object.entries(osConstants.signals).map(([name, number]) => [number, name as NodeJS.Signals]),
@@ -203,6 +207,8 @@ interface Execution {
   exitStatus: number | null;
   exitSignal: NodeJS.Signals | null;
   wallMs: number;
+  /** The cgroup's CPU time when the program was let go: the sandbox's own setup. */
+  setupCpuMs: number;
   stdout: Buffer;
   stderr: Buffer;
   killedForCpu: boolean;
@@ -323,16 +329,17 @@ export class Sandbox {
     const signalled = execution.exitStatus === null ? null : signalName(execution.exitStatus);
     const exitCode = signalled === null ? execution.exitStatus : null;
     const signal = signalled ?? execution.exitSignal;
+    const cpuMs = Math.max(0, usage.cpuMs - execution.setupCpuMs);
     return {
       exitCode,
       signal,
-      cpuMs: Math.round(usage.cpuMs),
+      cpuMs: Math.round(cpuMs),
       wallMs: Math.round(execution.wallMs),
       memoryKb: usage.memoryPeakKb,
       stdout: execution.stdout,
       stderr: execution.stderr,
       memoryLimitExceeded: usage.oomKilled,
-      cpuTimeExceeded: execution.killedForCpu || usage.cpuMs > limits.cpuTimeMs || signal === "SIGXCPU",
+      cpuTimeExceeded: execution.killedForCpu || cpuMs > limits.cpuTimeMs || signal === "SIGXCPU",
       wallTimeExceeded: execution.killedForWall,
       outputLimitExceeded: execution.outputLimitExceeded,
       processLimitReached: usage.pidsLimitReached,
@@ -432,6 +439,7 @@ function supervise(child: ChildProcess, cgroup: RunCgroup, request: SandboxReque
       exitStatus: null,
       exitSignal: null,
       wallMs: 0,
+      setupCpuMs: 0,
       stdout: Buffer.alloc(0),
       stderr: Buffer.alloc(0),
       killedForCpu: false,
@@ -480,11 +488,11 @@ function supervise(child: ChildProcess, cgroup: RunCgroup, request: SandboxReque
     const pid = child.pid;
     if (pid === undefined) return;
 
-    const [stdin, stdout, stderr, gate, ready] = child.stdio;
+    const [stdin, stdout, stderr, goAheads, ready] = child.stdio;
     const input = streamAt<Writable>(stdin, 0);
-    const gatePipe = streamAt<Writable>(gate, 3);
+    const goAhead = streamAt<Writable>(goAheads, 3);
     input.on("error", () => undefined); // The program may exit without reading its input.
-    gatePipe.on("error", () => undefined);
+    goAhead.on("error", () => undefined);
 
     streamAt<Readable>(stdout, 1).on("data", (chunk: Buffer) => {
       if (execution.outputLimitExceeded) return;
@@ -510,7 +518,7 @@ function supervise(child: ChildProcess, cgroup: RunCgroup, request: SandboxReque
       cgroup
         .cpuMs()
         .then((cpuMs) => {
-          if (cpuMs <= limits.cpuTimeMs || stopping) return;
+          if (cpuMs - execution.setupCpuMs <= limits.cpuTimeMs || stopping) return;
           execution.killedForCpu = true;
           return stop();
         })
@@ -520,9 +528,10 @@ function supervise(child: ChildProcess, cgroup: RunCgroup, request: SandboxReque
         })
         .finally(() => (polling = false));
     };
-    streamAt<Readable>(ready, 4).once("data", () => {
-      execution.started = true;
+    const letGo = (setupCpuMs: number) => {
+      execution.setupCpuMs = setupCpuMs;
       startedAt = performance.now();
+      goAhead.end("\n");
       timers.push(
         setTimeout(() => {
           if (stopping) return;
@@ -531,6 +540,13 @@ function supervise(child: ChildProcess, cgroup: RunCgroup, request: SandboxReque
         }, limits.wallTimeMs),
         setInterval(pollCpu, CPU_POLL_MS),
       );
+    };
+    streamAt<Readable>(ready, 4).once("data", () => {
+      execution.started = true;
+      cgroup.cpuMs().then(letGo, (error: unknown) => {
+        noteFault("measuring the sandbox's setup")(error);
+        abort();
+      });
     });
     timers.push(
       setTimeout(() => {
@@ -557,7 +573,7 @@ function supervise(child: ChildProcess, cgroup: RunCgroup, request: SandboxReque
     (cgroup.selfJoinFiles.length > 0 ? Promise.resolve() : cgroup.add(pid)).then(
       () => {
         input.end(request.stdin ?? Buffer.alloc(0));
-        gatePipe.end("\n");
+        goAhead.write("\n");
       },
       (error: unknown) => {
         noteFault("moving the sandbox into its cgroup")(error);
