@@ -56,6 +56,12 @@ export interface BenchReport {
   targets: TargetOutcome[];
 }
 
+/** The value at `fraction` (0.5: median, 0.9: p90) of a series: the nearest rank, no interpolation. */
+export const percentile = (values: number[], fraction: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? Number.NaN;
+};
+
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { percentile } from "./report.js";
 import { benchUuid, GROUP_COUNT } from "./seed.js";
 
 /**
@@ -23,11 +24,6 @@ export interface WriteSeries {
   /** What each request did beyond itself (recipients, medals). */
   note: string;
 }
-
-const percentile = (values: number[], fraction: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? Number.NaN;
-};
 
 async function timed(
   origin: string,
