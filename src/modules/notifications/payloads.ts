@@ -1,5 +1,7 @@
 import { MessageSeverity, NotificationType, type Notification } from "../../../generated/shtp/v1/notifications.js";
 import { medalOf, type MedalName } from "../medals/catalogue.js";
+import { presentVerdict } from "../submissions/presenter.js";
+import type { VerdictName } from "../submissions/service.js";
 
 export type MessageSeverityName = "info" | "warning";
 
@@ -13,7 +15,12 @@ export type NotificationContent =
   | { type: "achievement_rejected"; payload: { achievementId: string; title: string; comment: string } }
   | { type: "event_created"; payload: { eventId: string; title: string; startsAt: string } }
   | { type: "medal_awarded"; payload: { medal: MedalName } }
-  | { type: "message"; payload: { text: string; severity: MessageSeverityName } };
+  | { type: "message"; payload: { text: string; severity: MessageSeverityName } }
+  | {
+      type: "submission_judged";
+      /** `failedTest` is 0 when no test failed (accepted, or not compiled). */
+      payload: { submissionId: string; taskId: string; title: string; verdict: VerdictName; failedTest: number };
+    };
 
 export type NotificationTypeName = NotificationContent["type"];
 
@@ -70,6 +77,21 @@ export function presentNotification(row: NotificationRow): Notification {
           value: {
             text: content.payload.text,
             severity: content.payload.severity === "warning" ? MessageSeverity.WARNING : MessageSeverity.INFO,
+          },
+        },
+      };
+    case "submission_judged":
+      return {
+        ...base,
+        type: NotificationType.SUBMISSION_JUDGED,
+        payload: {
+          $case: "submissionJudged",
+          value: {
+            submissionId: content.payload.submissionId,
+            taskId: content.payload.taskId,
+            title: content.payload.title,
+            verdict: presentVerdict(content.payload.verdict),
+            failedTest: content.payload.failedTest,
           },
         },
       };

@@ -1,8 +1,11 @@
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { z } from "zod";
+import type { TransactionDb } from "../../db/db.js";
 import { FailedPreconditionError, NotFoundError } from "../../errors/index.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
 import type { NotificationContent, NotificationRow } from "./payloads.js";
+
+export type { NotificationContent } from "./payloads.js";
 
 /** The columns every notification query selects, in the shape of NotificationRow. */
 export const notificationColumns = `n.id, n.seq::text AS seq, n.user_id AS "userId", n.type, n.payload,
@@ -164,4 +167,51 @@ export async function sendMessage(
   );
   if (count === 0) throw FailedPreconditionError("Nobody is in this audience.");
   return count;
+}
+
+/** Who receives a notification; resolved set-based inside one INSERT … SELECT. */
+export type Recipients =
+  | { kind: "users"; userIds: readonly string[] }
+  | { kind: "group"; groupId: string }
+  | { kind: "learningClass"; learningClass: string }
+  | { kind: "everyone" }
+  /** Every student of an audience; both lists empty = every student (the events/contests audience model). */
+  | { kind: "students"; groupIds: readonly string[]; learningClasses: readonly string[] };
+
+/** The recipients' `user_id` rows, as SQL over the users table, by kind. */
+function recipientsSql(recipients: Recipients): { sql: string; replacements: Record<string, unknown> } {
+  switch (recipients.kind) {
+    case "users":
+      return {
+        sql: "SELECT id AS user_id FROM users WHERE id = ANY(CAST(ARRAY[:userIds]::text[] AS uuid[]))",
+        replacements: { userIds: recipients.userIds.length > 0 ? [...recipients.userIds] : [null] },
+      };
+    case "group":
+      return { sql: audienceSql.group, replacements: { groupId: recipients.groupId } };
+    case "learningClass":
+      return { sql: audienceSql.learningClass, replacements: { learningClass: recipients.learningClass } };
+    case "everyone":
+      return { sql: audienceSql.everyone, replacements: {} };
+    case "students": {
+      // ARRAY[] cannot be typed by PostgreSQL: an empty list is a typed empty literal instead.
+      const list = (name: string, values: readonly string[], type: string) =>
+        values.length > 0 ? `CAST(ARRAY[:${name}] AS ${type}[])` : `CAST('{}' AS ${type}[])`;
+      return {
+        sql: `SELECT id AS user_id FROM users WHERE role = 'student' AND event_viewer_keys(group_id, learning_class)
+                && event_audience_keys(${list("groupIds", recipients.groupIds, "uuid")}, ${list("classes", recipients.learningClasses, "text")})`,
+        replacements: { groupIds: [...recipients.groupIds], classes: [...recipients.learningClasses] },
+      };
+    }
+  }
+}
+
+/**
+ * Writes one notification to every recipient, as one INSERT … SELECT in the caller's transaction.
+ * @param recipients - who receives it
+ * @param content - its type and payload
+ * @returns how many were written
+ */
+export function notify(db: TransactionDb, recipients: Recipients, content: NotificationContent): Promise<number> {
+  const { sql, replacements } = recipientsSql(recipients);
+  return notifyRecipients(db.sequelize, content, { sql, replacements }, db.transaction);
 }
