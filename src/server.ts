@@ -8,6 +8,7 @@ import { createLogger, type Logger } from "./logging/logger.js";
 import { startRetentionJob } from "./modules/notifications/retention.js";
 import { startSweepJob } from "./storage/sweep.js";
 import { initModels, storedFolders } from "./modules/index.js";
+import { seedAssignmentsDemo } from "./modules/tasks/demo.js";
 import { bootstrapUsers } from "./modules/users/bootstrap.js";
 import { createServices } from "./services.js";
 
@@ -29,7 +30,10 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger, routes?: readonly Route[]): Promise<RunningServer> {
   const database = await openDatabase(config, logger, initModels);
   try {
-    await bootstrapUsers(database.sequelize, config, logger, { embedded: Boolean(database.embedded) });
+    const outcome = await bootstrapUsers(database.sequelize, config, logger, { embedded: Boolean(database.embedded) });
+    if (outcome === "demo-data") {
+      await seedAssignmentsDemo({ sequelize: database.sequelize }, config.assignments.schoolTimeZone, logger);
+    }
   } catch (error) {
     await database.close();
     throw error;

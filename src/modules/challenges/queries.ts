@@ -37,6 +37,15 @@ export async function findChallenge(
   return row ?? null;
 }
 
+/** @returns today's date (YYYY-MM-DD) in the school's time zone, by the database's clock */
+export async function todayIn(db: Db, zone: string): Promise<string> {
+  const [row] = await select<{ day: string }>(db, "SELECT to_char(school_today(:zone), 'YYYY-MM-DD') AS day", {
+    zone,
+  });
+  if (!row) throw new Error("school_today gave no row.");
+  return row.day;
+}
+
 /** @returns today's challenge in the school's time zone, or null */
 export async function todaysChallenge(db: Db, zone: string): Promise<ChallengeRow | null> {
   const [row] = await select<ChallengeRow>(

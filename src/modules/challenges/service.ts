@@ -11,6 +11,7 @@ import {
   deleteChallengeRow,
   findChallenge,
   leaderboardRows,
+  todayIn,
   todaysChallenge,
   upsertChallenge,
   type ChallengeRow,
@@ -25,6 +26,9 @@ export interface ChallengeWithTask {
   challenge: ChallengeRow;
   task: TaskWithTests;
 }
+
+/** @returns today's date (YYYY-MM-DD) in the school's time zone */
+export const schoolToday = (db: Db, zone: string): Promise<string> => todayIn(db, zone);
 
 /** A challenge's task, which its foreign key keeps in place. */
 async function withTask(db: Db, challenge: ChallengeRow): Promise<ChallengeWithTask> {

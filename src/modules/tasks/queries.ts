@@ -230,3 +230,21 @@ export async function existingTaskIds(db: Db, ids: readonly string[]): Promise<S
   );
   return new Set(rows.map((row) => row.id));
 }
+
+/**
+ * The demo teacher and the demo group, by the email and name the demo accounts were made with.
+ * @returns their ids, or null when either is missing
+ */
+export async function demoCast(
+  db: Db,
+  teacherEmail: string,
+  groupName: string,
+): Promise<{ teacherId: string; groupId: string } | null> {
+  const [row] = await select<{ teacherId: string | null; groupId: string | null }>(
+    db,
+    `SELECT (SELECT id FROM users WHERE email = :teacherEmail AND role = 'teacher') AS "teacherId",
+            (SELECT id FROM groups WHERE name = :groupName) AS "groupId"`,
+    { teacherEmail, groupName },
+  );
+  return row?.teacherId && row.groupId ? { teacherId: row.teacherId, groupId: row.groupId } : null;
+}
