@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Language, Submission, SubmitSolutionRequest } from "../../../generated/shtp/v1/assignments.js";
+import { Language, Submission, SubmitSolutionRequest, Verdict } from "../../../generated/shtp/v1/assignments.js";
+import { ListNotificationsResponse } from "../../../generated/shtp/v1/notifications.js";
 import { encodingClients, expectMessage, message, type Api } from "../../testing/api.js";
 import { buildContest, buildTask, todaysChallenge } from "../../testing/assignments.js";
 import { testDatabase } from "../../testing/database.js";
@@ -112,6 +113,16 @@ describe("hidden tests never reach a student", function () {
       judged.tests.map((test) => test.ordinal),
       [1, 2],
       "per-test results of hidden tests are shown: ordinal, verdict, time, memory",
+    );
+    const notifications = answers.find(([what]) => what === "GET /notifications?limit=100");
+    assert.ok(notifications);
+    const judgedPayloads = expectMessage(api, notifications[1], ListNotificationsResponse).items.flatMap((item) =>
+      item.payload?.$case === "submissionJudged" ? [item.payload.value] : [],
+    );
+    assert.deepEqual(
+      judgedPayloads.map((payload) => [payload.submissionId, payload.verdict, payload.failedTest]).sort(),
+      sent.map((id) => [id, Verdict.WRONG_ANSWER, 2]).sort(),
+      "one SUBMISSION_JUDGED per judged submission",
     );
     for (const [what, response] of answers) {
       for (const marker of markers) {

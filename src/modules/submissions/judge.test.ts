@@ -262,6 +262,22 @@ describe("the judge's fenced API (submissions service)", function () {
     );
   });
 
+  it("the database checks a SUBMISSION_JUDGED payload against its type", async () => {
+    const insert = (payload: object) =>
+      sql().query(
+        "INSERT INTO notifications (user_id, type, payload) VALUES (:userId, 'submission_judged', :payload)",
+        {
+          replacements: { userId, payload: JSON.stringify(payload) },
+        },
+      );
+    const payload = { submissionId: "s", taskId: "t", title: "A", verdict: "accepted", failedTest: 0 };
+    await insert(payload);
+    await assert.rejects(insert({ ...payload, verdict: "solved" }), /notifications_payload_matches_type/);
+    await assert.rejects(insert({ ...payload, failedTest: "2" }), /notifications_payload_matches_type/);
+    const { failedTest: _dropped, ...withoutFailedTest } = payload;
+    await assert.rejects(insert(withoutFailedTest), /notifications_payload_matches_type/);
+  });
+
   it("writes a submission's job in its transaction: a rollback leaves neither, and pg-boss reads the job", async () => {
     const jobs = () => countRows("SELECT count(*) FROM pgboss.job WHERE name = :queue", { queue: JUDGING_QUEUE });
     const before = await jobs();
