@@ -153,6 +153,15 @@ describe("submissions routes", function () {
         Buffer.from([0, 1, 2, 0xff]),
       );
       expectError(api, binary, 415, "unsupported_media_type");
+      // Text at first sight (its first bytes are what the upload judges), not UTF-8 further on.
+      const latin1 = Buffer.concat([Buffer.from("print(1)\n".repeat(100)), Buffer.from([0xe9, 0x0a])]);
+      expectError(
+        api,
+        await submitFile(api, student.token, solution(task.id, { source: "" }), latin1),
+        415,
+        "unsupported_media_type",
+        "source",
+      );
     });
 
     bothEncodings("a source over 64 KiB is 413 as a message and as a file; exactly 64 KiB is taken", async (api) => {
