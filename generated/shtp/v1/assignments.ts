@@ -511,7 +511,7 @@ export interface ContestResult {
 }
 
 /**
- * `GET /contests/{id}/results`: every student of the audience (and anyone who sent a solution),
+ * `GET /contests/{id}/results`: every student of the audience (and any student who sent a solution),
  * in name order.
  */
 export interface ContestResults {

@@ -224,7 +224,8 @@ export interface ResultRow {
 
 /**
  * A page of a contest's results in one statement, however many students, tasks and submissions:
- * the participants (every student of the audience, and anyone who sent a solution), a page of them
+ * the participants (every student of the audience, and any student who sent a solution: one who has
+ * left the audience keeps their row; staff trying the contest have none), a page of them
  * in name order, their submissions aggregated per task (sent before the deadline, not rejected:
  * attempts, solved, the best verdict: accepted first, then most tests passed, then the earliest),
  * and per student the distinct tasks solved and the mark (`contest_mark`). With `onlyUserId`, the
@@ -251,7 +252,8 @@ export function resultRows(
      page AS (
        SELECT u.id, u.nick_name, u.first_name, u.last_name, u.avatar_file
          FROM users u JOIN participants p ON p.id = u.id
-        WHERE (CAST(:afterLast AS text) IS NULL
+        WHERE u.role = 'student'
+          AND (CAST(:afterLast AS text) IS NULL
                OR (u.last_name, u.first_name, u.id) > (CAST(:afterLast AS text), CAST(:afterFirst AS text), CAST(:afterId AS uuid)))
         ORDER BY u.last_name, u.first_name, u.id
         LIMIT :limit

@@ -150,6 +150,15 @@ describe("contest routes", function () {
       expectError(api, await create(api, student.token, request()), 403, "permission_denied");
     });
 
+    bothEncodings(
+      "a group named in a contest's audience cannot be deleted (409), even with no members",
+      async (api) => {
+        const empty = await buildGroup();
+        await buildContest({ taskIds, groupIds: [empty.id], marks: { mark5: 1, mark4: 1, mark3: 1 } });
+        expectError(api, await api.call("DELETE", `/groups/${empty.id}`, { token: teacher.token }), 409, "conflict");
+      },
+    );
+
     it("the database keeps marks within the task count, whatever the code does", async () => {
       const contestId = await buildContest({ taskIds: [(await buildTask()).id] });
       await assert.rejects(
@@ -325,6 +334,24 @@ describe("contest routes", function () {
       );
       assert.equal(
         results.items.find((item) => item.user?.id === outsider.id),
+        undefined,
+      );
+
+      // A student who sent a solution and then left the audience keeps a row; staff trying it have none.
+      const mover = await signedIn("student", { groupId });
+      await buildSubmission({ userId: mover.id, taskId: ids[0] ?? "", contestId, verdict: "accepted" });
+      await sql().query("UPDATE users SET group_id = :other WHERE id = :id", {
+        replacements: { other: (await buildGroup()).id, id: mover.id },
+      });
+      await buildSubmission({ userId: teacher.id, taskId: ids[0] ?? "", contestId, verdict: "accepted" });
+      const after = expectMessage(
+        api,
+        await api.call("GET", `/contests/${contestId}/results?limit=100`, { token: teacher.token }),
+        ContestResults,
+      );
+      assert.deepEqual(after.items.find((item) => item.user?.id === mover.id)?.solvedCount, 1);
+      assert.equal(
+        after.items.find((item) => item.user?.id === teacher.id),
         undefined,
       );
 

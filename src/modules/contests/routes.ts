@@ -134,7 +134,8 @@ export const getContestResults = defineRoute({
   name: "getContestResults",
   method: "get",
   path: "/contests/:id/results",
-  summary: "Every student of the audience (and anyone who sent a solution): solved tasks, mark, per-task attempts.",
+  summary:
+    "Every student of the audience (and any student who sent a solution): solved tasks, mark, per-task attempts.",
   description:
     `${marksRule} Per task: attempts (not rejected, before the deadline), whether solved, and the best verdict ` +
     "(accepted first, then most tests passed, then the earliest). In name order, keyset-paged; each page is one " +

@@ -28,6 +28,7 @@ import {
   todaysChallenge,
 } from "../../testing/assignments.js";
 import { buildCaller, buildGroup, type Caller } from "../../testing/factories.js";
+import { testDatabase } from "../../testing/database.js";
 import { multipart } from "../../testing/files.js";
 import { rawRequest } from "../../testing/http.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
@@ -36,6 +37,7 @@ import { startTestServer, type TestServer } from "../../testing/server.js";
 
 let server: TestServer;
 const { bothEncodings } = encodingClients(() => server);
+const sql = () => testDatabase().database.sequelize;
 const KiB = 1024;
 
 const signedIn = (role: RoleName, overrides: { groupId?: string; learningClass?: string } = {}) =>
@@ -534,6 +536,19 @@ describe("submissions routes", function () {
         "not_found",
       );
     });
+  });
+
+  bothEncodings("deleting a student takes their submissions and results with them (204)", async (api) => {
+    const leaver = await signedIn("student", { groupId });
+    const id = expectMessage(api, await submit(api, leaver.token, solution(task.id)), Submission, 202).id;
+    await sql().query(
+      "INSERT INTO submission_tests (submission_id, ordinal, verdict, time_ms, memory_kb) VALUES (:id, 1, 'accepted', 1, 1)",
+      { replacements: { id } },
+    );
+    const response = await api.call("DELETE", `/users/${leaver.id}`, { token: teacher.token });
+    assert.equal(response.status, 204, response.body.toString("utf8"));
+    assert.equal(await countRows("SELECT count(*) FROM submissions WHERE id = :id", { id }), 0);
+    assert.equal(await countRows("SELECT count(*) FROM submission_tests WHERE submission_id = :id", { id }), 0);
   });
 
   bothEncodings("a NUL character in a source is 400, and nothing is written", async (api) => {
