@@ -123,22 +123,26 @@ export async function buildContest(options: {
   });
 }
 
-/** The task built for today's challenge in this run. */
-let todays: Promise<{ day: string; task: Awaited<ReturnType<typeof buildTask>> }> | undefined;
+/** The task built for today's challenge in this run, by day (a run may cross midnight). */
+const todays = new Map<string, Promise<{ day: string; task: Awaited<ReturnType<typeof buildTask>> }>>();
 
 /**
  * Today's day challenge, shared by every test of the run: once a solution is sent to it its task can
  * no longer change, so tests that need today take this one instead of setting their own.
  * @returns today's date and its task (Python and C++, one demo and two hidden tests)
  */
-export function todaysChallenge(): Promise<{ day: string; task: Awaited<ReturnType<typeof buildTask>> }> {
-  todays ??= (async () => {
-    const day = await schoolDay(0);
-    const task = await buildTask({ title: `Today's task ${unique()}` });
-    await buildChallenge(day, task.id);
-    return { day, task };
-  })();
-  return todays;
+export async function todaysChallenge(): Promise<{ day: string; task: Awaited<ReturnType<typeof buildTask>> }> {
+  const day = await schoolDay(0);
+  let made = todays.get(day);
+  if (!made) {
+    made = (async () => {
+      const task = await buildTask({ title: `Today's task ${unique()}` });
+      await buildChallenge(day, task.id);
+      return { day, task };
+    })();
+    todays.set(day, made);
+  }
+  return made;
 }
 
 /** Sets the task of a day directly. */

@@ -43,7 +43,7 @@ export function decide(actor: Pick<Actor, "id" | "role">, action: ContestAction,
     case "results":
       return { visible, allowed: isStaff(actor), reason: "Only staff see a contest's results." };
     case "ownResult":
-      return { visible, allowed: actor.role === "student", reason: "Only students have a result of their own." };
+      return { visible, allowed: !isStaff(actor), reason: "Only students have a result of their own." };
   }
 }
 
