@@ -1,4 +1,4 @@
-import { execute, select, type Db } from "../../db/db.js";
+import { arrayParam, execute, select, type Db } from "../../db/db.js";
 import type { VerdictName } from "../submissions/service.js";
 import { studentSeesContest } from "./policy.js";
 
@@ -119,10 +119,6 @@ export interface ContestColumns {
   mark4: number;
   mark3: number;
 }
-
-/** `ARRAY[]` cannot be typed by PostgreSQL; an empty list becomes a typed empty array literal instead. */
-const arrayParam = (name: string, values: readonly string[], type: "uuid" | "text") =>
-  values.length > 0 ? `CAST(ARRAY[:${name}] AS ${type}[])` : `CAST('{}' AS ${type}[])`;
 
 /** @returns the new contest's id (its tasks follow with replaceContestTasks) */
 export async function insertContest(db: Db, columns: ContestColumns, authorId: string): Promise<string> {

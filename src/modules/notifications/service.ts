@@ -1,6 +1,6 @@
 import { QueryTypes, type Sequelize, type Transaction } from "sequelize";
 import { z } from "zod";
-import type { TransactionDb } from "../../db/db.js";
+import { arrayParam, type TransactionDb } from "../../db/db.js";
 import { FailedPreconditionError, NotFoundError } from "../../errors/index.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
 import type { NotificationContent, NotificationRow } from "./payloads.js";
@@ -192,16 +192,12 @@ function recipientsSql(recipients: Recipients): { sql: string; replacements: Rec
       return { sql: audienceSql.learningClass, replacements: { learningClass: recipients.learningClass } };
     case "everyone":
       return { sql: audienceSql.everyone, replacements: {} };
-    case "students": {
-      // ARRAY[] cannot be typed by PostgreSQL: an empty list is a typed empty literal instead.
-      const list = (name: string, values: readonly string[], type: string) =>
-        values.length > 0 ? `CAST(ARRAY[:${name}] AS ${type}[])` : `CAST('{}' AS ${type}[])`;
+    case "students":
       return {
         sql: `SELECT id AS user_id FROM users WHERE role = 'student' AND event_viewer_keys(group_id, learning_class)
-                && event_audience_keys(${list("groupIds", recipients.groupIds, "uuid")}, ${list("classes", recipients.learningClasses, "text")})`,
+                && event_audience_keys(${arrayParam("groupIds", recipients.groupIds, "uuid")}, ${arrayParam("classes", recipients.learningClasses, "text")})`,
         replacements: { groupIds: [...recipients.groupIds], classes: [...recipients.learningClasses] },
       };
-    }
   }
 }
 
