@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import type { ApiCase } from "./lib/cases.js";
 import { normalise, partialMatch } from "./lib/match.js";
 import { ProtoCodec, type Json } from "./lib/protojson.js";
-import { coverageGaps, runApiTests, type CaseResult, type Operation } from "./lib/runner.js";
+import { coverageGaps, runApiTests, todayIn, type CaseResult, type Operation } from "./lib/runner.js";
 
 const protoDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "proto");
 const protoFiles = fs
@@ -401,6 +401,14 @@ cases:
 
     it("leaves an absent answer absent", () => {
       assert.equal(normalise(undefined, { run: "json12ab" }), undefined);
+    });
+  });
+
+  describe("todayIn", () => {
+    it("gives the date of a time zone as YYYY-MM-DD, so {{today}} is the server's today", () => {
+      assert.match(todayIn("Europe/Moscow"), /^\d{4}-\d{2}-\d{2}$/);
+      // 25 hours apart: never the same date.
+      assert.notEqual(todayIn("Pacific/Kiritimati"), todayIn("Pacific/Pago_Pago"));
     });
   });
 

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from "./logging/logger.js";
 import { startRetentionJob } from "./modules/notifications/retention.js";
 import { startSweepJob } from "./storage/sweep.js";
 import { initModels, storedFolders } from "./modules/index.js";
+import { seedAssignmentsDemo } from "./modules/tasks/demo.js";
 import { bootstrapUsers } from "./modules/users/bootstrap.js";
 import { createServices } from "./services.js";
 
@@ -39,7 +40,9 @@ const MIN_POOL_CLOSE_MS = 1000;
 export async function startServer(config: Config, logger: Logger, routes?: readonly Route[]): Promise<RunningServer> {
   const database = await openDatabase(config, logger, initModels);
   try {
-    await bootstrapUsers({ sequelize: database.sequelize }, config, logger, { embedded: Boolean(database.embedded) });
+    const db = { sequelize: database.sequelize };
+    const outcome = await bootstrapUsers(db, config, logger, { embedded: Boolean(database.embedded) });
+    if (outcome === "demo-data") await seedAssignmentsDemo(db, config.assignments.schoolTimeZone, logger);
   } catch (error) {
     await database.close();
     throw error;

@@ -5,6 +5,7 @@ import type { Logger } from "./logging/logger.js";
 import { NotificationHub } from "./modules/notifications/hub.js";
 import type { TransactionDb } from "./db/db.js";
 import { modules } from "./modules/index.js";
+import { SubmissionThrottle } from "./modules/submissions/throttle.js";
 import { LocalFileStore, type FileStore } from "./storage/store.js";
 
 /** What handlers and services need from the process, handed to every route; nothing is global. */
@@ -13,6 +14,8 @@ export interface Services {
   logger: Logger;
   sequelize: Sequelize;
   loginThrottle: LoginThrottle;
+  /** Per-user submission limits, counted in the database for every process. */
+  submissionThrottle: SubmissionThrottle;
   /** Live notification streams of this process (one LISTEN connection, opened on first use). */
   notificationHub: NotificationHub;
   /** Where user files are stored. */
@@ -29,6 +32,7 @@ export function createServices(deps: { config: Config; logger: Logger; sequelize
   const services: Services = {
     ...deps,
     loginThrottle: new LoginThrottle(deps.sequelize, deps.config.loginThrottle),
+    submissionThrottle: new SubmissionThrottle(deps.sequelize, deps.config.assignments.submissionLimits),
     notificationHub: new NotificationHub(deps.sequelize, deps.logger),
     files: new LocalFileStore(deps.config.storage.root),
     onUserDeleted: async (db, userId) => {

@@ -72,6 +72,13 @@ const volatileKeys = new Set([
   "awardedAt",
   "registeredAt",
   "attendedAt",
+  // Judging and rejection instants, and the judge's live state.
+  "finishedAt",
+  "submittedAt",
+  "at",
+  "oldestQueuedAt",
+  "oldestQueuedAgeSeconds",
+  "lastHeartbeatAt",
   "nextCursor",
   "avatarUrl",
 ]);

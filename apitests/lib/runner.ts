@@ -38,6 +38,11 @@ export interface RunnerOptions {
   protoDir: string;
   fixturesDir: string;
   admin: { email: string; password: string };
+  /**
+   * The server's SCHOOL_TIME_ZONE (default Europe/Moscow): `{{today}}` is the date there, as day
+   * challenges are dated.
+   */
+  schoolTimeZone?: string;
   /** Seed the actors and groups through the API (default true); without it every case runs anonymous. */
   seed?: boolean;
   /** Called with one line per result as soon as it is known. */
@@ -79,6 +84,10 @@ export async function loadOperations(baseUrl: string): Promise<Map<string, Opera
   }
   return operations;
 }
+
+/** @returns today's date (YYYY-MM-DD) in a time zone */
+export const todayIn = (timeZone: string): string =>
+  new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
 
 /** Every operation needs a case that succeeds and a case that fails; this names those that lack one. */
 export function coverageGaps(operations: Map<string, Operation>, cases: ApiCase[]): string[] {
@@ -144,6 +153,7 @@ export async function runApiTests(options: RunnerOptions): Promise<CaseResult[]>
   for (const encoding of ["json", "protobuf"] as const) {
     const variables: Record<string, string> = {
       ...seeded.variables,
+      today: todayIn(options.schoolTimeZone ?? "Europe/Moscow"),
       run: `${encoding}${randomBytes(3).toString("hex")}`,
     };
     for (const apiCase of cases) {

@@ -1,4 +1,5 @@
 import { NotFoundError, PermissionDeniedError } from "../errors/index.js";
+import type { Actor } from "./roles.js";
 
 /** What a policy decides about one caller, one action and one row. */
 export interface Decision {
@@ -22,3 +23,11 @@ export function enforce(decision: Decision, what: string): void {
   if (!decision.visible) throw NotFoundError(what);
   if (!decision.allowed) throw PermissionDeniedError(decision.reason);
 }
+
+/**
+ * The rule of authored rows (events, tasks, contests): their author, while a teacher, or any admin
+ * may change them. A row whose author's account is gone (null) is left to admins.
+ * @param authorId - the row's author, or null
+ */
+export const authorOrAdmin = (actor: Pick<Actor, "id" | "role">, authorId: string | null): boolean =>
+  actor.role === "admin" || (actor.role === "teacher" && authorId === actor.id);

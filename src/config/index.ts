@@ -12,6 +12,19 @@ const flag = (fallback: boolean) =>
     .default(fallback ? "true" : "false")
     .transform((text) => text === "true" || text === "1");
 const emptyAsUnset = (value: unknown) => (value === "" ? undefined : value);
+/** An IANA time zone name that this runtime (and so PostgreSQL, which ships the same database) knows. */
+const timeZone = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .refine((name) => {
+      try {
+        new Intl.DateTimeFormat("en", { timeZone: name });
+        return true;
+      } catch {
+        return false;
+      }
+    }, "must be an IANA time zone such as Europe/Moscow");
 
 /**
  * Every environment variable the server reads, with its default. `.env.example` and the README's
@@ -71,6 +84,13 @@ const environmentSchema = z.object({
   NOTIFICATION_RETENTION_INTERVAL_SECONDS: integer(3600, 10, 86_400),
   /** Seconds between heartbeats on notification streams (keeps proxies from closing idle streams). */
   SSE_HEARTBEAT_SECONDS: integer(15, 1, 300),
+  /** The school's time zone: a day challenge's `day` and "today" are dates there. */
+  SCHOOL_TIME_ZONE: timeZone("Europe/Moscow"),
+  /** Submissions one user may send within SUBMISSION_WINDOW_SECONDS before 429. */
+  SUBMISSIONS_PER_WINDOW: integer(1, 1, 10_000),
+  SUBMISSION_WINDOW_SECONDS: integer(10, 1, 86_400),
+  /** Submissions one user may send per 24 hours before 429. */
+  SUBMISSIONS_PER_DAY: integer(100, 1, 100_000),
   /** Largest accepted message body in bytes (uploads have their own limits). */
   MAX_BODY_BYTES: integer(1_048_576, 1024, 64 * 1_048_576),
   /** pino level; `silent` turns logging off. */
@@ -130,6 +150,12 @@ export interface Config {
   };
   loginThrottle: { maxFailuresPerAccount: number; maxFailuresPerAddress: number; windowSeconds: number };
   notifications: { retentionDays: number; retentionIntervalSeconds: number; heartbeatSeconds: number };
+  assignments: {
+    /** IANA name; day challenges are dates in this zone. */
+    schoolTimeZone: string;
+    /** Per user, shared by every server process: `perWindow` within `windowSeconds`, and `perDay`. */
+    submissionLimits: { perWindow: number; windowSeconds: number; perDay: number };
+  };
   /** The first admin to create on an empty database, if configured. */
   initialAdmin: { email: string; password: string } | undefined;
   logLevel: Environment["LOG_LEVEL"];
@@ -223,6 +249,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       retentionDays: env.NOTIFICATION_RETENTION_DAYS,
       retentionIntervalSeconds: env.NOTIFICATION_RETENTION_INTERVAL_SECONDS,
       heartbeatSeconds: env.SSE_HEARTBEAT_SECONDS,
+    },
+    assignments: {
+      schoolTimeZone: env.SCHOOL_TIME_ZONE,
+      submissionLimits: {
+        perWindow: env.SUBMISSIONS_PER_WINDOW,
+        windowSeconds: env.SUBMISSION_WINDOW_SECONDS,
+        perDay: env.SUBMISSIONS_PER_DAY,
+      },
     },
     initialAdmin:
       env.INITIAL_ADMIN_EMAIL && env.INITIAL_ADMIN_PASSWORD

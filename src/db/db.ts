@@ -52,3 +52,13 @@ export async function execute<Row extends object = object>(
   const count = typeof result === "number" ? result : ((result as { rowCount?: number } | undefined)?.rowCount ?? 0);
   return { rows: rows as Row[], count };
 }
+
+/**
+ * A list as a typed SQL array literal for a `:name` replacement. `ARRAY[]` cannot be typed by
+ * PostgreSQL, so an empty list becomes a typed empty array instead.
+ * @param name - the replacement's name (its value is the list itself)
+ * @param values - the list, to tell an empty one
+ * @param type - the element type
+ */
+export const arrayParam = (name: string, values: readonly unknown[], type: "uuid" | "text"): string =>
+  values.length > 0 ? `CAST(ARRAY[:${name}] AS ${type}[])` : `CAST('{}' AS ${type}[])`;

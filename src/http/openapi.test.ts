@@ -168,8 +168,13 @@ for (const [label, table] of tables) {
         assert.ok(requestBody, route.name);
         assert.equal(requestBody["x-proto-message"], route.body?.message.$type);
         if (route.upload) {
-          // An upload's message travels as a multipart part, in either encoding by the part's own type.
-          assert.deepEqual(Object.keys(requestBody.content), ["multipart/form-data"], route.name);
+          // An upload's message travels as a multipart part, in either encoding by the part's own type;
+          // an optional upload also takes the message alone, in both encodings.
+          assert.deepEqual(
+            Object.keys(requestBody.content).sort(),
+            [...(route.upload.optional ? mediaTypes : []), "multipart/form-data"].sort(),
+            route.name,
+          );
           const form = requestBody.content["multipart/form-data"];
           const part = route.upload.messagePart ?? "";
           assert.deepEqual(form?.schema?.required, [part, route.upload.field], route.name);

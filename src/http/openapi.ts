@@ -179,9 +179,17 @@ export function buildOpenApiDocument(routes: readonly Route[], version: string):
     if (route.upload) {
       const { field, kinds, maxBytes, messagePart } = route.upload;
       const message = messagePart && route.body ? { name: messagePart, ...route.body } : undefined;
+      const plainMessage =
+        route.upload.optional && route.body
+          ? messageContent(requestSchema(schemas, route.body), route.body.message.$type)
+          : undefined;
       operation.requestBody = {
         required: true,
+        ...(plainMessage && {
+          description: `The ${route.body?.message.$type} alone as the body, or multipart/form-data with the \`${field}\` file beside it.`,
+        }),
         content: {
+          ...plainMessage,
           "multipart/form-data": {
             schema: {
               type: "object",

@@ -48,8 +48,15 @@ export type TransactionOf<M extends HttpMethod, T extends boolean | undefined> =
       ? unknown
       : { db: TransactionDb };
 
-/** The received file, for upload routes (checked by content, still in its temporary folder). */
-export type FileOf<U extends UploadSpec | undefined> = [U] extends [UploadSpec] ? { file: UploadedFile } : unknown;
+/**
+ * The received file, for upload routes (checked by content, still in its temporary folder); maybe
+ * none on a route whose upload is optional.
+ */
+export type FileOf<U extends UploadSpec | undefined> = [U] extends [UploadSpec]
+  ? U extends { optional: true }
+    ? { file?: UploadedFile }
+    : { file: UploadedFile }
+  : unknown;
 
 /**
  * The one declaration of a route. The router entry, negotiation, validation, the role gate, the
@@ -84,6 +91,8 @@ export interface RouteDefinition<
   body?: RequestBody<Body>;
   /** A multipart upload route: its file part, size cap and accepted kinds. */
   upload?: U;
+  /** The largest message body this route takes, when it is not the configured MAX_BODY_BYTES. */
+  maxBodyBytes?: number;
   /** The response message; absent for 204 No Content. */
   response?: MessageCodec<Out>;
   /** A Server-Sent Events route: the handler returns an EventStream of these messages. */

@@ -41,12 +41,15 @@ function routeMiddleware(route: Route, services: Services): AppMiddleware {
   const { maxBodyBytes } = services.config.http;
   // Compiled now, so a rule naming a field its message lacks stops the boot rather than a request.
   const message = route.body && { spec: route.body, parse: compileRequestBody(route.body) };
-  // Multipart framing adds a little to the file itself.
-  const limit = route.upload ? route.upload.maxBytes + 64 * 1024 : maxBodyBytes;
+  const messageLimit = route.maxBodyBytes ?? maxBodyBytes;
   return async (ctx) => {
-    // Upload routes take multipart; their response encoding comes from Accept alone. Event streams
-    // and downloads answer their own media types; their errors fall back to JSON.
-    const bodyMedia = route.upload ? undefined : requestMedia(ctx);
+    // Upload routes take multipart (an optional upload also a plain message); the response encoding
+    // of a multipart request comes from Accept alone. Event streams and downloads answer their own
+    // media types; their errors fall back to JSON.
+    const multipart = route.upload && (!route.upload.optional || Boolean(ctx.is("multipart/form-data")));
+    // Multipart framing adds a little to the file itself.
+    const limit = multipart && route.upload ? route.upload.maxBytes + 64 * 1024 : messageLimit;
+    const bodyMedia = multipart ? undefined : requestMedia(ctx);
     const answersMessages = !route.events && !route.download;
     const media = answersMessages ? responseMedia(ctx, bodyMedia) : JSON_MEDIA;
     if (answersMessages) ctx.state.responseMedia = media;
@@ -58,9 +61,10 @@ function routeMiddleware(route: Route, services: Services): AppMiddleware {
     const params = parseWith(route.params, ctx.params);
     const query = parseWith(route.query, ctx.query);
     const headers = parseWith(route.headers, ctx.headers);
-    const upload = route.upload
-      ? await receiveUpload(ctx, route.upload, services.config.storage.uploadsTmpDir)
-      : undefined;
+    const upload =
+      multipart && route.upload
+        ? await receiveUpload(ctx, route.upload, services.config.storage.uploadsTmpDir)
+        : undefined;
 
     let result: unknown;
     try {

@@ -21,6 +21,11 @@ export interface UploadSpec {
    * part's own Content-Type (the route declares the message as its `body`).
    */
   messagePart?: string;
+  /**
+   * The route also takes its message alone, as a JSON or protobuf body without a file: a request that
+   * is not multipart/form-data is read as a message route's body, and the handler gets no file.
+   */
+  optional?: boolean;
 }
 
 /** The raw message part of a multipart request, with the media type it declared. */

@@ -3,11 +3,16 @@ import type { Route } from "../http/route.js";
 import type { StoredFolder } from "../storage/sweep.js";
 import { achievementsModule } from "./achievements/index.js";
 import { authModule } from "./auth/index.js";
+import { challengesModule } from "./challenges/index.js";
+import { contestsModule } from "./contests/index.js";
 import { eventsModule } from "./events/index.js";
 import { groupsModule } from "./groups/index.js";
+import { judgeModule } from "./judge/index.js";
 import { metaModule } from "./meta/index.js";
 import type { Module } from "./module.js";
 import { notificationsModule } from "./notifications/index.js";
+import { submissionsModule } from "./submissions/index.js";
+import { tasksModule } from "./tasks/index.js";
 import { usersModule } from "./users/index.js";
 
 /** Every module of the API, listed once; models are bound in this order (a model before its dependants). */
@@ -19,6 +24,11 @@ export const modules: readonly Module[] = [
   notificationsModule,
   achievementsModule,
   eventsModule,
+  tasksModule,
+  challengesModule,
+  contestsModule,
+  submissionsModule,
+  judgeModule,
 ];
 
 /** Every route of the API, module by module; the one list the router, OpenAPI and tests read. */

@@ -71,3 +71,22 @@ export const sessionFor = (user: { id: string }, config: Config): Promise<Issued
  */
 export const tokenFor = async (user: { id: string }, config: Config): Promise<string> =>
   (await sessionFor(user, config)).accessToken;
+
+/** A signed-in user: their id and an access token of a real session. */
+export interface Caller {
+  id: string;
+  token: string;
+}
+
+/**
+ * Creates a user of `role` (and a group, unless one is given) and signs them in.
+ * @param config - the server's configuration (its secret, issuer and audience)
+ */
+export async function buildCaller(
+  config: Config,
+  role: RoleName,
+  overrides: { groupId?: string; learningClass?: string } = {},
+): Promise<Caller> {
+  const user = await buildUser({ role, ...overrides });
+  return { id: user.id, token: await tokenFor(user, config) };
+}

@@ -29,12 +29,22 @@ const paramSegment = /^:([A-Za-z][A-Za-z0-9]*)$/;
 /** Characters that make a segment path-to-regexp syntax rather than a literal. */
 const syntax = /[:*?+(){}[\]\\]/;
 
+/** A path parameter holding a calendar date (YYYY-MM-DD): `day`. */
+export const isDayParam = (name: string): boolean => name === "day";
+
+/** A random date in a far year, which no test data uses. */
+const randomDay = () => {
+  const [month = 0, day = 0] = randomBytes(2);
+  return `2999-${String((month % 12) + 1).padStart(2, "0")}-${String((day % 28) + 1).padStart(2, "0")}`;
+};
+
 /**
  * @param name - a path parameter's name
- * @returns a random v4 uuid for id-like names, a random short lowercase word otherwise
+ * @returns a random v4 uuid for id-like names, a random far date for days, a random short lowercase
+ *   word otherwise
  */
 export const paramValue = (name: string): string =>
-  isIdParam(name) ? randomUUID() : `p${randomBytes(4).toString("hex")}`;
+  isIdParam(name) ? randomUUID() : isDayParam(name) ? randomDay() : `p${randomBytes(4).toString("hex")}`;
 
 /** A declared route's path with every parameter given a value. */
 export interface FilledPath {

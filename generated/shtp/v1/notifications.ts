@@ -4,6 +4,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
+import { Verdict, verdictFromJSON, verdictToJSON } from "./assignments.js";
 import { Medal, medalFromJSON, medalToJSON } from "./medals.js";
 
 export const protobufPackage = "shtp.v1";
@@ -18,6 +19,7 @@ export enum NotificationType {
   EVENT_CREATED = 3,
   MEDAL_AWARDED = 4,
   MESSAGE = 5,
+  SUBMISSION_JUDGED = 6,
   UNRECOGNIZED = -1,
 }
 
@@ -41,6 +43,9 @@ export function notificationTypeFromJSON(object: any): NotificationType {
     case 5:
     case "NOTIFICATION_TYPE_MESSAGE":
       return NotificationType.MESSAGE;
+    case 6:
+    case "NOTIFICATION_TYPE_SUBMISSION_JUDGED":
+      return NotificationType.SUBMISSION_JUDGED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -62,6 +67,8 @@ export function notificationTypeToJSON(object: NotificationType): string {
       return "NOTIFICATION_TYPE_MEDAL_AWARDED";
     case NotificationType.MESSAGE:
       return "NOTIFICATION_TYPE_MESSAGE";
+    case NotificationType.SUBMISSION_JUDGED:
+      return "NOTIFICATION_TYPE_SUBMISSION_JUDGED";
     case NotificationType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -187,6 +194,17 @@ export interface MessagePayload {
   severity: MessageSeverity;
 }
 
+/** A submission of the recipient was judged. */
+export interface SubmissionJudgedPayload {
+  submissionId: string;
+  taskId: string;
+  /** The task's title. */
+  title: string;
+  verdict: Verdict;
+  /** The first test that was not accepted; 0 when accepted or not compiled. */
+  failedTest: number;
+}
+
 /** One notification of one user. The payload member matches `type`. */
 export interface Notification {
   id: string;
@@ -202,6 +220,7 @@ export interface Notification {
     | { $case: "eventCreated"; value: EventCreatedPayload }
     | { $case: "medalAwarded"; value: MedalAwardedPayload }
     | { $case: "message"; value: MessagePayload }
+    | { $case: "submissionJudged"; value: SubmissionJudgedPayload }
     | undefined;
 }
 
@@ -765,6 +784,153 @@ export const MessagePayload: MessageFns<MessagePayload, "shtp.v1.MessagePayload"
   },
 };
 
+function createBaseSubmissionJudgedPayload(): SubmissionJudgedPayload {
+  return { submissionId: "", taskId: "", title: "", verdict: 0, failedTest: 0 };
+}
+
+export const SubmissionJudgedPayload: MessageFns<SubmissionJudgedPayload, "shtp.v1.SubmissionJudgedPayload"> = {
+  $type: "shtp.v1.SubmissionJudgedPayload" as const,
+
+  encode(message: SubmissionJudgedPayload, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.submissionId !== "") {
+      writer.uint32(10).string(message.submissionId);
+    }
+    if (message.taskId !== "") {
+      writer.uint32(18).string(message.taskId);
+    }
+    if (message.title !== "") {
+      writer.uint32(26).string(message.title);
+    }
+    if (message.verdict !== 0) {
+      writer.uint32(32).int32(message.verdict);
+    }
+    if (message.failedTest !== 0) {
+      writer.uint32(40).int32(message.failedTest);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmissionJudgedPayload {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmissionJudgedPayload();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.submissionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.title = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.verdict = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.failedTest = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmissionJudgedPayload {
+    return {
+      submissionId: isSet(object.submissionId)
+        ? globalThis.String(object.submissionId)
+        : isSet(object.submission_id)
+        ? globalThis.String(object.submission_id)
+        : "",
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      title: isSet(object.title) ? globalThis.String(object.title) : "",
+      verdict: isSet(object.verdict) ? verdictFromJSON(object.verdict) : 0,
+      failedTest: isSet(object.failedTest)
+        ? globalThis.Number(object.failedTest)
+        : isSet(object.failed_test)
+        ? globalThis.Number(object.failed_test)
+        : 0,
+    };
+  },
+
+  toJSON(message: SubmissionJudgedPayload): unknown {
+    const obj: any = {};
+    if (message.submissionId !== "") {
+      obj.submissionId = message.submissionId;
+    }
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.title !== "") {
+      obj.title = message.title;
+    }
+    if (message.verdict !== 0) {
+      obj.verdict = verdictToJSON(message.verdict);
+    }
+    if (message.failedTest !== 0) {
+      obj.failedTest = Math.round(message.failedTest);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmissionJudgedPayload>, I>>(base?: I): SubmissionJudgedPayload {
+    return SubmissionJudgedPayload.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmissionJudgedPayload>, I>>(object: I): SubmissionJudgedPayload {
+    const message = createBaseSubmissionJudgedPayload();
+    message.submissionId = object.submissionId ?? "";
+    message.taskId = object.taskId ?? "";
+    message.title = object.title ?? "";
+    message.verdict = object.verdict ?? 0;
+    message.failedTest = object.failedTest ?? 0;
+    return message;
+  },
+};
+
 function createBaseNotification(): Notification {
   return { id: "", type: 0, createdAt: undefined, readAt: undefined, payload: undefined };
 }
@@ -800,6 +966,9 @@ export const Notification: MessageFns<Notification, "shtp.v1.Notification"> = {
         break;
       case "message":
         MessagePayload.encode(message.payload.value, writer.uint32(114).fork()).join();
+        break;
+      case "submissionJudged":
+        SubmissionJudgedPayload.encode(message.payload.value, writer.uint32(122).fork()).join();
         break;
     }
     return writer;
@@ -896,6 +1065,17 @@ export const Notification: MessageFns<Notification, "shtp.v1.Notification"> = {
             message.payload = { $case: "message", value: MessagePayload.decode(reader, reader.uint32()) };
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.payload = {
+              $case: "submissionJudged",
+              value: SubmissionJudgedPayload.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -940,6 +1120,10 @@ export const Notification: MessageFns<Notification, "shtp.v1.Notification"> = {
         ? { $case: "medalAwarded", value: MedalAwardedPayload.fromJSON(object.medal_awarded) }
         : isSet(object.message)
         ? { $case: "message", value: MessagePayload.fromJSON(object.message) }
+        : isSet(object.submissionJudged)
+        ? { $case: "submissionJudged", value: SubmissionJudgedPayload.fromJSON(object.submissionJudged) }
+        : isSet(object.submission_judged)
+        ? { $case: "submissionJudged", value: SubmissionJudgedPayload.fromJSON(object.submission_judged) }
         : undefined,
     };
   },
@@ -968,6 +1152,8 @@ export const Notification: MessageFns<Notification, "shtp.v1.Notification"> = {
       obj.medalAwarded = MedalAwardedPayload.toJSON(message.payload.value);
     } else if (message.payload?.$case === "message") {
       obj.message = MessagePayload.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "submissionJudged") {
+      obj.submissionJudged = SubmissionJudgedPayload.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -1015,6 +1201,15 @@ export const Notification: MessageFns<Notification, "shtp.v1.Notification"> = {
       case "message": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
           message.payload = { $case: "message", value: MessagePayload.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "submissionJudged": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = {
+            $case: "submissionJudged",
+            value: SubmissionJudgedPayload.fromPartial(object.payload.value),
+          };
         }
         break;
       }

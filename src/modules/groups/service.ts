@@ -1,6 +1,7 @@
-import { ConflictError, FailedPreconditionError, NotFoundError } from "../../errors/index.js";
+import { ConflictError, NotFoundError } from "../../errors/index.js";
 import type { Db, TransactionDb } from "../../db/db.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
+import { assertReferencesKnown, type Reference } from "../../validation/references.js";
 import type { GroupListQuery } from "./schema.js";
 import { nameCursor } from "./schema.js";
 import {
@@ -91,18 +92,10 @@ async function assertNameFree(db: Db, name: string, exceptId?: string): Promise<
  * @param groups - each id with the request field that named it (`groupId`, `audience.groupIds.2`)
  * @throws AppError failed_precondition with one violation per unknown group
  */
-export async function assertGroupsExist(db: Db, groups: readonly { id: string; field: string }[]): Promise<void> {
+export async function assertGroupsExist(db: Db, groups: readonly Reference[]): Promise<void> {
   const known = await existingGroupIds(
     db,
     groups.map((group) => group.id),
   );
-  const violations = groups
-    .filter((group) => !known.has(group.id.toLowerCase()))
-    .map((group) => ({ field: group.field, description: "No such group." }));
-  if (violations.length > 0) {
-    throw FailedPreconditionError(
-      violations.length === 1 ? "The group does not exist." : "Some groups do not exist.",
-      violations,
-    );
-  }
+  assertReferencesKnown(groups, known, "group");
 }

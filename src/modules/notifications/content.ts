@@ -1,4 +1,5 @@
 import type { MedalName } from "../medals/catalogue.js";
+import type { VerdictName } from "../submissions/service.js";
 
 /** A message's severity, as stored in its payload. */
 export type MessageSeverityName = "info" | "warning";
@@ -13,7 +14,12 @@ export type NotificationContent =
   | { type: "achievement_rejected"; payload: { achievementId: string; title: string; comment: string } }
   | { type: "event_created"; payload: { eventId: string; title: string; startsAt: string } }
   | { type: "medal_awarded"; payload: { medal: MedalName } }
-  | { type: "message"; payload: { text: string; severity: MessageSeverityName } };
+  | { type: "message"; payload: { text: string; severity: MessageSeverityName } }
+  | {
+      type: "submission_judged";
+      /** `failedTest` is 0 when no test failed (accepted, or not compiled). */
+      payload: { submissionId: string; taskId: string; title: string; verdict: VerdictName; failedTest: number };
+    };
 
 /** The stored name of a notification's type. */
 export type NotificationTypeName = NotificationContent["type"];

@@ -8,6 +8,7 @@ import {
 } from "../../../generated/shtp/v1/notifications.js";
 import { storedNameOf } from "../../contract/enums.js";
 import { InvalidArgumentError } from "../../errors/index.js";
+import { presentVerdict } from "../submissions/presenter.js";
 import { presentMedal } from "../medals/presenter.js";
 import type { Banner, BannerSeverityName } from "./banner.model.js";
 import type { MessageAudience, MessageSeverityName, NotificationContent } from "./content.js";
@@ -113,6 +114,21 @@ export function presentNotification(row: NotificationRow): Notification {
         payload: {
           $case: "message",
           value: { text: content.payload.text, severity: protoMessageSeverities[content.payload.severity] },
+        },
+      };
+    case "submission_judged":
+      return {
+        ...base,
+        type: NotificationType.SUBMISSION_JUDGED,
+        payload: {
+          $case: "submissionJudged",
+          value: {
+            submissionId: content.payload.submissionId,
+            taskId: content.payload.taskId,
+            title: content.payload.title,
+            verdict: presentVerdict(content.payload.verdict),
+            failedTest: content.payload.failedTest,
+          },
         },
       };
   }
