@@ -2,13 +2,16 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import { randomUUID } from "node:crypto";
 import { build } from "esbuild";
 import { chromium, type Browser, type Page } from "playwright-core";
+import { createApi, type ShtpApi } from "../../generated/client/api.js";
+import { MessageSeverity } from "../../generated/shtp/v1/notifications.js";
 import { encodings, type Encoding } from "../testing/api.js";
 import { onePixelPng } from "../testing/files.js";
 import { startTestServer, type TestServer } from "../testing/server.js";
 import type { PageApi } from "./browser/page-api.js";
-import { accountWithPassword, hasFile, requireTools, type Account } from "./fixtures.js";
+import { accountWithPassword, hasFile, requireTools, streamOpened, type Account } from "./fixtures.js";
 
 /** Debian's Chromium (`apt-get install chromium`), which `.ci/run` installs. */
 const CHROMIUM = "/usr/bin/chromium";
@@ -36,6 +39,7 @@ const HTML = `<!doctype html>
     <p id="me"></p>
     <img id="avatar" alt="avatar">
     <p id="achievement"></p>
+    <p id="live"></p>
     <p id="error-detail" role="alert"></p>
     <script type="module" src="/page.js"></script>
   </body>
@@ -99,6 +103,9 @@ function step<K extends keyof PageApi>(page: Page, name: K, ...args: Parameters<
 interface Run {
   page: Page;
   account: Account;
+  /** The API server, and a teacher signed in to it from Node. */
+  server: TestServer;
+  teacher: ShtpApi;
   achievementId?: string;
 }
 
@@ -151,6 +158,25 @@ const steps: { title: string; run: (run: Run, encoding: Encoding) => Promise<voi
         mediaType: "image/png",
         size: png.length,
       });
+    },
+  },
+  {
+    title: "receives a teacher's message on the notification stream (over fetch, with the bearer token)",
+    async run({ page, account, server, teacher }, encoding) {
+      const streams = server.services.notificationHub.streamCount;
+      const received = step(page, "receiveOneMessage") as Promise<{ id: string; text: string }>;
+      await streamOpened(server, streams);
+      const text = `Live in the browser (${encoding}) ${randomUUID()}`;
+      await teacher.sendMessage({
+        body: { text, severity: MessageSeverity.INFO, audience: { $case: "userId", value: account.id } },
+      });
+      const sent = Date.now();
+      const message = await received;
+      assert.equal(message.text, text);
+      assert.match(message.id, /^\d+$/);
+      assert.equal(await page.textContent("#live"), text);
+      // A liveness bound, not a speed target: the hub delivers within milliseconds.
+      assert.ok(Date.now() - sent < 5000, `delivered after ${Date.now() - sent} ms`);
     },
   },
   {
@@ -219,13 +245,18 @@ describe("the generated client in a browser (Debian's Chromium, page on another 
       const run: Partial<Run> = {};
       before(async function () {
         if (!browser) this.skip();
+        assert.ok(api);
         run.page = (await openPage(allowed)).page;
         run.account = await accountWithPassword("student");
+        run.server = api;
+        const teacher = await accountWithPassword("teacher");
+        run.teacher = createApi({ baseUrl: api.url, encoding });
+        await run.teacher.login({ body: { email: teacher.email, password: teacher.password } });
       });
       after(() => run.page?.context().close());
       for (const { title, run: body } of steps) {
         it(title, async () => {
-          assert.ok(run.page && run.account, "the page is open");
+          assert.ok(run.page && run.account && run.server && run.teacher, "the page is open");
           await body(run as Run, encoding);
         });
       }

@@ -15,7 +15,7 @@ import { issueAccessToken } from "../auth/tokens.js";
 import { encodings } from "../testing/api.js";
 import { onePixelPng } from "../testing/files.js";
 import { startTestServer, type TestServer } from "../testing/server.js";
-import { accountWithPassword, type Account } from "./fixtures.js";
+import { accountWithPassword, streamOpened, type Account } from "./fixtures.js";
 
 /** Every request the client sent, as it went out, and the answer's Content-Type. */
 interface Sent {
@@ -279,11 +279,12 @@ describe("the generated TypeScript client in Node (generated/client/api.ts)", ()
           staff.sendMessage({
             body: { text, severity: MessageSeverity.INFO, audience: { $case: "userId", value: student.id } },
           });
+        const streams = server.services.notificationHub.streamCount;
         const stream = api.streamNotifications({}, { reconnect: false });
         const iterator = stream[Symbol.asyncIterator]();
         const first = iterator.next();
         // The first event can only be the message sent after the stream opened (nothing is replayed without an id).
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await streamOpened(server, streams);
         const text = `Live ${encoding} ${randomUUID()}`;
         await send(text);
         const received = await first;

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import { hashPassword } from "../auth/passwords.js";
 import type { RoleName } from "../auth/roles.js";
 import { buildUser } from "../testing/factories.js";
+import type { TestServer } from "../testing/server.js";
 
 /** The password of every account made here. */
 export const FIXTURE_PASSWORD = "client-check-password-1";
@@ -28,6 +29,20 @@ export async function accountWithPassword(role: RoleName = "student"): Promise<A
   const user = await buildUser({ role, email });
   await user.update({ passwordHash: await hashPassword(FIXTURE_PASSWORD) });
   return { id: user.id, email, password: FIXTURE_PASSWORD };
+}
+
+/**
+ * Waits until the server holds more than `before` notification streams, so a message sent next is one
+ * the new stream must deliver live.
+ * @param server - the test server
+ * @param before - the count before the stream was opened
+ */
+export async function streamOpened(server: TestServer, before: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (server.services.notificationHub.streamCount <= before) {
+    if (Date.now() > deadline) throw new Error("The notification stream did not open within 10 s.");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** @returns whether `command` is on PATH and runs */

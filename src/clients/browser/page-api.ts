@@ -16,6 +16,11 @@ export interface PageApi {
   submitAchievement(title: string, pngBase64: string): Promise<{ id: string; status: string; title: string }>;
   /** `GET /achievements/{id}/proof`: the file and the name from Content-Disposition. */
   downloadProof(id: string): Promise<{ fileName: string | undefined; mediaType: string; size: number }>;
+  /**
+   * Opens the notification stream (the client reads it over fetch with the bearer token) and resolves
+   * with the first message that arrives, shown in `#live`.
+   */
+  receiveOneMessage(): Promise<{ id: string; text: string }>;
   /** A call the server refuses (400); the page shows the error's detail in `#error-detail`. */
   showServerError(): Promise<{ status: number; code: string; detail: string; requestId: string; fields: string[] }>;
   /** For an origin the API does not allow: tries a plain GET and a sign-in and reports how each ended. */

@@ -73,6 +73,17 @@ const page: PageApi = {
     return { fileName: proof.fileName, mediaType: proof.mediaType, size: proof.blob.size };
   },
 
+  async receiveOneMessage() {
+    const stream = client().streamNotifications({}, { reconnect: false });
+    for await (const { id, message } of stream) {
+      if (message.payload?.$case !== "message") continue;
+      show("live", message.payload.value.text);
+      // Leaving the loop closes the stream.
+      return { id, text: message.payload.value.text };
+    }
+    throw new Error("The stream ended without a message.");
+  },
+
   async showServerError() {
     try {
       await client().listNotifications({ query: { limit: 0 } });
