@@ -10,7 +10,7 @@ import {
   type ShtpApi,
 } from "../../generated/client/api.js";
 import { AchievementKind, AchievementStatus } from "../../generated/shtp/v1/achievements.js";
-import { MessageSeverity } from "../../generated/shtp/v1/notifications.js";
+import { MessageSeverity, NotificationType } from "../../generated/shtp/v1/notifications.js";
 import { issueAccessToken } from "../auth/tokens.js";
 import { encodings } from "../testing/api.js";
 import { onePixelPng } from "../testing/files.js";
@@ -317,6 +317,94 @@ describe("the generated TypeScript client in Node (generated/client/api.ts)", ()
       });
     });
   }
+
+  it("reconnects a dropped stream after the server's retry delay, resuming with Last-Event-ID", async function () {
+    this.timeout(20_000);
+    const { api: staff } = await signedIn("json", teacher);
+    const sent: Sent[] = [];
+    let drops = 0;
+    // Passes the first stream's bytes through until one event went by, then breaks the connection.
+    const dropping: typeof fetch = async (input, init) => {
+      const response = await recordingFetch(sent)(input, init);
+      if (drops > 0 || !response.headers.get("content-type")?.startsWith("text/event-stream") || !response.body) {
+        return response;
+      }
+      drops += 1;
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      let seen = "";
+      let eventPassed = false;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (eventPassed) {
+            await reader.cancel();
+            controller.error(new TypeError("The connection dropped."));
+            return;
+          }
+          const { done, value } = await reader.read();
+          if (done) return controller.close();
+          seen += new TextDecoder().decode(value);
+          eventPassed = /\nid: \d+\n/.test(`\n${seen}`);
+          controller.enqueue(value);
+        },
+      });
+      return new Response(body, { status: response.status, headers: response.headers });
+    };
+    const api = clientFor("json", { fetch: dropping });
+    await api.login({ body: { email: student.email, password: student.password } });
+    const send = (text: string) =>
+      staff.sendMessage({
+        body: { text, severity: MessageSeverity.INFO, audience: { $case: "userId", value: student.id } },
+      });
+
+    const streams = server.services.notificationHub.streamCount;
+    const stream = api.streamNotifications();
+    const iterator = stream[Symbol.asyncIterator]();
+    const first = iterator.next();
+    await streamOpened(server, streams);
+    await send("before the drop");
+    const before = await first;
+    assert.ok(!before.done && before.value.message.payload?.$case === "message");
+    await send("during the drop");
+    const after = await iterator.next();
+    assert.ok(!after.done && after.value.message.payload?.$case === "message");
+    assert.equal(after.value.message.payload.value.text, "during the drop");
+    stream.close();
+    const connections = sent.filter((request) => request.url.pathname === "/api/v1/notifications/stream");
+    assert.equal(connections.length, 2);
+    assert.equal(connections[0]?.headers.get("last-event-id"), null);
+    assert.equal(connections[1]?.headers.get("last-event-id"), before.value.id);
+  });
+
+  it("parses Server-Sent Events as the standard says, and throws on data it cannot read instead of reconnecting", async () => {
+    const chunks = [
+      ": connected\r\nretry: 10\r\n\r\nid: 7\r",
+      '\ndata: {"id":"a",\r\ndata: "type":"NOTIFICATION_TYPE_MESSAGE"}\r\n',
+      "\r\nid: 8\ndata: not json\n\n",
+    ];
+    let connections = 0;
+    const api = createApi({
+      baseUrl: server.url,
+      fetch: async () => {
+        connections += 1;
+        const encoder = new TextEncoder();
+        const body = new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (const chunk of chunks) controller.enqueue(encoder.encode(chunk));
+            controller.close();
+          },
+        });
+        return new Response(body, { headers: { "content-type": "text/event-stream" } });
+      },
+    });
+    const stream = api.streamNotifications();
+    const received: string[] = [];
+    await assert.rejects(async () => {
+      for await (const event of stream) received.push(`${event.id}:${event.message.id}:${event.message.type}`);
+    }, SyntaxError);
+    assert.deepEqual(received, [`7:a:${NotificationType.MESSAGE}`]);
+    assert.equal(stream.lastEventId, "7");
+    assert.equal(connections, 1);
+  });
 
   it("lets one call choose the other encoding than the client's", async () => {
     const { api, sent } = await signedIn("json", student);

@@ -568,7 +568,8 @@ class EventStreamReader<T> implements EventSubscription<T> {
     private readonly options: StreamOptions,
   ) {
     this.last = options.lastEventId;
-    options.signal?.addEventListener("abort", () => this.close(), { once: true });
+    if (options.signal?.aborted) this.close();
+    else options.signal?.addEventListener("abort", () => this.close(), { once: true });
   }
 
   get lastEventId(): string | undefined {
@@ -594,19 +595,23 @@ class EventStreamReader<T> implements EventSubscription<T> {
           await this.pause();
           continue;
         }
+        // Only a connection that drops is worth reconnecting; data this client cannot read is thrown.
+        let decoding = false;
         try {
           if (!response.body) throw new Error("The event stream has no body.");
           for await (const event of sseEvents(response.body, (ms) => (this.retryMs = ms))) {
+            decoding = true;
             const message =
               encoding === "protobuf"
                 ? this.operation.events.decode(base64Bytes(event.data))
                 : this.operation.events.fromJSON(JSON.parse(event.data));
+            decoding = false;
             if (event.id !== undefined) this.last = event.id;
             yield { id: event.id ?? "", message };
           }
         } catch (error) {
           if (signal.aborted) return;
-          if (this.options.reconnect === false) throw error;
+          if (decoding || this.options.reconnect === false) throw error;
         }
         if (this.options.reconnect === false) return;
         await this.pause();
