@@ -6,6 +6,7 @@ import type { Config } from "./config/index.js";
 import { serverVersion } from "./config/version.js";
 import { accessLog } from "./http/access-log.js";
 import type { AppState } from "./http/context.js";
+import { cors } from "./http/cors.js";
 import { buildDocsRouter } from "./http/docs.js";
 import { errorBoundary } from "./http/error-boundary.js";
 import { buildHealthRouter } from "./http/health.js";
@@ -66,6 +67,8 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
       deflate: false,
     }),
   );
+  // Above the error boundary, so errors carry its headers too; preflights end here, before any route.
+  app.use(cors(deps.config.cors));
   app.use(errorBoundary(deps.logger));
   app.use(health.routes());
   app.use(docs.routes());

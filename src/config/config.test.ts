@@ -229,4 +229,41 @@ describe("loadConfig (src/config/index.ts)", () => {
     assert.equal(config.http.port, 3000);
     assert.equal(config.auth.jwtSecret, DEVELOPMENT_JWT_SECRET);
   });
+  it("allows no CORS origin by default, and parses a list of origins or *", () => {
+    assert.deepEqual(loadConfig({}).cors, { origins: [], allowCredentials: false });
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: "" }).cors.origins, []);
+    assert.deepEqual(
+      loadConfig({
+        CORS_ORIGINS: " http://localhost:5173 ,https://app.school.example,http://[::1]:8080,http://localhost:5173",
+      }).cors.origins,
+      ["http://localhost:5173", "https://app.school.example", "http://[::1]:8080"],
+    );
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: "*" }).cors, { origins: "*", allowCredentials: false });
+    assert.equal(
+      loadConfig({ CORS_ORIGINS: "https://app.school.example", CORS_ALLOW_CREDENTIALS: "true" }).cors.allowCredentials,
+      true,
+    );
+  });
+
+  it("refuses CORS origins a browser never sends, saying how to write them", () => {
+    for (const [value, hint] of [
+      ["http://localhost:5173/", '"http://localhost:5173"'],
+      ["https://App.School.example", '"https://app.school.example"'],
+      ["https://app.school.example:443", '"https://app.school.example"'],
+      ["https://app.school.example/web", '"https://app.school.example"'],
+      ["localhost:5173", "is not an origin"],
+      ["ftp://files.example", "is not an origin"],
+      ["*, http://localhost:5173", "is not an origin"],
+    ] as const) {
+      const error = refusal({ CORS_ORIGINS: value });
+      assert.deepEqual(namedVariables(error), ["CORS_ORIGINS"], value);
+      assert.ok(error.message.includes(hint), error.message);
+    }
+  });
+
+  it("refuses CORS_ORIGINS=* together with credentials", () => {
+    const error = refusal({ CORS_ORIGINS: "*", CORS_ALLOW_CREDENTIALS: "true" });
+    assert.deepEqual(namedVariables(error), ["CORS_ORIGINS", "CORS_ALLOW_CREDENTIALS"]);
+    assert.match(error.message, /cannot be combined with credentials/);
+  });
 });

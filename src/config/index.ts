@@ -27,6 +27,38 @@ const timeZone = (fallback: string) =>
     }, "must be an IANA time zone such as Europe/Moscow");
 
 /**
+ * `CORS_ORIGINS`: `*`, or comma-separated origins written exactly as browsers send them in `Origin`
+ * (scheme, host, port only when not the default; no path, no trailing slash), since they are compared
+ * as text.
+ */
+const corsOrigins = z
+  .string()
+  .default("")
+  .transform((text, context): "*" | string[] => {
+    const entries = text
+      .split(",")
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    if (entries.length === 1 && entries[0] === "*") return "*";
+    for (const entry of entries) {
+      let origin: string | undefined;
+      try {
+        const url = new URL(entry);
+        origin = url.protocol === "http:" || url.protocol === "https:" ? url.origin : undefined;
+      } catch {
+        origin = undefined;
+      }
+      if (origin !== entry) {
+        context.addIssue({
+          code: "custom",
+          message: `"${entry}" is not an origin${origin ? ` (write it as "${origin}")` : ""}; give http(s)://host[:port] entries, or * alone`,
+        });
+      }
+    }
+    return [...new Set(entries)];
+  });
+
+/**
  * Every environment variable the server reads, with its default. `.env.example` and the README's
  * configuration table document the same list; nothing else in the code reads `process.env`.
  */
@@ -106,6 +138,10 @@ const environmentSchema = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: integer(5000, 1000, 600_000),
   /** Take the client address from X-Forwarded-For (only behind a trusted proxy). */
   TRUST_PROXY: flag(false),
+  /** Origins whose pages may call the API from a browser (CORS); none by default. */
+  CORS_ORIGINS: corsOrigins,
+  /** Answer `Access-Control-Allow-Credentials: true` to allowed origins; never together with `*`. */
+  CORS_ALLOW_CREDENTIALS: flag(false),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -113,6 +149,8 @@ export type Environment = z.infer<typeof environmentSchema>;
 /** The parsed, typed and frozen configuration of one server process. */
 export interface Config {
   env: Environment["NODE_ENV"];
+  /** Which browser origins may call the API (`*`: any), and whether with credentials. */
+  cors: { origins: "*" | readonly string[]; allowCredentials: boolean };
   http: {
     host: string;
     port: number;
@@ -203,6 +241,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (Boolean(env.INITIAL_ADMIN_EMAIL) !== Boolean(env.INITIAL_ADMIN_PASSWORD)) {
     throw new ConfigError("Invalid configuration:\n  INITIAL_ADMIN_EMAIL, INITIAL_ADMIN_PASSWORD: set both or neither");
   }
+  // Browsers themselves refuse `*` with credentials; saying so at boot beats a page that fails mysteriously.
+  if (env.CORS_ORIGINS === "*" && env.CORS_ALLOW_CREDENTIALS) {
+    throw new ConfigError(
+      "Invalid configuration:\n  CORS_ORIGINS, CORS_ALLOW_CREDENTIALS: * cannot be combined with credentials; list the origins",
+    );
+  }
   const storageRoot = path.resolve(env.STORAGE_DIR);
   return deepFreeze({
     env: env.NODE_ENV,
@@ -215,6 +259,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       shutdownDelayMs: env.SHUTDOWN_DELAY_MS ?? (env.NODE_ENV === "production" ? 5000 : 0),
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     },
+    cors: { origins: env.CORS_ORIGINS, allowCredentials: env.CORS_ALLOW_CREDENTIALS },
     database: {
       url: env.DATABASE_URL,
       poolMax: env.DATABASE_POOL_MAX,

@@ -32,6 +32,9 @@ export const errorBoundary =
     }
   };
 
+const alwaysKept = new Set(["x-request-id", "vary", "x-content-type-options"]);
+const keptOnError = (name: string) => alwaysKept.has(name) || name.startsWith("access-control-");
+
 /**
  * Writes `error` as the response, keeping only headers every response must carry.
  * @param ctx - the Koa context
@@ -40,9 +43,9 @@ export const errorBoundary =
 export function renderError(ctx: AppContext, error: AppError): void {
   const media = ctx.state.responseMedia ?? errorMedia(ctx);
   const requestId = ctx.state.requestId;
-  // Headers set for a success that did not happen (Content-Disposition, caching) must not leak into the error.
-  const keep = new Set(["x-request-id", "vary", "x-content-type-options"]);
-  for (const name of Object.keys(ctx.response.headers)) if (!keep.has(name)) ctx.remove(name);
+  // Headers set for a success that did not happen (Content-Disposition, caching) must not leak into the
+  // error; CORS headers stay, or a page on an allowed origin could not read why its call failed.
+  for (const name of Object.keys(ctx.response.headers)) if (!keptOnError(name)) ctx.remove(name);
   for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
   ctx.status = error.status;
   ctx.set("Cache-Control", "no-store");
