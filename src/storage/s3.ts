@@ -1,0 +1,168 @@
+import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
+import type * as ClientS3 from "@aws-sdk/client-s3";
+import type * as LibStorage from "@aws-sdk/lib-storage";
+import type { S3Storage } from "../config/index.js";
+import { AppError } from "../errors/index.js";
+import { randomFileName, storedNamePattern, type UploadedFile } from "./files.js";
+import { mediaTypeOfStoredName, storageFolder, type FileStore, type StoredFile } from "./store.js";
+
+/**
+ * S3's smallest part of a multipart upload, and so the most of one upload that is in memory at a time:
+ * lib-storage reads the file from disk a part at a time and sends it before reading the next.
+ */
+const PART_SIZE = 5 * 1024 * 1024;
+/** Parts of one upload in flight at once; one keeps an upload's memory at a single part. */
+const PARTS_IN_FLIGHT = 1;
+/** A bucket that does not accept a connection within this is treated as down (503), not waited for. */
+const CONNECT_TIMEOUT_MS = 3000;
+/** A connection silent this long (no byte either way) is given up, so a silent network cannot hold a request. */
+const IDLE_TIMEOUT_MS = 20_000;
+
+/** The SDK, loaded on first use: it costs about 300 ms and 25 MB, which the local driver never pays. */
+interface Sdk {
+  s3: typeof ClientS3;
+  Upload: typeof LibStorage.Upload;
+  client: ClientS3.S3Client;
+}
+
+/** What the SDK's errors carry that tells a missing object from a failure. */
+interface SdkError {
+  name?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+const statusOf = (error: unknown) => (error as SdkError | null)?.$metadata?.httpStatusCode;
+
+/** Anything but a plain "no such object" means the bucket cannot serve now: the client may retry. */
+const unavailable = (error: unknown) =>
+  error instanceof AppError
+    ? error
+    : new AppError("unavailable", "The file storage is unavailable; try again shortly.", { cause: error });
+
+/**
+ * User files in an S3-compatible bucket, under `<prefix><folder>/<stored name>`. Several server
+ * processes share one bucket, so a file stored through one is read through any other. Uploads arrive
+ * on local disk first (multer's temporary folder) and are streamed from there in parts; nothing is
+ * held whole in memory, on the way in or out.
+ */
+export class S3FileStore implements FileStore {
+  private sdk: Promise<Sdk> | undefined;
+
+  /**
+   * @param settings - the bucket, its endpoint, credentials and key prefix
+   * @param listPageSize - keys per listing request (S3's maximum by default; tests page with fewer)
+   */
+  constructor(
+    private readonly settings: S3Storage,
+    private readonly listPageSize = 1000,
+  ) {}
+
+  private connect(): Promise<Sdk> {
+    this.sdk ??= Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]).then(([s3, storage]) => {
+      const { region, endpoint, forcePathStyle, credentials } = this.settings;
+      const client = new s3.S3Client({
+        region,
+        endpoint,
+        forcePathStyle,
+        // A copy: the SDK marks on the object where credentials came from, and the configuration is frozen.
+        credentials: credentials && { ...credentials },
+        requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: IDLE_TIMEOUT_MS },
+      });
+      return { s3, Upload: storage.Upload, client };
+    });
+    return this.sdk;
+  }
+
+  private key(folder: string, name: string): string {
+    return `${this.settings.prefix}${storageFolder(folder)}/${name}`;
+  }
+
+  async put(folder: string, file: UploadedFile): Promise<string> {
+    const name = randomFileName(file.kind);
+    const Key = this.key(folder, name);
+    const { client, Upload } = await this.connect();
+    const body = createReadStream(file.path);
+    try {
+      // A failed multipart upload is aborted by lib-storage, so no parts are left to be billed.
+      await new Upload({
+        client,
+        params: { Bucket: this.settings.bucket, Key, Body: body, ContentType: file.mediaType },
+        partSize: PART_SIZE,
+        queueSize: PARTS_IN_FLIGHT,
+        leavePartsOnError: false,
+      }).done();
+    } catch (error) {
+      throw unavailable(error);
+    } finally {
+      body.destroy();
+    }
+    return name;
+  }
+
+  async read(folder: string, name: string): Promise<StoredFile | undefined> {
+    if (!storedNamePattern.test(name)) return undefined;
+    const { client, s3 } = await this.connect();
+    try {
+      const object = await client.send(
+        new s3.GetObjectCommand({ Bucket: this.settings.bucket, Key: this.key(folder, name) }),
+      );
+      if (!(object.Body instanceof Readable)) throw new Error("The S3 client answered without a stream body.");
+      return { body: object.Body, size: object.ContentLength ?? 0, mediaType: mediaTypeOfStoredName(name) };
+    } catch (error) {
+      if ((error as SdkError).name === "NoSuchKey") return undefined;
+      throw unavailable(error);
+    }
+  }
+
+  async exists(folder: string, name: string): Promise<boolean> {
+    if (!storedNamePattern.test(name)) return false;
+    const { client, s3 } = await this.connect();
+    try {
+      await client.send(new s3.HeadObjectCommand({ Bucket: this.settings.bucket, Key: this.key(folder, name) }));
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw unavailable(error);
+    }
+  }
+
+  async remove(folder: string, name: string | null | undefined): Promise<void> {
+    if (!name || !storedNamePattern.test(name)) return;
+    const { client, s3 } = await this.connect();
+    try {
+      // Deleting a key that is not there succeeds in S3: removing twice is harmless.
+      await client.send(new s3.DeleteObjectCommand({ Bucket: this.settings.bucket, Key: this.key(folder, name) }));
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  async namesOlderThan(folder: string, before: Date): Promise<string[]> {
+    const prefix = this.key(folder, "");
+    const { client, s3 } = await this.connect();
+    const old: string[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const page = await client.send(
+          new s3.ListObjectsV2Command({
+            Bucket: this.settings.bucket,
+            Prefix: prefix,
+            MaxKeys: this.listPageSize,
+            ContinuationToken: token,
+          }),
+        );
+        for (const object of page.Contents ?? []) {
+          const name = object.Key?.slice(prefix.length) ?? "";
+          // Only our names, directly in the folder: keys below it or of another shape are not ours to sweep.
+          if (storedNamePattern.test(name) && object.LastModified && object.LastModified < before) old.push(name);
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    } catch (error) {
+      throw unavailable(error);
+    }
+    return old;
+  }
+}
