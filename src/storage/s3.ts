@@ -14,10 +14,32 @@ import { mediaTypeOfStoredName, storageFolder, type FileStore, type StoredFile }
 const PART_SIZE = 5 * 1024 * 1024;
 /** Parts of one upload in flight at once; one keeps an upload's memory at a single part. */
 const PARTS_IN_FLIGHT = 1;
-/** A bucket that does not accept a connection within this is treated as down (503), not waited for. */
-const CONNECT_TIMEOUT_MS = 3000;
-/** A connection silent this long (no byte either way) is given up, so a silent network cannot hold a request. */
-const IDLE_TIMEOUT_MS = 20_000;
+
+/**
+ * How long the bucket may take before a call gives up with 503 `unavailable`, so a bucket that is down
+ * or a network that went silent cannot hold requests: with the defaults a call answers within about
+ * 20 s whatever the bucket does (two attempts of at most 10 s each).
+ */
+export interface S3Limits {
+  /** Opening a connection. */
+  connectTimeoutMs: number;
+  /** From sending a request (a part's bytes included) to the answer's head. */
+  requestTimeoutMs: number;
+  /** A connection with no byte either way for this long, also while a body streams. */
+  idleTimeoutMs: number;
+  /** Tries of one call, the first included; the SDK waits a little between them. */
+  attempts: number;
+  /** Keys per listing request (S3 gives at most 1,000). */
+  listPageSize: number;
+}
+
+const defaultLimits: S3Limits = {
+  connectTimeoutMs: 3000,
+  requestTimeoutMs: 10_000,
+  idleTimeoutMs: 10_000,
+  attempts: 2,
+  listPageSize: 1000,
+};
 
 /** The SDK, loaded on first use: it costs about 300 ms and 25 MB, which the local driver never pays. */
 interface Sdk {
@@ -48,15 +70,18 @@ const unavailable = (error: unknown) =>
  */
 export class S3FileStore implements FileStore {
   private sdk: Promise<Sdk> | undefined;
+  private readonly limits: S3Limits;
 
   /**
    * @param settings - the bucket, its endpoint, credentials and key prefix
-   * @param listPageSize - keys per listing request (S3's maximum by default; tests page with fewer)
+   * @param limits - time limits and page size other than the defaults (tests use short ones)
    */
   constructor(
     private readonly settings: S3Storage,
-    private readonly listPageSize = 1000,
-  ) {}
+    limits: Partial<S3Limits> = {},
+  ) {
+    this.limits = { ...defaultLimits, ...limits };
+  }
 
   private connect(): Promise<Sdk> {
     this.sdk ??= Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]).then(([s3, storage]) => {
@@ -67,7 +92,13 @@ export class S3FileStore implements FileStore {
         forcePathStyle,
         // A copy: the SDK marks on the object where credentials came from, and the configuration is frozen.
         credentials: credentials && { ...credentials },
-        requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: IDLE_TIMEOUT_MS },
+        maxAttempts: this.limits.attempts,
+        requestHandler: {
+          connectionTimeout: this.limits.connectTimeoutMs,
+          requestTimeout: this.limits.requestTimeoutMs,
+          throwOnRequestTimeout: true,
+          socketTimeout: this.limits.idleTimeoutMs,
+        },
       });
       return { s3, Upload: storage.Upload, client };
     });
@@ -149,7 +180,7 @@ export class S3FileStore implements FileStore {
           new s3.ListObjectsV2Command({
             Bucket: this.settings.bucket,
             Prefix: prefix,
-            MaxKeys: this.listPageSize,
+            MaxKeys: this.limits.listPageSize,
             ContinuationToken: token,
           }),
         );

@@ -128,7 +128,9 @@ for (const driver of storageDrivers) {
     it("lists every old name however many listing pages it takes", async () => {
       // Five files at two keys a page: three pages, the last one short.
       const paged =
-        driver === "s3" ? new S3FileStore(loadConfig(storage.env).storage.files as S3Storage, 2) : storage.files;
+        driver === "s3"
+          ? new S3FileStore(loadConfig(storage.env).storage.files as S3Storage, { listPageSize: 2 })
+          : storage.files;
       const names: string[] = [];
       for (let index = 0; index < 5; index++) names.push(await paged.put("proofs", await received(onePixelPng())));
       assert.deepEqual((await paged.namesOlderThan("proofs", FAR_FUTURE)).sort(), names.sort());
