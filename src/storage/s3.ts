@@ -65,8 +65,9 @@ const unavailable = (error: unknown) =>
 /**
  * User files in an S3-compatible bucket, under `<prefix><folder>/<stored name>`. Several server
  * processes share one bucket, so a file stored through one is read through any other. Uploads arrive
- * on local disk first (multer's temporary folder) and are streamed from there in parts; nothing is
- * held whole in memory, on the way in or out.
+ * on local disk first (multer's temporary folder) and are streamed from there in parts, so at most one
+ * part (5 MiB) of an upload is in memory, whatever the file's size; reads hand the object's body stream
+ * on as it arrives.
  */
 export class S3FileStore implements FileStore {
   private sdk: Promise<Sdk> | undefined;
