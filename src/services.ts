@@ -6,7 +6,8 @@ import { NotificationHub } from "./modules/notifications/hub.js";
 import type { TransactionDb } from "./db/db.js";
 import { modules } from "./modules/index.js";
 import { SubmissionThrottle } from "./modules/submissions/throttle.js";
-import { LocalFileStore, type FileStore } from "./storage/store.js";
+import { createFileStore } from "./storage/drivers.js";
+import type { FileStore } from "./storage/store.js";
 
 /** What handlers and services need from the process, handed to every route; nothing is global. */
 export interface Services {
@@ -18,7 +19,7 @@ export interface Services {
   submissionThrottle: SubmissionThrottle;
   /** Live notification streams of this process (one LISTEN connection, opened on first use). */
   notificationHub: NotificationHub;
-  /** Where user files are stored. */
+  /** Where user files are stored: local folders or a bucket (STORAGE_DRIVER). */
   files: FileStore;
   /** Lets every module act on a user's deletion, in the deleting transaction (Module.onUserDeleted). */
   onUserDeleted(db: TransactionDb, userId: string): Promise<void>;
@@ -34,7 +35,7 @@ export function createServices(deps: { config: Config; logger: Logger; sequelize
     loginThrottle: new LoginThrottle(deps.sequelize, deps.config.loginThrottle),
     submissionThrottle: new SubmissionThrottle(deps.sequelize, deps.config.assignments.submissionLimits),
     notificationHub: new NotificationHub(deps.sequelize, deps.logger),
-    files: new LocalFileStore(deps.config.storage.root),
+    files: createFileStore(deps.config.storage),
     onUserDeleted: async (db, userId) => {
       for (const module of modules) await module.onUserDeleted?.(db, userId, services);
     },

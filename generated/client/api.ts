@@ -660,6 +660,8 @@ export function createApi(options: ClientOptions) {
     /**
      * Sets the caller's avatar: multipart field `avatar`, PNG, JPEG, GIF or WebP by content, at most 5 MB.
      *
+     * The answer's `avatarUrl` is `/storage/avatars/<random name>`, served by the API itself whatever the storage (local folders or a bucket), never a redirect to a signed bucket URL: it never expires, is public and cacheable as immutable, and a new upload gets a new URL (the old one then answers 404).
+     *
      * `PUT /api/v1/users/me/avatar` · any signed-in user · 200 `shtp.v1.User`; multipart: the file in `avatar`
      * @throws ApiError invalid_argument, unauthenticated, token_expired, not_acceptable, payload_too_large, unsupported_media_type, internal, unavailable
      */

@@ -21,7 +21,7 @@ function refusal(source: Record<string, string>): ConfigError {
 
 /** The variables a ConfigError message names, one per `  NAME: reason` line. */
 const namedVariables = (error: ConfigError) =>
-  [...error.message.matchAll(/^ {2}([A-Z_, ]+):/gm)].flatMap((match) => (match[1] ?? "").split(", "));
+  [...error.message.matchAll(/^ {2}([A-Z0-9_, ]+):/gm)].flatMap((match) => (match[1] ?? "").split(", "));
 
 describe("loadConfig (src/config/index.ts)", () => {
   it("gives every default for an empty environment", () => {
@@ -50,6 +50,7 @@ describe("loadConfig (src/config/index.ts)", () => {
     });
     assert.equal(config.storage.root, path.resolve("storage"));
     assert.equal(config.storage.embeddedDatabaseDir, path.join(path.resolve("storage"), "postgres"));
+    assert.deepEqual(config.storage.files, { driver: "local" });
     assert.equal(config.auth.jwtSecret, DEVELOPMENT_JWT_SECRET);
     assert.equal(config.auth.issuer, "shtp-api");
     assert.equal(config.auth.audience, "shtp-clients");
@@ -209,6 +210,87 @@ describe("loadConfig (src/config/index.ts)", () => {
       const error = refusal({ DATABASE_URL: url });
       assert.deepEqual(namedVariables(error), ["DATABASE_URL"], url);
     }
+  });
+
+  describe("file storage (STORAGE_DRIVER and S3_*)", () => {
+    const bucket = { STORAGE_DRIVER: "s3", S3_BUCKET: "shtp-files" };
+
+    it("reads the bucket, its endpoint and credentials, and ends the key prefix with a slash", () => {
+      const config = loadConfig({
+        ...bucket,
+        STORAGE_DIR: "/var/lib/shtp",
+        S3_REGION: "eu-central-1",
+        S3_ENDPOINT: "https://s3.school.example:9000",
+        S3_FORCE_PATH_STYLE: "true",
+        S3_ACCESS_KEY_ID: "AKIAEXAMPLE",
+        S3_SECRET_ACCESS_KEY: "secret-key-example",
+        S3_PREFIX: "schools/north",
+      });
+      assert.deepEqual(config.storage.files, {
+        driver: "s3",
+        bucket: "shtp-files",
+        region: "eu-central-1",
+        endpoint: "https://s3.school.example:9000",
+        forcePathStyle: true,
+        credentials: { accessKeyId: "AKIAEXAMPLE", secretAccessKey: "secret-key-example" },
+        prefix: "schools/north/",
+      });
+      assert.equal(config.storage.uploadsTmpDir, path.join("/var/lib/shtp", "tmp"), "uploads arrive on local disk");
+    });
+
+    it("defaults to AWS itself: us-east-1, virtual-host style, the SDK's credential chain, no prefix", () => {
+      assert.deepEqual(loadConfig(bucket).storage.files, {
+        driver: "s3",
+        bucket: "shtp-files",
+        region: "us-east-1",
+        endpoint: undefined,
+        forcePathStyle: false,
+        credentials: undefined,
+        prefix: "",
+      });
+      const prefixed = loadConfig({ ...bucket, S3_PREFIX: "shtp/" }).storage.files;
+      assert.equal(prefixed.driver === "s3" && prefixed.prefix, "shtp/");
+    });
+
+    it("ignores the S3 variables for the local driver", () => {
+      assert.deepEqual(loadConfig({ S3_ACCESS_KEY_ID: "only-the-id" }).storage.files, { driver: "local" });
+    });
+
+    it("refuses an s3 driver without a bucket, and a key id without its secret, naming them", () => {
+      assert.deepEqual(namedVariables(refusal({ STORAGE_DRIVER: "s3" })), ["S3_BUCKET"]);
+      assert.deepEqual(namedVariables(refusal({ STORAGE_DRIVER: "s3", S3_BUCKET: "" })), ["S3_BUCKET"]);
+      const halves: Record<string, string>[] = [
+        { S3_ACCESS_KEY_ID: "AKIAEXAMPLE" },
+        { S3_SECRET_ACCESS_KEY: "secret-key-example" },
+      ];
+      for (const half of halves) {
+        const error = refusal({ ...bucket, ...half });
+        assert.deepEqual(namedVariables(error), ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]);
+        assert.ok(!error.message.includes("secret-key-example"), "the message does not repeat the secret");
+      }
+    });
+
+    it("refuses a bad driver, bucket name, region, endpoint, flag or prefix, naming each", () => {
+      const error = refusal({
+        STORAGE_DRIVER: "gcs",
+        S3_BUCKET: "Not_A_Bucket",
+        S3_REGION: "EU Central",
+        S3_ENDPOINT: "ftp://files.school.example",
+        S3_FORCE_PATH_STYLE: "yes",
+        S3_PREFIX: "/absolute",
+      });
+      assert.deepEqual(namedVariables(error).sort(), [
+        "S3_BUCKET",
+        "S3_ENDPOINT",
+        "S3_FORCE_PATH_STYLE",
+        "S3_PREFIX",
+        "S3_REGION",
+        "STORAGE_DRIVER",
+      ]);
+      for (const prefix of ["a//b", "../other", "a/./b", "with space", "trailing//"]) {
+        assert.deepEqual(namedVariables(refusal({ ...bucket, S3_PREFIX: prefix })), ["S3_PREFIX"], prefix);
+      }
+    });
   });
 
   it("returns a configuration frozen at every level", () => {

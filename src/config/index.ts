@@ -89,8 +89,48 @@ const environmentSchema = z.object({
   MIGRATE_ON_BOOT: flag(true),
   /** `/readyz` answers 503 when the database has not answered its check within this time. */
   READINESS_TIMEOUT_MS: integer(2000, 100, 60_000),
-  /** Root of user files (avatars, proofs) and of the embedded database's data. */
+  /** Root of the local user files (avatars, proofs), of uploads' temporary folder and of the embedded database's data. */
   STORAGE_DIR: z.string().min(1).default("storage"),
+  /** Where user files live: `local` (folders under STORAGE_DIR) or `s3` (an S3-compatible bucket). */
+  STORAGE_DRIVER: z.enum(["local", "s3"]).default("local"),
+  /** The bucket (STORAGE_DRIVER=s3): 3-63 lowercase letters, digits, dots and dashes. */
+  S3_BUCKET: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+        "must be a bucket name: 3-63 lowercase letters, digits, dots, dashes",
+      )
+      .optional(),
+  ),
+  /** The bucket's region; S3-compatible servers mostly accept the default. */
+  S3_REGION: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, "must be a region name such as eu-central-1")
+    .default("us-east-1"),
+  /** The server of an S3-compatible service (MinIO, Ceph, a cloud's S3 API); unset for AWS S3 itself. */
+  S3_ENDPOINT: z.preprocess(emptyAsUnset, z.url({ protocol: /^https?$/ }).optional()),
+  /** Address the bucket in the path (`endpoint/bucket/key`) instead of the host name; most S3-compatible servers want it. */
+  S3_FORCE_PATH_STYLE: flag(false),
+  /** Static credentials (both or neither); unset, the AWS SDK's default chain (AWS_* variables, profile, instance role). */
+  S3_ACCESS_KEY_ID: z.preprocess(emptyAsUnset, z.string().min(1).optional()),
+  S3_SECRET_ACCESS_KEY: z.preprocess(emptyAsUnset, z.string().min(1).optional()),
+  /** A key prefix, so several deployments can share a bucket: path segments, `/` added at the end when missing. */
+  S3_PREFIX: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/?$/,
+        "must be path segments of letters, digits, dots, dashes and underscores",
+      )
+      .refine(
+        (prefix) => !prefix.split("/").some((segment) => segment === "." || segment === ".."),
+        "must not contain . or .. segments",
+      )
+      .optional(),
+  ),
   /** HMAC key for access tokens: at least 32 characters. */
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").default(DEVELOPMENT_JWT_SECRET),
   JWT_ISSUER: z.string().min(1).default("shtp-api"),
@@ -146,6 +186,23 @@ const environmentSchema = z.object({
 
 export type Environment = z.infer<typeof environmentSchema>;
 
+/** An S3-compatible bucket for user files (STORAGE_DRIVER=s3). */
+export interface S3Storage {
+  driver: "s3";
+  bucket: string;
+  region: string;
+  /** Unset for AWS S3 itself. */
+  endpoint: string | undefined;
+  forcePathStyle: boolean;
+  /** Unset: the AWS SDK's default credential chain. */
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  /** Put before every key: empty, or path segments ending in `/`. */
+  prefix: string;
+}
+
+/** Where user files are kept: folders under the storage root, or a bucket. */
+export type FileStorage = { driver: "local" } | S3Storage;
+
 /** The parsed, typed and frozen configuration of one server process. */
 export interface Config {
   env: Environment["NODE_ENV"];
@@ -174,9 +231,13 @@ export interface Config {
     readinessTimeoutMs: number;
   };
   storage: {
+    /** The local root: the local driver's folders, uploads' temporary folder, the embedded database. */
     root: string;
     embeddedDatabaseDir: string;
+    /** Where multer writes uploads while they arrive: always on local disk, whatever the driver. */
     uploadsTmpDir: string;
+    /** Where user files are kept. */
+    files: FileStorage;
   };
   auth: {
     jwtSecret: string;
@@ -210,6 +271,31 @@ function deepFreeze<T extends object>(value: T): Readonly<T> {
 /** Raised when the environment is unusable; the message names every bad variable. */
 export class ConfigError extends Error {
   override name = "ConfigError";
+}
+
+/**
+ * The file storage the variables describe; the S3 ones are checked together only when the driver is s3.
+ * @throws ConfigError naming the variable that is missing or set alone
+ */
+function fileStorageOf(env: Environment): FileStorage {
+  if (env.STORAGE_DRIVER === "local") return { driver: "local" };
+  if (!env.S3_BUCKET) throw new ConfigError("Invalid configuration:\n  S3_BUCKET: required when STORAGE_DRIVER=s3");
+  if (Boolean(env.S3_ACCESS_KEY_ID) !== Boolean(env.S3_SECRET_ACCESS_KEY)) {
+    throw new ConfigError("Invalid configuration:\n  S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both or neither");
+  }
+  const prefix = env.S3_PREFIX ?? "";
+  return {
+    driver: "s3",
+    bucket: env.S3_BUCKET,
+    region: env.S3_REGION,
+    endpoint: env.S3_ENDPOINT,
+    forcePathStyle: env.S3_FORCE_PATH_STYLE,
+    credentials:
+      env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY
+        ? { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY }
+        : undefined,
+    prefix: prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`,
+  };
 }
 
 /**
@@ -247,6 +333,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       "Invalid configuration:\n  CORS_ORIGINS, CORS_ALLOW_CREDENTIALS: * cannot be combined with credentials; list the origins",
     );
   }
+  const files = fileStorageOf(env);
   const storageRoot = path.resolve(env.STORAGE_DIR);
   return deepFreeze({
     env: env.NODE_ENV,
@@ -276,6 +363,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       root: storageRoot,
       embeddedDatabaseDir: path.join(storageRoot, "postgres"),
       uploadsTmpDir: path.join(storageRoot, "tmp"),
+      files,
     },
     auth: {
       jwtSecret: env.JWT_SECRET,

@@ -14,7 +14,8 @@ export interface StoredFile {
 
 /**
  * Where user files live, by folder (`avatars`, `proofs`) and random stored name. Modules name their
- * folders; the store knows nothing of them, so another backend (a bucket) can take the local one's place.
+ * folders; the store knows nothing of them. Two drivers implement it: `LocalFileStore` (folders on
+ * disk) and `S3FileStore` (`./s3.ts`, an S3-compatible bucket), chosen by STORAGE_DRIVER.
  */
 export interface FileStore {
   /**
@@ -45,14 +46,24 @@ const kindOfExtension: Record<string, FileKind> = {
 export const mediaTypeOfStoredName = (name: string): string =>
   mediaTypeOf[kindOfExtension[name.split(".").pop() ?? ""] ?? "text"];
 
+/**
+ * Folder names are ours (modules declare them), never a client's: one lowercase word, so a folder can
+ * be neither a path nor a key prefix that reaches into another folder.
+ * @returns the folder, checked
+ * @throws Error for anything else (a programming error, not a request's)
+ */
+export function storageFolder(folder: string): string {
+  if (!/^[a-z][a-z0-9-]*$/.test(folder)) throw new Error(`Not a storage folder: ${folder}`);
+  return folder;
+}
+
 /** Files in folders under the storage root, on the local disk (the default). */
 export class LocalFileStore implements FileStore {
   /** @param root - the storage root; uploads' temporary folder must be on the same file system */
   constructor(private readonly root: string) {}
 
   private folderPath(folder: string): string {
-    if (!/^[a-z][a-z0-9-]*$/.test(folder)) throw new Error(`Not a storage folder: ${folder}`);
-    return path.join(this.root, folder);
+    return path.join(this.root, storageFolder(folder));
   }
 
   async put(folder: string, file: UploadedFile): Promise<string> {

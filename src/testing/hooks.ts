@@ -1,6 +1,7 @@
 import { startTestDatabase, stopTestDatabase } from "./database.js";
+import { stopTestBucket } from "./s3.js";
 
-/** Mocha root hooks: one database for the whole run, started before the first test. */
+/** Mocha root hooks: one database for the whole run, started before the first test; the S3 server, if a test started one, stopped at the end. */
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context) {
     this.timeout(120_000);
@@ -8,6 +9,6 @@ export const mochaHooks = {
   },
   async afterAll(this: Mocha.Context) {
     this.timeout(60_000);
-    await stopTestDatabase();
+    await Promise.all([stopTestDatabase(), stopTestBucket()]);
   },
 };

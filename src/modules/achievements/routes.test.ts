@@ -4,7 +4,6 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { QueryTypes } from "sequelize";
-import yauzl from "yauzl";
 import {
   Achievement,
   AchievementKind,
@@ -38,6 +37,7 @@ import { buildUser, tokenFor } from "../../testing/factories.js";
 import { filesUnder, jpegFile, multipart, onePixelPng, type Part } from "../../testing/files.js";
 import { rawRequest, type RawResponse } from "../../testing/http.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
+import { readZip } from "../../testing/zip.js";
 
 /**
  * Achievements over real HTTP (api.md section 5): submission as multipart with the message part in
@@ -881,28 +881,3 @@ describe("achievements", () => {
     });
   });
 });
-
-/** Reads every entry of a ZIP (checking each CRC, as yauzl does) into memory. */
-function readZip(bytes: Buffer): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(bytes, { lazyEntries: true }, (error, zip) => {
-      if (error) return reject(error);
-      const entries = new Map<string, Buffer>();
-      zip.on("entry", (entry: yauzl.Entry) => {
-        zip.openReadStream(entry, (streamError, stream) => {
-          if (streamError) return reject(streamError);
-          const chunks: Buffer[] = [];
-          stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-          stream.on("end", () => {
-            entries.set(entry.fileName, Buffer.concat(chunks));
-            zip.readEntry();
-          });
-          stream.on("error", reject);
-        });
-      });
-      zip.on("end", () => resolve(entries));
-      zip.on("error", reject);
-      zip.readEntry();
-    });
-  });
-}

@@ -134,6 +134,10 @@ export const replaceMyAvatar = defineRoute({
   method: "put",
   path: "/users/me/avatar",
   summary: "Sets the caller's avatar: multipart field `avatar`, PNG, JPEG, GIF or WebP by content, at most 5 MB.",
+  description:
+    "The answer's `avatarUrl` is `/storage/avatars/<random name>`, served by the API itself whatever the " +
+    "storage (local folders or a bucket), never a redirect to a signed bucket URL: it never expires, is " +
+    "public and cacheable as immutable, and a new upload gets a new URL (the old one then answers 404).",
   access: "signedIn",
   upload: { field: "avatar", maxBytes: 5 * MiB, kinds: ["png", "jpeg", "gif", "webp"] },
   response: UserMessage,
