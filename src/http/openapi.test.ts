@@ -289,6 +289,19 @@ for (const [label, table] of tables) {
       assert.deepEqual(answer?.required?.sort(), ["access_token", "expires_in", "refresh_token", "token_type"]);
       assert.deepEqual(document.components.schemas.OAuth2Error?.required, ["error"]);
     });
+
+    it("declares the stream ticket as a query credential of the notification stream only", () => {
+      assert.deepEqual(
+        { ...document.components.securitySchemes.streamTicket, description: undefined },
+        { type: "apiKey", in: "query", name: "ticket", description: undefined },
+      );
+      const withTicket = Object.entries(document.paths).flatMap(([path, methods]) =>
+        Object.entries(methods)
+          .filter(([, operation]) => operation.security.some((requirement) => "streamTicket" in requirement))
+          .map(([method]) => `${method} ${path}`),
+      );
+      assert.deepEqual(withTicket, ["get /notifications/stream"]);
+    });
   });
 }
 

@@ -1,6 +1,6 @@
 import { Me, TokenPair } from "../../../generated/shtp/v1/auth.js";
 import { OAuth2Error, OAuth2TokenResponseSchema } from "../../http/oauth2.js";
-import { defineRoute } from "../../http/route.js";
+import { defineRoute, type QueryCredential } from "../../http/route.js";
 import { presentMe, presentOAuth2Token, presentTokens } from "./presenter.js";
 import { AuthLoginBody, AuthLogoutBody, AuthRefreshBody, AuthTokenForm } from "./schema.js";
 import * as authService from "./service.js";
@@ -87,5 +87,19 @@ export const getMe = defineRoute({
   response: Me,
   handler: async ({ actor, db }) => presentMe(await authService.me(db, actor.id)),
 });
+
+/**
+ * How a browser's EventSource, which cannot send an Authorization header, authenticates a stream: a
+ * single-use ticket in the query string, from `POST /notifications/stream-tickets`.
+ */
+export const streamTicketCredential: QueryCredential = {
+  scheme: "streamTicket",
+  parameter: "ticket",
+  description:
+    "A single-use ticket from `POST /notifications/stream-tickets`, bound to the session that minted it and valid " +
+    "for `expiresIn` seconds, for clients that cannot send an Authorization header (EventSource). Never together " +
+    "with the header.",
+  authenticate: (db, ticket) => authService.authenticateStreamTicket(db, ticket),
+};
 
 export const authRoutes = [login, refresh, token, logout, getMe];
