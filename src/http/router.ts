@@ -7,6 +7,7 @@ import { AppError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedE
 import { inTransaction } from "../db/db.js";
 import { toAppError } from "../errors/translate.js";
 import { violationsOf } from "../errors/zod.js";
+import type { Download, UploadedFile } from "../storage/files.js";
 import { compileRequestBody, type RequestBody, type RequestParser } from "../validation/rules.js";
 import type { AppContext, AppMiddleware, AppState } from "./context.js";
 import { JSON_MEDIA, mediaOfType, requestMedia, responseMedia } from "./media.js";
@@ -15,7 +16,6 @@ import type { MessageCodec } from "./messages.js";
 import { bodyToProtoJson, contentTypeOf, encodeMessage, readBody } from "./messages.js";
 import { readForm } from "./oauth2.js";
 import { isTransactional, type EventStream, type Route, type RouteRequest } from "./route.js";
-import type { Download, UploadedFile } from "../storage/files.js";
 import { receiveUpload, type MessagePart } from "./uploads.js";
 
 export const API_PREFIX = "/api/v1";
@@ -55,9 +55,7 @@ function routeMiddleware(route: Route, services: Services): AppMiddleware {
     const answersMessages = !route.events && !route.download;
     const media = answersMessages ? responseMedia(ctx, bodyMedia) : JSON_MEDIA;
     if (answersMessages) ctx.state.responseMedia = media;
-    if (Number(ctx.get("content-length") || 0) > limit) {
-      throw new AppError("payload_too_large", `The request body is larger than ${limit} bytes.`);
-    }
+    assertDeclaredLengthWithin(ctx, limit);
 
     const actor = await resolveCaller(ctx, route, services);
     const params = parseWith(route.params, ctx.params);
@@ -112,7 +110,17 @@ function routeMiddleware(route: Route, services: Services): AppMiddleware {
   };
 }
 
-/** What a handler's request adds to the route's own input: the address, the database and the services. */
+/**
+ * Refuses a body whose declared length is over the limit before reading any of it.
+ * @throws AppError payload_too_large
+ */
+function assertDeclaredLengthWithin(ctx: AppContext, limit: number): void {
+  if (Number(ctx.get("content-length") || 0) > limit) {
+    throw new AppError("payload_too_large", `The request body is larger than ${limit} bytes.`);
+  }
+}
+
+/** The route's own input to its handler; `runHandler` adds the address, the database and the services. */
 type HandlerInput = Pick<
   RouteRequest<unknown, unknown, unknown, unknown, Actor | undefined>,
   "body" | "query" | "params" | "headers" | "actor"
@@ -143,9 +151,7 @@ function oauth2Middleware(route: Route, services: Services): AppMiddleware {
   if (!endpoint) throw new Error(`${route.name} is not an OAuth 2.0 endpoint`);
   return async (ctx) => {
     ctx.state.errorStyle = "oauth2";
-    if (Number(ctx.get("content-length") || 0) > maxBodyBytes) {
-      throw new AppError("payload_too_large", `The request body is larger than ${maxBodyBytes} bytes.`);
-    }
+    assertDeclaredLengthWithin(ctx, maxBodyBytes);
     const actor = await resolveCaller(ctx, route, services);
     const body = parseWith(endpoint.request, await readForm(ctx, maxBodyBytes));
     const result = await runHandler(ctx, route, services, {

@@ -17,6 +17,7 @@ import {
 } from "../../testing/api.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildUser, sessionFor } from "../../testing/factories.js";
+import { rawRequest } from "../../testing/http.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
 import { openStream, waitFor, type OpenStream, type SseEvent } from "../../testing/sse.js";
 import { revokeSessions } from "../auth/service.js";
@@ -161,6 +162,16 @@ describe("stream tickets: POST /notifications/stream-tickets and GET /notificati
       for (const ticket of [randomBytes(32).toString("base64url"), "not a ticket", "x".repeat(500), ""]) {
         await expectRefused(await open(server.url, { query: { ticket } }));
       }
+    });
+
+    it("refuses a ticket given twice in the query with 400", async () => {
+      const { accessToken } = await signedIn();
+      const { ticket } = await mint(accessToken);
+      const response = await rawRequest(`${server.url}/api/v1/notifications/stream?ticket=${ticket}&ticket=${ticket}`, {
+        headers: { accept: "text/event-stream" },
+      });
+      assert.equal(response.status, 400);
+      assert.equal((JSON.parse(response.body.toString("utf8")) as { code: string }).code, "invalid_argument");
     });
 
     it("refuses a ticket whose session ended (logout), unused as it is", async () => {
