@@ -96,6 +96,22 @@ describe("the API test runner", () => {
             response.setHeader("content-type", protobuf ? "application/protobuf" : "application/json");
             response.end(protobuf ? stringField(1, text) : JSON.stringify({ name: text }));
           });
+        } else if (request.url === "/api/v1/token" && request.method === "POST") {
+          // Plain JSON whatever Accept says, RFC 6749 style: tokens for the password grant, an error otherwise.
+          const chunks: Buffer[] = [];
+          request.on("data", (chunk: Buffer) => chunks.push(chunk));
+          request.on("end", () => {
+            const grant = new URLSearchParams(Buffer.concat(chunks).toString("utf8")).get("grant_type");
+            response.statusCode = grant === "password" ? 200 : 400;
+            response.setHeader("content-type", "application/json; charset=utf-8");
+            response.end(
+              JSON.stringify(
+                grant === "password"
+                  ? { access_token: `token-${requestCount}`, token_type: "Bearer" }
+                  : { error: "unsupported_grant_type", error_description: "fixture error" },
+              ),
+            );
+          });
         } else if (request.url === "/api/v1/openapi.json") {
           response.setHeader("content-type", "application/json; charset=utf-8");
           response.end(JSON.stringify(openApi));
@@ -325,6 +341,72 @@ cases:
       }
     });
 
+    it("reads a plain-JSON operation's answers as they are, in both runs, and its errors by `error`", async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "apitests-runner-"));
+      openApi.paths["/token"] = {
+        post: {
+          operationId: "issueToken",
+          responses: {
+            "200": { description: "tokens", content: { "application/json": { schema: { type: "object" } } } },
+            "400": { description: "error", content: { "application/json": { schema: { type: "object" } } } },
+          },
+        },
+      };
+      try {
+        fs.writeFileSync(
+          path.join(dir, "00.yaml"),
+          `resource: token
+cases:
+  - name: anyone signs in → 200
+    op: issueToken
+    path: /token
+    rawBody: { contentType: application/x-www-form-urlencoded, text: grant_type=password }
+    expect: { status: 200, body: { access_token: $any, token_type: Bearer } }
+  - name: anyone asks for another grant → 400 unsupported_grant_type
+    op: issueToken
+    path: /token
+    rawBody: { contentType: application/x-www-form-urlencoded, text: grant_type=other }
+    expect: { status: 400, code: unsupported_grant_type }
+  - name: a case expecting the wrong error fails
+    op: issueToken
+    path: /token
+    rawBody: { contentType: application/x-www-form-urlencoded, text: grant_type=other }
+    encodings: [json]
+    expect: { status: 400, code: invalid_grant }
+`,
+        );
+        const results = await runApiTests({
+          baseUrl,
+          casesDir: dir,
+          protoDir,
+          fixturesDir: dir,
+          admin: { email: "unused@fixture.example", password: "unused-password" },
+          seed: false,
+        });
+        assert.deepEqual(
+          results
+            .filter((result) => result.encoding !== "coverage")
+            .map((result) => [result.encoding, result.title, result.failures]),
+          [
+            ["json", "anyone signs in → 200", []],
+            ["json", "anyone asks for another grant → 400 unsupported_grant_type", []],
+            [
+              "json",
+              "a case expecting the wrong error fails",
+              ['code "unsupported_grant_type", expected invalid_grant'],
+            ],
+            ["protobuf", "anyone signs in → 200", []],
+            ["protobuf", "anyone asks for another grant → 400 unsupported_grant_type", []],
+            ["both", "anyone signs in → 200", []],
+            ["both", "anyone asks for another grant → 400 unsupported_grant_type", []],
+          ],
+        );
+      } finally {
+        delete openApi.paths["/token"];
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it("reports an operation without a failure case and a case whose path does not fit its operation", async () => {
       const onlySuccess = fs.mkdtempSync(path.join(os.tmpdir(), "apitests-runner-"));
       try {
@@ -414,8 +496,8 @@ cases:
 
   describe("coverageGaps", () => {
     const operations = new Map<string, Operation>([
-      ["getVersion", { id: "getVersion", method: "GET", template: "/version" }],
-      ["deleteGroup", { id: "deleteGroup", method: "DELETE", template: "/groups/{id}" }],
+      ["getVersion", { id: "getVersion", method: "GET", template: "/version", plainJson: false }],
+      ["deleteGroup", { id: "deleteGroup", method: "DELETE", template: "/groups/{id}", plainJson: false }],
     ]);
     const apiCase = (op: string, status: number): ApiCase => ({
       name: `${op} → ${status}`,

@@ -39,7 +39,7 @@ const caseSchema = z.strictObject({
     .optional(),
   expect: z.strictObject({
     status: z.number().int().min(100).max(599),
-    /** The shtp.v1.Error code, for error statuses. */
+    /** The shtp.v1.Error code, for error statuses (a plain-JSON operation's `error`, as RFC 6749 §5.2 names it). */
     code: z.string().optional(),
     /** For downloads: the Content-Type of the file (a download's bytes are checked by its size only). */
     contentType: z.string().optional(),

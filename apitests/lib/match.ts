@@ -64,6 +64,10 @@ const volatileKeys = new Set([
   "requestId",
   "accessToken",
   "refreshToken",
+  // The same, as an OAuth 2.0 token endpoint names them, and stream tickets.
+  "access_token",
+  "refresh_token",
+  "ticket",
   "createdAt",
   "updatedAt",
   // The instants a request records (moderation, awards, registration, attendance): "now" differs between the runs.

@@ -21,6 +21,11 @@ export interface Operation {
   template: string;
   requestMessage?: string;
   responseMessage?: string;
+  /**
+   * It answers JSON that no proto message defines, whatever Accept says (an OAuth 2.0 token endpoint):
+   * its answers are read as they are, and its errors carry their code as `error` (RFC 6749 §5.2).
+   */
+  plainJson: boolean;
 }
 
 /** The outcome of one case in one encoding, or of the comparison of the two. */
@@ -72,13 +77,17 @@ export async function loadOperations(baseUrl: string): Promise<Map<string, Opera
       );
       const requestBody = operation.requestBody as JsonObject | undefined;
       const id = text(operation.operationId, "operationId");
+      const successResponse = success?.[1] as JsonObject | undefined;
+      const responseMessage = optionalText(successResponse?.["x-proto-message"]);
+      const successTypes = Object.keys((successResponse?.content ?? {}) as JsonObject);
       operations.set(id, {
         id,
         method: method.toUpperCase(),
         template,
         requestMessage:
           typeof requestBody?.["x-proto-message"] === "string" ? requestBody["x-proto-message"] : undefined,
-        responseMessage: success ? optionalText((success[1] as JsonObject)["x-proto-message"]) : undefined,
+        responseMessage,
+        plainJson: !responseMessage && successTypes.length === 1 && successTypes[0] === "application/json",
       });
     }
   }
@@ -105,8 +114,9 @@ export function coverageGaps(operations: Map<string, Operation>, cases: ApiCase[
 const templatePattern = (template: string) => new RegExp(`^${template.replace(/\{[^}]+\}/g, "[^/]+")}$`);
 
 interface Answer {
-  /** The Accept the request carried: the answer must come in exactly that type. */
+  /** The Accept the request carried: the answer must come in exactly that type (JSON for a plain-JSON operation). */
   accepted: string;
+  plainJson: boolean;
   status: number;
   contentType: string;
   requestId: string;
@@ -254,6 +264,7 @@ async function send(
   const contentType = response.headers.get("content-type") ?? "";
   const answer = (json: Json | undefined): Answer => ({
     accepted: headers.accept ?? accept,
+    plainJson: operation.plainJson,
     status: response.status,
     contentType,
     requestId: response.headers.get("x-request-id") ?? "",
@@ -264,6 +275,12 @@ async function send(
     return answer(undefined);
   }
   const bytes = new Uint8Array(await response.arrayBuffer());
+  if (operation.plainJson) {
+    if (!contentType.startsWith("application/json")) {
+      throw new Error(`${operation.id} answers JSON, not ${contentType || "(no Content-Type)"}`);
+    }
+    return answer(JSON.parse(Buffer.from(bytes).toString("utf8")) as Json);
+  }
   // A download: its bytes are a file, not a message; a case checks its status and Content-Type.
   if (response.ok && !operation.responseMessage && bytes.length > 0) return answer(undefined);
   const messageName = response.status >= 400 ? ERROR_MESSAGE : operation.responseMessage;
@@ -343,15 +360,16 @@ function check(apiCase: ApiCase, answer: Answer, variables: Record<string, strin
     failures.push(`Content-Type ${answer.contentType}, expected ${expect.contentType}`);
   }
   if (answer.json !== undefined && expect.contentType === undefined) {
-    const wanted = protobufTypes.has(answer.accepted) ? answer.accepted : "application/json";
+    const wanted = protobufTypes.has(answer.accepted) && !answer.plainJson ? answer.accepted : "application/json";
     const fits = wanted === "application/json" ? answer.contentType.startsWith(wanted) : answer.contentType === wanted;
     if (!fits) failures.push(`Content-Type ${answer.contentType}, expected ${wanted}`);
   }
   if (answer.status >= 400 && answer.json !== undefined) {
-    const code = valueAt(answer.json, "code");
+    const code = valueAt(answer.json, answer.plainJson ? "error" : "code");
     if (expect.code !== undefined && code !== expect.code)
       failures.push(`code ${JSON.stringify(code)}, expected ${expect.code}`);
-    if (valueAt(answer.json, "requestId") !== answer.requestId)
+    // An RFC 6749 error has no place for the request id; the header carries it.
+    if (!answer.plainJson && valueAt(answer.json, "requestId") !== answer.requestId)
       failures.push("the error's requestId is not the X-Request-Id header");
   } else if (expect.code !== undefined) {
     failures.push(`expected error code ${expect.code}, got status ${answer.status}`);

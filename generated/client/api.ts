@@ -142,6 +142,8 @@ const refreshTokensOperation: MessageOperation<authPb.RefreshRequest, authPb.Tok
   session: "start",
 };
 
+const issueTokenOperation: NoContentOperation<never> = { method: "POST", path: "/api/v1/auth/token" };
+
 const logoutOperation: NoContentOperation<authPb.LogoutRequest> = {
   method: "POST",
   path: "/api/v1/auth/logout",
@@ -184,6 +186,12 @@ const sendMessageOperation: MessageOperation<notificationsPb.SendMessageRequest,
     request: notificationsPb.SendMessageRequest,
     response: notificationsPb.SendMessageResponse,
   };
+
+const createStreamTicketOperation: MessageOperation<never, notificationsPb.StreamTicket> = {
+  method: "POST",
+  path: "/api/v1/notifications/stream-tickets",
+  response: notificationsPb.StreamTicket,
+};
 
 const streamNotificationsOperation: StreamOperation<notificationsPb.Notification> = {
   method: "GET",
@@ -746,6 +754,16 @@ export function createApi(options: ClientOptions) {
       options?: CallOptions,
     ): Promise<authPb.TokenPair> => core.call(refreshTokensOperation, input, options),
     /**
+     * OAuth 2.0 token endpoint (RFC 6749): the password and refresh_token grants, form-encoded in, JSON out.
+     *
+     * The same sign-in and refresh as `/auth/login` and `/auth/refresh`: the throttle, single-use refresh tokens and the end of a session whose used refresh token is replayed. `username` is the email. Takes `application/x-www-form-urlencoded` only and answers JSON whatever Accept says (never protobuf). Errors are RFC 6749 §5.2 `{error, error_description}`: 400 `invalid_request`, `invalid_grant` (wrong credentials, an unknown, used or expired refresh token), `unsupported_grant_type`, `invalid_scope` (no scopes are defined); a throttled sign-in is 429 `invalid_grant` with Retry-After. Clients are public: `client_id` is not required and client credentials are not checked.
+     *
+     * `POST /api/v1/auth/token` · anyone · 204 No Content
+     * @throws ApiError not_acceptable, internal, unavailable
+     */
+    issueToken: (input: Record<string, never> = {}, options?: CallOptions): Promise<void> =>
+      core.callNoContent(issueTokenOperation, input, options),
+    /**
      * Ends the session of a refresh token; unknown tokens are ignored.
      *
      * `POST /api/v1/auth/logout` · anyone · 204 No Content
@@ -820,15 +838,32 @@ export function createApi(options: ClientOptions) {
       options?: CallOptions,
     ): Promise<notificationsPb.SendMessageResponse> => core.call(sendMessageOperation, input, options),
     /**
+     * A single-use ticket that opens the caller's notification stream without an Authorization header.
+     *
+     * For a browser's EventSource, which cannot send headers: open `GET /notifications/stream?ticket=<ticket>` within `expiresIn` seconds (60 by default). The ticket works once, on any server process, and only while the session that minted it lasts. To resume after a drop, fetch a new ticket and reopen with `lastEventId`.
+     *
+     * `POST /api/v1/notifications/stream-tickets` · any signed-in user · 201 `shtp.v1.StreamTicket`
+     * @throws ApiError unauthenticated, token_expired, not_acceptable, internal, unavailable
+     */
+    createStreamTicket: (
+      input: Record<string, never> = {},
+      options?: CallOptions,
+    ): Promise<notificationsPb.StreamTicket> => core.call(createStreamTicketOperation, input, options),
+    /**
      * Server-Sent Events of the caller's new notifications; send Last-Event-ID to resume without loss.
      *
-     * Each event has the notification's sequence number as `id` and a shtp.v1.Notification as `data` (ProtoJSON, or base64 protobuf with `encoding=protobuf`). Comment lines are heartbeats. Works across server processes (PostgreSQL LISTEN/NOTIFY).
+     * Each event has the notification's sequence number as `id` and a shtp.v1.Notification as `data` (ProtoJSON, or base64 protobuf with `encoding=protobuf`). Comment lines are heartbeats. Works across server processes (PostgreSQL LISTEN/NOTIFY). A browser authenticates with `ticket` (from `POST /notifications/stream-tickets`) instead of the header, and resumes with `lastEventId` in the query, since a new EventSource cannot set Last-Event-ID.
      *
      * `GET /api/v1/notifications/stream` · any signed-in user · Server-Sent Events of `shtp.v1.Notification`
      * @throws ApiError invalid_argument, unauthenticated, token_expired, not_acceptable, internal, unavailable
      */
     streamNotifications: (
-      input: Record<string, never> = {},
+      input: {
+        query?: {
+          /** The id of the last event received, to resume after it, as the Last-Event-ID header does; the header wins. */
+          readonly lastEventId?: string;
+        };
+      } = {},
       options?: StreamOptions,
     ): EventSubscription<notificationsPb.Notification> => core.stream(streamNotificationsOperation, input, options),
     /**

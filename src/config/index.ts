@@ -141,6 +141,8 @@ const environmentSchema = z.object({
   REFRESH_TOKEN_TTL_SECONDS: integer(30 * 86_400, 300, 365 * 86_400),
   /** How long one sign-in may be kept alive by refreshing, in seconds. */
   SESSION_MAX_AGE_SECONDS: integer(90 * 86_400, 300, 365 * 86_400),
+  /** How long a stream ticket (a browser's credential for the notification stream) stays valid unused, in seconds. */
+  STREAM_TICKET_TTL_SECONDS: integer(60, 1, 600),
   /** Failed sign-ins per account within the window before 429. */
   LOGIN_MAX_FAILURES_PER_ACCOUNT: integer(10, 1, 10_000),
   /** Failed sign-ins per client address within the window before 429. */
@@ -246,6 +248,7 @@ export interface Config {
     accessTokenTtlSeconds: number;
     refreshTokenTtlSeconds: number;
     sessionMaxAgeSeconds: number;
+    streamTicketTtlSeconds: number;
   };
   loginThrottle: { maxFailuresPerAccount: number; maxFailuresPerAddress: number; windowSeconds: number };
   notifications: { retentionDays: number; retentionIntervalSeconds: number; heartbeatSeconds: number };
@@ -372,6 +375,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
       sessionMaxAgeSeconds: env.SESSION_MAX_AGE_SECONDS,
+      streamTicketTtlSeconds: env.STREAM_TICKET_TTL_SECONDS,
     },
     loginThrottle: {
       maxFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,

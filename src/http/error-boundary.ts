@@ -3,8 +3,9 @@ import { AppError } from "../errors/index.js";
 import { toAppError } from "../errors/translate.js";
 import type { Logger } from "../logging/logger.js";
 import type { AppContext, AppMiddleware } from "./context.js";
-import { errorMedia } from "./media.js";
+import { errorMedia, JSON_MEDIA } from "./media.js";
 import { contentTypeOf, encodeMessage } from "./messages.js";
+import { oauth2ErrorOf } from "./oauth2.js";
 
 /**
  * Turns every error below it into a `shtp.v1.Error` in the client's encoding, with the request id.
@@ -36,7 +37,8 @@ const alwaysKept = new Set(["x-request-id", "vary", "x-content-type-options"]);
 const keptOnError = (name: string) => alwaysKept.has(name) || name.startsWith("access-control-");
 
 /**
- * Writes `error` as the response, keeping only headers every response must carry.
+ * Writes `error` as the response, keeping only headers every response must carry: a `shtp.v1.Error`
+ * in the negotiated encoding, or RFC 6749 §5.2 JSON on an OAuth 2.0 endpoint.
  * @param ctx - the Koa context
  * @param error - a safe error
  */
@@ -46,6 +48,16 @@ export function renderError(ctx: AppContext, error: AppError): void {
   // Headers set for a success that did not happen (Content-Disposition, caching) must not leak into the
   // error; CORS headers stay, or a page on an allowed origin could not read why its call failed.
   for (const name of Object.keys(ctx.response.headers)) if (!keptOnError(name)) ctx.remove(name);
+  if (ctx.state.errorStyle === "oauth2") {
+    const answer = oauth2ErrorOf(error);
+    for (const [name, value] of Object.entries(answer.headers)) ctx.set(name, value);
+    ctx.status = answer.status;
+    ctx.set("Cache-Control", "no-store");
+    ctx.set("Pragma", "no-cache");
+    ctx.type = contentTypeOf(JSON_MEDIA);
+    ctx.body = JSON.stringify(answer.body);
+    return;
+  }
   for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
   ctx.status = error.status;
   ctx.set("Cache-Control", "no-store");

@@ -17,7 +17,13 @@ import { decodeAs } from "../testing/api.js";
 
 /** The parts of the OpenAPI document these tests read. */
 interface MediaObject {
-  schema?: { $ref?: string; type?: string; format?: string; required?: string[] };
+  schema?: {
+    $ref?: string;
+    type?: string;
+    format?: string;
+    required?: string[];
+    properties?: Record<string, unknown>;
+  };
   encoding?: Record<string, { contentType?: string }>;
   "x-proto-message"?: string;
 }
@@ -27,6 +33,7 @@ interface ResponseObject {
   content?: Record<string, MediaObject>;
   "x-proto-message"?: string;
   "x-error-codes"?: string[];
+  "x-oauth2-errors"?: string[];
 }
 
 interface Operation {
@@ -43,12 +50,16 @@ interface OpenApiDocument {
   info: { title: string; version: string };
   paths: Record<string, Record<string, Operation>>;
   components: {
-    schemas: Record<string, { type?: string; properties?: Record<string, unknown> }>;
-    securitySchemes: Record<string, { type: string; scheme?: string; bearerFormat?: string }>;
+    schemas: Record<string, { type?: string; properties?: Record<string, unknown>; required?: string[] }>;
+    securitySchemes: Record<
+      string,
+      { type: string; scheme?: string; bearerFormat?: string; flows?: unknown; in?: string; name?: string }
+    >;
   };
 }
 
 const ERROR_REF = "#/components/schemas/Error";
+const OAUTH2_ERROR_REF = "#/components/schemas/OAuth2Error";
 const mediaTypes = ["application/json", ...protobufMediaTypes];
 
 const bodyText = (response: RawResponse) => response.body.toString("utf8");
@@ -138,6 +149,13 @@ for (const [label, table] of tables) {
           assert.equal(stream?.["x-proto-message"], route.events.$type, route.name);
           continue;
         }
+        if (route.oauth2) {
+          // An OAuth 2.0 token endpoint answers plain JSON only (RFC 6749 §5.1), no contract message.
+          const tokens = operation.responses["200"];
+          assert.deepEqual(Object.keys(tokens?.content ?? {}), ["application/json"], route.name);
+          assert.equal(tokens?.["x-proto-message"], undefined, route.name);
+          continue;
+        }
         if (route.download) {
           // Downloads answer their file's own media types, never a message.
           const file = operation.responses["200"];
@@ -192,7 +210,9 @@ for (const [label, table] of tables) {
           assert.deepEqual(operation.security, [], route.name);
           assert.deepEqual(operation["x-roles"], ["anyone"], route.name);
         } else {
-          assert.deepEqual(operation.security, [{ bearerAuth: [] }], route.name);
+          // The bearer token, the same token from the OAuth 2.0 password flow, and the route's query credential.
+          const queryCredential = route.queryCredential ? [{ [route.queryCredential.scheme]: [] }] : [];
+          assert.deepEqual(operation.security, [{ bearerAuth: [] }, { oauth2: [] }, ...queryCredential], route.name);
           assert.deepEqual(operation["x-roles"], [...rolesAllowed(route.access)], route.name);
         }
       }
@@ -209,6 +229,24 @@ for (const [label, table] of tables) {
       for (const route of table) {
         const operation = operationOf(route);
         const documented = Object.entries(operation.responses).filter(([status]) => Number(status) >= 400);
+        if (route.oauth2) {
+          // RFC 6749 §5.2 errors, by the statuses oauth2ErrorOf answers.
+          assert.deepEqual(
+            Object.fromEntries(documented.map(([status, response]) => [status, response["x-oauth2-errors"]])),
+            {
+              "400": ["invalid_request", "invalid_grant", "unsupported_grant_type", "invalid_scope"],
+              "429": ["invalid_grant"],
+              "500": ["server_error"],
+              "503": ["temporarily_unavailable"],
+            },
+            route.name,
+          );
+          for (const [status, response] of documented) {
+            assert.deepEqual(Object.keys(response.content ?? {}), ["application/json"], `${route.name} ${status}`);
+            assert.equal(response.content?.["application/json"]?.schema?.$ref, OAUTH2_ERROR_REF, route.name);
+          }
+          continue;
+        }
         const codes = documented.flatMap(([, response]) => response["x-error-codes"] ?? []);
         assert.deepEqual([...codes].sort(), [...errorsOf(route)].sort(), route.name);
         for (const [status, response] of documented) {
@@ -230,6 +268,44 @@ for (const [label, table] of tables) {
         scheme: "bearer",
         bearerFormat: "JWT",
       });
+    });
+
+    it("declares the OAuth 2.0 password flow at /api/v1/auth/token, so Swagger UI's Authorize takes email and password", () => {
+      const oauth2 = document.components.securitySchemes.oauth2;
+      assert.equal(oauth2?.type, "oauth2");
+      assert.deepEqual(oauth2?.flows, {
+        password: { tokenUrl: "/api/v1/auth/token", refreshUrl: "/api/v1/auth/token", scopes: {} },
+      });
+      const token = document.paths["/auth/token"]?.post;
+      assert.ok(token, "the token endpoint is documented");
+      assert.deepEqual(token.security, []);
+      // Form-encoded in, JSON out: never protobuf.
+      assert.deepEqual(Object.keys(token.requestBody?.content ?? {}), ["application/x-www-form-urlencoded"]);
+      const form = token.requestBody?.content["application/x-www-form-urlencoded"]?.schema;
+      assert.deepEqual(form?.required, ["grant_type"]);
+      assert.deepEqual(Object.keys(form?.properties ?? {}).sort(), [
+        "grant_type",
+        "password",
+        "refresh_token",
+        "scope",
+        "username",
+      ]);
+      const answer = token.responses["200"]?.content?.["application/json"]?.schema;
+      assert.deepEqual(answer?.required?.sort(), ["access_token", "expires_in", "refresh_token", "token_type"]);
+      assert.deepEqual(document.components.schemas.OAuth2Error?.required, ["error"]);
+    });
+
+    it("declares the stream ticket as a query credential of the notification stream only", () => {
+      assert.deepEqual(
+        { ...document.components.securitySchemes.streamTicket, description: undefined },
+        { type: "apiKey", in: "query", name: "ticket", description: undefined },
+      );
+      const withTicket = Object.entries(document.paths).flatMap(([path, methods]) =>
+        Object.entries(methods)
+          .filter(([, operation]) => operation.security.some((requirement) => "streamTicket" in requirement))
+          .map(([method]) => `${method} ${path}`),
+      );
+      assert.deepEqual(withTicket, ["get /notifications/stream"]);
     });
   });
 }

@@ -5,6 +5,7 @@ import { messageMediaTypes } from "./media.js";
 import { contract } from "../contract/descriptors.js";
 import { ProtoSchemaBuilder, type JsonSchema } from "../contract/openapi-schemas.js";
 import { EachRule, RequiredRule, isNested, type RequestBody, type Rule } from "../validation/rules.js";
+import { OAuth2ErrorBodySchema } from "./oauth2.js";
 import { API_PREFIX } from "./router.js";
 import { isTransactional, openApiPath, type Route } from "./route.js";
 
@@ -130,8 +131,15 @@ export function buildOpenApiDocument(routes: readonly Route[], version: string):
   const schemas = new ProtoSchemaBuilder(contract());
   const errorSchema = schemas.refTo(ERROR_MESSAGE);
   const paths: Record<string, Record<string, JsonSchema>> = {};
+  const securitySchemes = securitySchemesOf(routes);
+  const tokenRoute = routes.find((route) => route.oauth2);
 
   for (const route of routes) {
+    if (route.oauth2) {
+      const path = openApiPath(route.path);
+      paths[path] = { ...paths[path], [route.method]: oauth2Operation(route, route.oauth2) };
+      continue;
+    }
     const responses: Record<string, JsonSchema> = {};
     const successStatus = String(route.response || route.events || route.download ? (route.successStatus ?? 200) : 204);
     responses[successStatus] = route.download
@@ -170,7 +178,14 @@ export function buildOpenApiDocument(routes: readonly Route[], version: string):
       summary: route.summary,
       ...(route.description ? { description: route.description } : {}),
       tags: [tagOf(route.path)],
-      security: route.access === "public" ? [] : [{ bearerAuth: [] }],
+      security:
+        route.access === "public"
+          ? []
+          : [
+              { bearerAuth: [] },
+              ...(tokenRoute ? [{ oauth2: [] }] : []),
+              ...(route.queryCredential ? [{ [route.queryCredential.scheme]: [] }] : []),
+            ],
       "x-roles": route.access === "public" ? ["anyone"] : rolesAllowed(route.access),
       "x-transactional": isTransactional(route),
       parameters: [...parametersOf(route.params, "path"), ...parametersOf(route.query, "query")],
@@ -246,9 +261,87 @@ export function buildOpenApiDocument(routes: readonly Route[], version: string):
     servers: [{ url: API_PREFIX }],
     paths,
     components: {
-      schemas: schemas.components,
-      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+      schemas: {
+        ...schemas.components,
+        ...(tokenRoute && { OAuth2Error: zodSchema(OAuth2ErrorBodySchema) }),
+      },
+      securitySchemes,
     },
+  };
+}
+
+/**
+ * The bearer token every protected route takes; the OAuth 2.0 password flow when a token endpoint is
+ * declared (Swagger UI's Authorize then signs in with email and password); and each query credential
+ * a route declares.
+ */
+function securitySchemesOf(routes: readonly Route[]): Record<string, JsonSchema> {
+  const schemes: Record<string, JsonSchema> = {
+    bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+  };
+  const tokenRoute = routes.find((route) => route.oauth2);
+  if (tokenRoute) {
+    const tokenUrl = `${API_PREFIX}${openApiPath(tokenRoute.path)}`;
+    schemes.oauth2 = {
+      type: "oauth2",
+      description: "Sign in with email (as username) and password; the access token is sent as a bearer token.",
+      flows: { password: { tokenUrl, refreshUrl: tokenUrl, scopes: {} } },
+    };
+  }
+  for (const route of routes) {
+    const credential = route.queryCredential;
+    if (credential) {
+      schemes[credential.scheme] = {
+        type: "apiKey",
+        in: "query",
+        name: credential.parameter,
+        description: credential.description,
+      };
+    }
+  }
+  return schemes;
+}
+
+const OAUTH2_ERROR_REF = "#/components/schemas/OAuth2Error";
+
+/** RFC 6749 §5.2 errors by status, as `oauth2ErrorOf` (`src/http/oauth2.ts`) maps ours onto them. */
+const oauth2ErrorStatuses: Record<string, string[]> = {
+  "400": ["invalid_request", "invalid_grant", "unsupported_grant_type", "invalid_scope"],
+  "429": ["invalid_grant"],
+  "500": ["server_error"],
+  "503": ["temporarily_unavailable"],
+};
+
+/** An OAuth 2.0 token endpoint's operation: a form in, plain JSON out, RFC 6749 §5.2 errors; no protobuf. */
+function oauth2Operation(route: Route, endpoint: NonNullable<Route["oauth2"]>): JsonSchema {
+  const json = (schema: JsonSchema) => ({ "application/json": { schema } });
+  const responses: Record<string, JsonSchema> = {
+    "200": {
+      description: "The tokens (RFC 6749 §5.1), as JSON whatever Accept says.",
+      content: json(zodSchema(endpoint.response)),
+    },
+  };
+  for (const [status, codes] of Object.entries(oauth2ErrorStatuses)) {
+    responses[status] = {
+      description: `Error (RFC 6749 §5.2): ${codes.join(" or ")}.${status === "429" ? " With Retry-After." : ""}`,
+      content: json({ $ref: OAUTH2_ERROR_REF }),
+      "x-oauth2-errors": codes,
+    };
+  }
+  return {
+    operationId: route.name,
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    tags: [tagOf(route.path)],
+    security: [],
+    "x-roles": ["anyone"],
+    "x-transactional": isTransactional(route),
+    parameters: [],
+    requestBody: {
+      required: true,
+      content: { "application/x-www-form-urlencoded": { schema: zodSchema(endpoint.request) } },
+    },
+    responses,
   };
 }
 

@@ -32,6 +32,38 @@ export interface RouteRequest<Body, Query, Params, Headers, Caller> {
   requestId: string;
 }
 
+/**
+ * A credential a protected route also takes from the query string, for clients that cannot set
+ * headers (a browser's EventSource). The parameter never reaches the route's `query`; a request that
+ * sends it together with an `Authorization` header is refused, as RFC 6750 §2 asks (one way per request).
+ */
+export interface QueryCredential {
+  /** The OpenAPI security scheme's name. */
+  scheme: string;
+  /** The query parameter that carries it. */
+  parameter: string;
+  /** What it is and where a client gets one (the OpenAPI scheme's description). */
+  description: string;
+  /**
+   * Resolves the caller, on the database outside any transaction.
+   * @throws AppError unauthenticated when the credential does not hold
+   */
+  authenticate(db: Db, value: string): Promise<Actor>;
+}
+
+/**
+ * An OAuth 2.0 token endpoint (RFC 6749 §3.2) instead of a message endpoint: its body is
+ * `application/x-www-form-urlencoded`, checked by `request` into the handler's `body`; it answers
+ * `response` as plain JSON whatever `Accept` says, never cached, and its errors are RFC 6749 §5.2
+ * `{error, error_description}` (`src/http/oauth2.ts`).
+ */
+export interface OAuth2TokenEndpoint<Body, Out> {
+  /** The form's parameters (unknown ones are dropped, as RFC 6749 §3.2 asks), into the handler's body. */
+  request: z.ZodType<Body>;
+  /** The JSON answer. */
+  response: z.ZodType<Out>;
+}
+
 /** A signed-in caller on protected routes, maybe nobody on public ones. */
 export type CallerOf<A extends Access> = A extends "public" ? Actor | undefined : Actor;
 
@@ -89,6 +121,10 @@ export interface RouteDefinition<
   headers?: z.ZodType<Headers>;
   /** The request message and its business rules; its shape comes from the contract. */
   body?: RequestBody<Body>;
+  /** A protected route that also accepts this credential in the query string (a stream a browser opens). */
+  queryCredential?: QueryCredential;
+  /** An OAuth 2.0 token endpoint: form-encoded in, plain JSON out (instead of `body` and `response`). */
+  oauth2?: OAuth2TokenEndpoint<Body, Out>;
   /** A multipart upload route: its file part, size cap and accepted kinds. */
   upload?: U;
   /** The largest message body this route takes, when it is not the configured MAX_BODY_BYTES. */

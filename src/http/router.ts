@@ -7,14 +7,15 @@ import { AppError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedE
 import { inTransaction } from "../db/db.js";
 import { toAppError } from "../errors/translate.js";
 import { violationsOf } from "../errors/zod.js";
-import type { Download } from "../storage/files.js";
+import type { Download, UploadedFile } from "../storage/files.js";
 import { compileRequestBody, type RequestBody, type RequestParser } from "../validation/rules.js";
 import type { AppContext, AppMiddleware, AppState } from "./context.js";
 import { JSON_MEDIA, mediaOfType, requestMedia, responseMedia } from "./media.js";
 import { PassThrough } from "node:stream";
 import type { MessageCodec } from "./messages.js";
 import { bodyToProtoJson, contentTypeOf, encodeMessage, readBody } from "./messages.js";
-import { isTransactional, type EventStream, type Route } from "./route.js";
+import { readForm } from "./oauth2.js";
+import { isTransactional, type EventStream, type Route, type RouteRequest } from "./route.js";
 import { receiveUpload, type MessagePart } from "./uploads.js";
 
 export const API_PREFIX = "/api/v1";
@@ -32,7 +33,11 @@ export function buildApiRouter(routes: readonly Route[], services: Services): Ro
     const key = `${route.method} ${route.path}`;
     if (seen.has(key) || seen.has(route.name)) throw new Error(`Route declared twice: ${key} (${route.name})`);
     seen.add(key).add(route.name);
-    router.register(route.path, [route.method], routeMiddleware(route, services), { name: route.name });
+    if (route.queryCredential && route.access === "public") {
+      throw new Error(`${route.name}: a query credential is for protected routes; public ones need none`);
+    }
+    const middleware = route.oauth2 ? oauth2Middleware(route, services) : routeMiddleware(route, services);
+    router.register(route.path, [route.method], middleware, { name: route.name });
   }
   return router;
 }
@@ -53,13 +58,11 @@ function routeMiddleware(route: Route, services: Services): AppMiddleware {
     const answersMessages = !route.events && !route.download;
     const media = answersMessages ? responseMedia(ctx, bodyMedia) : JSON_MEDIA;
     if (answersMessages) ctx.state.responseMedia = media;
-    if (Number(ctx.get("content-length") || 0) > limit) {
-      throw new AppError("payload_too_large", `The request body is larger than ${limit} bytes.`);
-    }
+    assertDeclaredLengthWithin(ctx, limit);
 
     const actor = await resolveCaller(ctx, route, services);
     const params = parseWith(route.params, ctx.params);
-    const query = parseWith(route.query, ctx.query);
+    const query = parseWith(route.query, queryOf(ctx, route));
     const headers = parseWith(route.headers, ctx.headers);
     const upload =
       multipart && route.upload
@@ -73,21 +76,14 @@ function routeMiddleware(route: Route, services: Services): AppMiddleware {
           ? decodeMessagePart(message.parse, message.spec, upload.message, route.upload?.messagePart)
           : await readMessage(ctx, message.parse, message.spec, bodyMedia, limit)
         : undefined;
-      const request = {
+      result = await runHandler(ctx, route, services, {
         body,
         query,
         params,
         headers,
         actor,
-        address: ctx.ip,
-        db: { sequelize: services.sequelize },
-        services,
-        requestId: ctx.state.requestId,
         ...(upload && { file: upload.file }),
-      };
-      result = isTransactional(route)
-        ? await inTransaction(request.db, (db) => route.handler({ ...request, db }))
-        : await route.handler(request);
+      });
     } finally {
       // Whatever the handler did not move into storage goes, on success and on failure alike.
       await upload?.cleanup();
@@ -119,12 +115,92 @@ function routeMiddleware(route: Route, services: Services): AppMiddleware {
 }
 
 /**
+ * Refuses a body whose declared length is over the limit before reading any of it.
+ * @throws AppError payload_too_large
+ */
+function assertDeclaredLengthWithin(ctx: AppContext, limit: number): void {
+  if (Number(ctx.get("content-length") || 0) > limit) {
+    throw new AppError("payload_too_large", `The request body is larger than ${limit} bytes.`);
+  }
+}
+
+/** The route's own input to its handler; `runHandler` adds the address, the database and the services. */
+type HandlerInput = Pick<
+  RouteRequest<unknown, unknown, unknown, unknown, Actor | undefined>,
+  "body" | "query" | "params" | "headers" | "actor"
+> & { file?: UploadedFile };
+
+/** Runs a route's handler, in a transaction of its own when the route is transactional. */
+function runHandler(ctx: AppContext, route: Route, services: Services, input: HandlerInput): Promise<unknown> {
+  const request = {
+    ...input,
+    address: ctx.ip,
+    db: { sequelize: services.sequelize },
+    services,
+    requestId: ctx.state.requestId,
+  };
+  return isTransactional(route)
+    ? inTransaction(request.db, (db) => route.handler({ ...request, db }))
+    : route.handler(request);
+}
+
+/**
+ * An OAuth 2.0 token endpoint (`oauth2` in the declaration): the same authentication step, a
+ * form-encoded body checked by the declared schema, the answer as plain JSON whatever `Accept` says,
+ * never cached (RFC 6749 §5.1), and errors rendered by the boundary as RFC 6749 §5.2 JSON.
+ */
+function oauth2Middleware(route: Route, services: Services): AppMiddleware {
+  const { maxBodyBytes } = services.config.http;
+  const endpoint = route.oauth2;
+  if (!endpoint) throw new Error(`${route.name} is not an OAuth 2.0 endpoint`);
+  return async (ctx) => {
+    ctx.state.errorStyle = "oauth2";
+    assertDeclaredLengthWithin(ctx, maxBodyBytes);
+    const actor = await resolveCaller(ctx, route, services);
+    const body = parseWith(endpoint.request, await readForm(ctx, maxBodyBytes));
+    const result = await runHandler(ctx, route, services, {
+      body,
+      query: undefined,
+      params: undefined,
+      headers: undefined,
+      actor,
+    });
+    ctx.status = 200;
+    ctx.set("Cache-Control", "no-store");
+    ctx.set("Pragma", "no-cache");
+    ctx.type = contentTypeOf(JSON_MEDIA);
+    ctx.body = JSON.stringify(result);
+  };
+}
+
+/** The query string a route's `query` schema checks: everything but its query credential. */
+function queryOf(ctx: AppContext, route: Route): Record<string, unknown> {
+  const parameter = route.queryCredential?.parameter;
+  if (parameter === undefined) return ctx.query;
+  return Object.fromEntries(Object.entries(ctx.query).filter(([name]) => name !== parameter));
+}
+
+/**
  * Authentication and the role gate, both before any database work of the route itself. On public
  * routes a credential that does not hold is ignored rather than refused: a stale token must not
- * stop anyone from reading a public page or signing in again.
+ * stop anyone from reading a public page or signing in again. A route with a query credential takes
+ * it instead of the `Authorization` header, never with it.
  */
 async function resolveCaller(ctx: AppContext, route: Route, services: Services): Promise<Actor | undefined> {
   const authorization = ctx.get("authorization");
+  const credential = route.queryCredential;
+  const presented = credential ? ctx.query[credential.parameter] : undefined;
+  if (credential && presented !== undefined) {
+    if (authorization !== "") {
+      throw InvalidArgumentError(`Send either the Authorization header or \`${credential.parameter}\`, not both.`);
+    }
+    if (typeof presented !== "string") {
+      throw InvalidArgumentError(`Give \`${credential.parameter}\` once.`, [
+        { field: credential.parameter, description: "Given more than once." },
+      ]);
+    }
+    return admit(ctx, route, await credential.authenticate({ sequelize: services.sequelize }, presented));
+  }
   const check = () => authenticate(authorization, services.config.auth, services.sequelize);
   if (route.access === "public") {
     // A credential that does not hold is ignored; a database that cannot check it is not (the route
@@ -138,8 +214,13 @@ async function resolveCaller(ctx: AppContext, route: Route, services: Services):
   }
   const actor = await check();
   if (!actor) throw UnauthenticatedError();
+  return admit(ctx, route, actor);
+}
+
+/** The role gate for a caller whose credential held. */
+function admit(ctx: AppContext, route: Route, actor: Actor): Actor {
   ctx.state.actor = actor;
-  if (route.access !== "signedIn" && !route.access.includes(actor.role)) {
+  if (route.access !== "public" && route.access !== "signedIn" && !route.access.includes(actor.role)) {
     throw PermissionDeniedError(`This endpoint is for ${route.access.join(", ")} accounts.`);
   }
   return actor;

@@ -17,6 +17,7 @@ import {
   type SecurityCase,
 } from "../testing/security.js";
 import { startTestServer, type TestServer } from "../testing/server.js";
+import { OAuth2ErrorBodySchema, type OAuth2ErrorBody } from "./oauth2.js";
 import { API_PREFIX } from "./router.js";
 import type { Route } from "./route.js";
 
@@ -44,6 +45,13 @@ function errorOf(response: RawResponse): ErrorMessage {
   const error = ErrorMessage.fromJSON(json);
   assert.deepEqual(ErrorMessage.toJSON(error), json, "the JSON body is exactly a shtp.v1.Error");
   return error;
+}
+
+/** Checks an OAuth 2.0 endpoint's error is exactly an RFC 6749 §5.2 body, in JSON, not cached. */
+function oauth2ErrorBody(response: RawResponse): OAuth2ErrorBody {
+  assert.equal(response.headers["content-type"], JSON_TYPE, "OAuth 2.0 errors are JSON");
+  assert.equal(response.headers["cache-control"], "no-store");
+  return OAuth2ErrorBodySchema.strict().parse(JSON.parse(response.body.toString("utf8")));
 }
 
 describe("shared security suite: every declared route, from its declaration", () => {
@@ -144,7 +152,8 @@ describe("shared security suite: every declared route, from its declaration", ()
         const requestId = response.headers["x-request-id"];
         assert.ok(typeof requestId === "string" && requestId.length > 0, "every response carries X-Request-Id");
         assert.ok(response.status < 500, `never 5xx for what a client sent: ${text()}`);
-        const error = response.status >= 400 ? errorOf(response) : undefined;
+        if (entry.route.oauth2 && response.status >= 400) oauth2ErrorBody(response);
+        const error = response.status >= 400 && !entry.route.oauth2 ? errorOf(response) : undefined;
         if (error) assert.equal(error.requestId, requestId, "the error carries the request id");
 
         const { expect } = entry;

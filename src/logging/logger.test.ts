@@ -65,9 +65,18 @@ describe("createLogger (src/logging/logger.ts)", () => {
       accessToken: "s4",
       refreshToken: "s5",
       token: "s6",
+      ticket: "s10",
+      access_token: "s11",
+      refresh_token: "s12",
     };
     createLogger("info", destination).info(
-      { extra: secrets, headers: { authorization: "Bearer s7" }, accessToken: "s8", refreshToken: "s9" },
+      {
+        extra: secrets,
+        headers: { authorization: "Bearer s7" },
+        accessToken: "s8",
+        refreshToken: "s9",
+        ticket: "s13",
+      },
       "credentials",
     );
     const raw = destination.lines[0] ?? "";
@@ -77,7 +86,8 @@ describe("createLogger (src/logging/logger.ts)", () => {
     assert.equal(line.headers?.authorization, "[redacted]");
     assert.equal(line.accessToken, "[redacted]");
     assert.equal(line.refreshToken, "[redacted]");
-    for (const secret of ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"]) {
+    assert.equal(line.ticket, "[redacted]");
+    for (const secret of ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13"]) {
       assert.ok(!raw.includes(secret), `${secret} leaked: ${raw}`);
     }
   });

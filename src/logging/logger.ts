@@ -16,9 +16,13 @@ const redactedPaths = [
   "*.accessToken",
   "*.refreshToken",
   "*.token",
+  "*.ticket",
+  "*.access_token",
+  "*.refresh_token",
   "password",
   "accessToken",
   "refreshToken",
+  "ticket",
 ];
 
 /**

@@ -1,8 +1,9 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { RoleName } from "../auth/roles.js";
 import type { Config } from "../config/index.js";
 import { inTransaction } from "../db/db.js";
 import { startSession, type IssuedTokens } from "../modules/auth/service.js";
+import { createAccounts } from "../modules/users/accounts.service.js";
 import { Group } from "../modules/groups/group.model.js";
 import { User } from "../modules/users/user.model.js";
 import { testDatabase } from "./database.js";
@@ -90,3 +91,36 @@ export async function buildCaller(
   const user = await buildUser({ role, ...overrides });
   return { id: user.id, token: await tokenFor(user, config) };
 }
+
+/**
+ * Creates an account with a real password, as staff would, for tests that sign in.
+ * @param role - its role
+ * @returns its id, its email (stored in lower case) and its password
+ */
+export async function buildAccount(
+  role: RoleName = "student",
+): Promise<{ id: string; email: string; password: string }> {
+  const tag = unique();
+  const password = `pw-${randomBytes(9).toString("base64url")}`;
+  const groupId = (await buildGroup()).id;
+  const [user] = await inTransaction({ sequelize: testDatabase().database.sequelize }, (db) =>
+    createAccounts(db, [
+      {
+        email: `auth-${tag}@example.test`,
+        password,
+        role,
+        firstName: "Auth",
+        lastName: `Test ${tag}`,
+        nickName: `auth_${tag}`,
+        groupId,
+        learningClass: role === "student" ? "10A" : "",
+      },
+    ]),
+  );
+  if (!user) throw new Error("createAccounts created nothing");
+  return { id: user.id, email: user.email, password };
+}
+
+/** A client address of its own (documentation IPv6), so no other test's failed sign-ins count against it. */
+export const uniqueClientAddress = (): string =>
+  `2001:db8::${randomBytes(2).toString("hex")}:${randomBytes(2).toString("hex")}`;

@@ -235,6 +235,17 @@ export interface UnreadCount {
   count: number;
 }
 
+/**
+ * `POST /notifications/stream-tickets`: a credential for `GET /notifications/stream?ticket=`, for
+ * clients that cannot send an Authorization header (a browser's EventSource). Single use, bound to the
+ * caller's session.
+ */
+export interface StreamTicket {
+  ticket: string;
+  /** Seconds until the ticket expires unused. */
+  expiresIn: number;
+}
+
 /** `POST /notifications/read`: either some ids of one's own notifications, or all of them. */
 export interface MarkReadRequest {
   ids: string[];
@@ -1374,6 +1385,97 @@ export const UnreadCount: MessageFns<UnreadCount, "shtp.v1.UnreadCount"> = {
   fromPartial<I extends Exact<DeepPartial<UnreadCount>, I>>(object: I): UnreadCount {
     const message = createBaseUnreadCount();
     message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseStreamTicket(): StreamTicket {
+  return { ticket: "", expiresIn: 0 };
+}
+
+export const StreamTicket: MessageFns<StreamTicket, "shtp.v1.StreamTicket"> = {
+  $type: "shtp.v1.StreamTicket" as const,
+
+  encode(message: StreamTicket, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ticket !== "") {
+      writer.uint32(10).string(message.ticket);
+    }
+    if (message.expiresIn !== 0) {
+      writer.uint32(16).int32(message.expiresIn);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamTicket {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamTicket();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ticket = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.expiresIn = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamTicket {
+    return {
+      ticket: isSet(object.ticket) ? globalThis.String(object.ticket) : "",
+      expiresIn: isSet(object.expiresIn)
+        ? globalThis.Number(object.expiresIn)
+        : isSet(object.expires_in)
+        ? globalThis.Number(object.expires_in)
+        : 0,
+    };
+  },
+
+  toJSON(message: StreamTicket): unknown {
+    const obj: any = {};
+    if (message.ticket !== "") {
+      obj.ticket = message.ticket;
+    }
+    if (message.expiresIn !== 0) {
+      obj.expiresIn = Math.round(message.expiresIn);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StreamTicket>, I>>(base?: I): StreamTicket {
+    return StreamTicket.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StreamTicket>, I>>(object: I): StreamTicket {
+    const message = createBaseStreamTicket();
+    message.ticket = object.ticket ?? "";
+    message.expiresIn = object.expiresIn ?? 0;
     return message;
   },
 };

@@ -1,5 +1,6 @@
 import { Op } from "sequelize";
-import type { Db, TransactionDb } from "../../db/db.js";
+import type { Actor } from "../../auth/roles.js";
+import { execute, type Db, type TransactionDb } from "../../db/db.js";
 import { RefreshToken, Session } from "./session.model.js";
 
 /**
@@ -64,4 +65,43 @@ export async function revokeUserSessions(
       transaction: db.transaction,
     },
   );
+}
+
+/**
+ * Stores a stream ticket of a session by its digest, valid `ttlSeconds` by the database's clock (the one
+ * redemption reads, whichever process it runs on). The same statement purges expired tickets, so the
+ * table holds about a minute's worth.
+ */
+export async function insertStreamTicket(
+  db: Db,
+  ticket: { sessionId: string; ticketHash: Buffer; ttlSeconds: number },
+): Promise<void> {
+  await execute(
+    db,
+    `WITH purged AS (DELETE FROM stream_tickets WHERE expires_at < now())
+     INSERT INTO stream_tickets (ticket_hash, session_id, expires_at)
+     VALUES (:ticketHash, :sessionId, now() + make_interval(secs => :ttlSeconds))`,
+    ticket,
+  );
+}
+
+/**
+ * Uses a stream ticket: one statement marks it used only if it is unused, unexpired and its session
+ * is live, so of two requests racing with the same ticket exactly one gets the caller.
+ * @param ticketHash - the SHA-256 digest of the presented ticket
+ * @returns the caller the ticket was minted for, or undefined when it does not hold
+ */
+export async function useStreamTicket(db: Db, ticketHash: Buffer): Promise<Actor | undefined> {
+  const { rows } = await execute<Actor>(
+    db,
+    `UPDATE stream_tickets t
+        SET used_at = now()
+       FROM sessions s
+       JOIN users u ON u.id = s.user_id
+      WHERE t.ticket_hash = :ticketHash AND t.used_at IS NULL AND t.expires_at > now()
+        AND s.id = t.session_id AND s.revoked_at IS NULL AND s.expires_at > now()
+      RETURNING u.id, u.role, s.id AS "sessionId"`,
+    { ticketHash },
+  );
+  return rows[0];
 }

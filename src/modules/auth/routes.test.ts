@@ -6,12 +6,9 @@ import { Error as ErrorMessage } from "../../../generated/shtp/v1/error.js";
 import { ChangeMyPasswordRequest, ResetPasswordRequest, Role } from "../../../generated/shtp/v1/users.js";
 import type { RoleName } from "../../auth/roles.js";
 import { createLogger } from "../../logging/logger.js";
-import { buildGroup, buildUser, tokenFor } from "../../testing/factories.js";
+import { buildAccount, buildUser, tokenFor, uniqueClientAddress } from "../../testing/factories.js";
 import { rawRequest, type RawResponse } from "../../testing/http.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
-import { inTransaction } from "../../db/db.js";
-import { testDatabase } from "../../testing/database.js";
-import { createAccounts } from "../users/accounts.service.js";
 
 type Encoding = "json" | "protobuf";
 const encodings: readonly Encoding[] = ["json", "protobuf"];
@@ -96,32 +93,6 @@ function bothEncodings(title: string, test: (encoding: Encoding) => Promise<void
 
 const unique = () => randomUUID().slice(0, 8);
 
-/** A client address of its own (TEST-NET-3 / documentation IPv6), so no other test's failures count against it. */
-const uniqueAddress = () => `2001:db8::${randomBytes(2).toString("hex")}:${randomBytes(2).toString("hex")}`;
-
-/** An account with a real password; the email is stored in lower case. */
-async function newAccount(role: RoleName = "student"): Promise<{ id: string; email: string; password: string }> {
-  const tag = unique();
-  const password = `pw-${randomBytes(9).toString("base64url")}`;
-  const groupId = (await buildGroup()).id;
-  const [user] = await inTransaction({ sequelize: testDatabase().database.sequelize }, (db) =>
-    createAccounts(db, [
-      {
-        email: `auth-${tag}@example.test`,
-        password,
-        role,
-        firstName: "Auth",
-        lastName: `Test ${tag}`,
-        nickName: `auth_${tag}`,
-        groupId,
-        learningClass: role === "student" ? "10A" : "",
-      },
-    ]),
-  );
-  assert.ok(user);
-  return { id: user.id, email: user.email, password };
-}
-
 describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HTTP", () => {
   let server: TestServer;
   before(async () => {
@@ -153,7 +124,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
 
   describe("POST /auth/login", () => {
     bothEncodings("answers a TokenPair with an HS256 JWT for the user id", async (encoding) => {
-      const account = await newAccount();
+      const account = await buildAccount();
       const response = await login(encoding, account.email, account.password);
       const pair = expectMessage(response, encoding, TokenPair);
       assert.equal(decodeProtectedHeader(pair.accessToken).alg, "HS256");
@@ -174,7 +145,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
     });
 
     bothEncodings("matches the email case-insensitively and ignores surrounding spaces", async (encoding) => {
-      const account = await newAccount();
+      const account = await buildAccount();
       const pair = expectMessage(
         await login(encoding, `  ${account.email.toUpperCase()} `, account.password),
         encoding,
@@ -184,7 +155,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
     });
 
     bothEncodings("answers the same 401 to a wrong password and to an unknown email", async (encoding) => {
-      const account = await newAccount();
+      const account = await buildAccount();
       const wrongPassword = expectError(
         await login(encoding, account.email, `${account.password}x`),
         encoding,
@@ -244,7 +215,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
     ];
     bothEncodings("answers Me with the caller's email and role", async (encoding) => {
       for (const [roleName, role] of roles) {
-        const account = await newAccount(roleName);
+        const account = await buildAccount(roleName);
         const pair = await signIn(encoding, account);
         const response = await me(encoding, pair.accessToken);
         const body = expectMessage(response, encoding, Me);
@@ -266,7 +237,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
 
   describe("POST /auth/refresh", () => {
     bothEncodings("rotates the pair; replaying the old refresh token revokes the whole chain", async (encoding) => {
-      const account = await newAccount();
+      const account = await buildAccount();
       const first = await signIn(encoding, account);
 
       const second = expectMessage(await refresh(encoding, first.refreshToken), encoding, TokenPair);
@@ -289,7 +260,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
     });
 
     bothEncodings("refuses an unknown refresh token with 401 and leaves other sessions alone", async (encoding) => {
-      const account = await newAccount();
+      const account = await buildAccount();
       const pair = await signIn(encoding, account);
       await expectRefreshRefused(encoding, randomBytes(32).toString("base64url"));
       await expectSignedIn(encoding, pair.accessToken);
@@ -299,7 +270,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
 
   describe("POST /auth/logout", () => {
     bothEncodings("ends the session: its access and refresh tokens answer 401", async (encoding) => {
-      const account = await newAccount();
+      const account = await buildAccount();
       const ended = await signIn(encoding, account);
       const other = await signIn(encoding, account);
       expectNoContent(await logout(encoding, ended.refreshToken));
@@ -315,7 +286,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
 
   describe("POST /users/me/password", () => {
     bothEncodings("keeps the caller's session and ends the others", async (encoding) => {
-      const account = await newAccount();
+      const account = await buildAccount();
       const a = await signIn(encoding, account);
       const b = await signIn(encoding, account);
       const newPassword = `new-${randomBytes(9).toString("base64url")}`;
@@ -334,7 +305,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
     });
 
     bothEncodings("answers 400 naming currentPassword or newPassword", async (encoding) => {
-      const account = await newAccount();
+      const account = await buildAccount();
       const pair = await signIn(encoding, account);
 
       const wrongCurrent = expectError(
@@ -372,7 +343,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
     bothEncodings("an admin's password reset ends every session of the target", async (encoding) => {
       const admin = await buildUser({ role: "admin" });
       const adminToken = await tokenFor(admin, server.config);
-      const target = await newAccount();
+      const target = await buildAccount();
       const sessions = [await signIn(encoding, target), await signIn(encoding, target)];
       const newPassword = `reset-${randomBytes(9).toString("base64url")}`;
 
@@ -395,7 +366,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
     bothEncodings("deleting a user makes their tokens answer 401", async (encoding) => {
       const admin = await buildUser({ role: "admin" });
       const adminToken = await tokenFor(admin, server.config);
-      const target = await newAccount();
+      const target = await buildAccount();
       const pair = await signIn(encoding, target);
       await expectSignedIn(encoding, pair.accessToken);
 
@@ -412,7 +383,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
       const logger = createLogger("trace", { write: (line: string) => void lines.push(line) });
       const logged = await startTestServer({ logger });
       try {
-        const account = await newAccount();
+        const account = await buildAccount();
         const wrongPassword = `wrong-${randomBytes(9).toString("base64url")}`;
         const send = <T>(path: string, codec: Codec<T>, message: T) =>
           call(logged, encoding, "POST", path, { body: { codec, message } });
@@ -502,8 +473,8 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
       after(() => throttled.close());
 
       bothEncodings("answers 429 with Retry-After after 3 failures, even to the right password", async (encoding) => {
-        const address = uniqueAddress();
-        const [account, neighbour] = [await newAccount(), await newAccount()];
+        const address = uniqueClientAddress();
+        const [account, neighbour] = [await buildAccount(), await buildAccount()];
         const wrong = { email: account.email, password: `${account.password}x` };
         for (let attempt = 1; attempt <= 3; attempt += 1) {
           expectError(await loginAt(throttled, encoding, address, wrong), encoding, 401, "unauthenticated");
@@ -511,7 +482,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
         expectThrottled(await loginAt(throttled, encoding, address, account), encoding);
         // The account is keyed case-insensitively, and from any address.
         expectThrottled(
-          await loginAt(throttled, encoding, uniqueAddress(), { ...account, email: account.email.toUpperCase() }),
+          await loginAt(throttled, encoding, uniqueClientAddress(), { ...account, email: account.email.toUpperCase() }),
           encoding,
         );
         // Another account from the same address is not blocked.
@@ -527,8 +498,8 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
       after(() => throttled.close());
 
       bothEncodings("answers 429 after 4 failures spread over unknown emails", async (encoding) => {
-        const address = uniqueAddress();
-        const account = await newAccount();
+        const address = uniqueClientAddress();
+        const account = await buildAccount();
         for (let attempt = 1; attempt <= 4; attempt += 1) {
           const stranger = { email: `stranger-${unique()}@example.test`, password: "not-a-real-password" };
           expectError(await loginAt(throttled, encoding, address, stranger), encoding, 401, "unauthenticated");
@@ -540,7 +511,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
         // The address is blocked even for a real account with its right password...
         expectThrottled(await loginAt(throttled, encoding, address, account), encoding);
         // ...but that account signs in from elsewhere.
-        expectMessage(await loginAt(throttled, encoding, uniqueAddress(), account), encoding, TokenPair);
+        expectMessage(await loginAt(throttled, encoding, uniqueClientAddress(), account), encoding, TokenPair);
       });
     });
 
@@ -557,8 +528,8 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
       });
 
       bothEncodings("shares the account's failure count between the servers", async (encoding) => {
-        const address = uniqueAddress();
-        const account = await newAccount();
+        const address = uniqueClientAddress();
+        const account = await buildAccount();
         const wrong = { email: account.email, password: `${account.password}x` };
         expectError(await loginAt(first, encoding, address, wrong), encoding, 401, "unauthenticated");
         expectError(await loginAt(second, encoding, address, wrong), encoding, 401, "unauthenticated");
@@ -574,7 +545,7 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
       sorted[Math.max(0, Math.ceil(fraction * sorted.length) - 1)] ?? Number.NaN;
 
     bothEncodings("20 sequential successful logins of one user", async (encoding) => {
-      const account = await newAccount();
+      const account = await buildAccount();
       await signIn(encoding, account); // warm-up, not counted
       const samples: number[] = [];
       for (let round = 0; round < 20; round += 1) {

@@ -1,7 +1,8 @@
 import { Me, TokenPair } from "../../../generated/shtp/v1/auth.js";
-import { defineRoute } from "../../http/route.js";
-import { presentMe, presentTokens } from "./presenter.js";
-import { AuthLoginBody, AuthLogoutBody, AuthRefreshBody } from "./schema.js";
+import { OAuth2Error, OAuth2TokenResponseSchema } from "../../http/oauth2.js";
+import { defineRoute, type QueryCredential } from "../../http/route.js";
+import { presentMe, presentOAuth2Token, presentTokens } from "./presenter.js";
+import { AuthLoginBody, AuthLogoutBody, AuthRefreshBody, AuthTokenForm } from "./schema.js";
 import * as authService from "./service.js";
 
 export const login = defineRoute({
@@ -36,6 +37,37 @@ export const refresh = defineRoute({
     presentTokens(await authService.refresh(db, services.config.auth, body.refreshToken)),
 });
 
+export const token = defineRoute({
+  name: "issueToken",
+  method: "post",
+  path: "/auth/token",
+  summary: "OAuth 2.0 token endpoint (RFC 6749): the password and refresh_token grants, form-encoded in, JSON out.",
+  description:
+    "The same sign-in and refresh as `/auth/login` and `/auth/refresh`: the throttle, single-use refresh tokens " +
+    "and the end of a session whose used refresh token is replayed. `username` is the email. Takes " +
+    "`application/x-www-form-urlencoded` only and answers JSON whatever Accept says (never protobuf). Errors are " +
+    "RFC 6749 §5.2 `{error, error_description}`: 400 `invalid_request`, `invalid_grant` (wrong credentials, an " +
+    "unknown, used or expired refresh token), `unsupported_grant_type`, `invalid_scope` (no scopes are defined); " +
+    "a throttled sign-in is 429 `invalid_grant` with Retry-After. Clients are public: `client_id` is not required " +
+    "and client credentials are not checked.",
+  access: "public",
+  oauth2: { request: AuthTokenForm, response: OAuth2TokenResponseSchema },
+  // The session is written in its own transaction, after the password check and the throttle, and a
+  // replayed refresh token's revocation must commit though the request fails: the services see to both.
+  transactional: false,
+  handler: async ({ body, services, address, db }) => {
+    if (body.grantType === "unsupported")
+      throw new OAuth2Error("unsupported_grant_type", "The grant types are `password` and `refresh_token`.");
+    if (body.scope !== undefined)
+      throw new OAuth2Error("invalid_scope", "This server defines no scopes; leave `scope` out.");
+    const tokens =
+      body.grantType === "password"
+        ? await authService.login(db, services, { email: body.email, password: body.password, address })
+        : await authService.refresh(db, services.config.auth, body.refreshToken);
+    return presentOAuth2Token(tokens);
+  },
+});
+
 export const logout = defineRoute({
   name: "logout",
   method: "post",
@@ -56,4 +88,18 @@ export const getMe = defineRoute({
   handler: async ({ actor, db }) => presentMe(await authService.me(db, actor.id)),
 });
 
-export const authRoutes = [login, refresh, logout, getMe];
+/**
+ * How a browser's EventSource, which cannot send an Authorization header, authenticates a stream: a
+ * single-use ticket in the query string, from `POST /notifications/stream-tickets`.
+ */
+export const streamTicketCredential: QueryCredential = {
+  scheme: "streamTicket",
+  parameter: "ticket",
+  description:
+    "A single-use ticket from `POST /notifications/stream-tickets`, bound to the session that minted it and valid " +
+    "for `expiresIn` seconds, for clients that cannot send an Authorization header (EventSource). Never together " +
+    "with the header.",
+  authenticate: (db, ticket) => authService.authenticateStreamTicket(db, ticket),
+};
+
+export const authRoutes = [login, refresh, token, logout, getMe];

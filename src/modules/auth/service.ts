@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { hashPassword, needsRehash, UNUSABLE_PASSWORD_HASH, verifyPassword } from "../../auth/passwords.js";
+import type { Actor } from "../../auth/roles.js";
 import { issueAccessToken, type TokenSettings } from "../../auth/tokens.js";
 import { inTransaction, type Db, type TransactionDb } from "../../db/db.js";
 import { NotFoundError, UnauthenticatedError } from "../../errors/index.js";
@@ -13,9 +14,11 @@ import {
   findSession,
   insertRefreshToken,
   insertSession,
+  insertStreamTicket,
   markRefreshTokenUsed,
   revokeSession,
   revokeUserSessions,
+  useStreamTicket,
 } from "./queries.js";
 import type { Session } from "./session.model.js";
 
@@ -27,6 +30,9 @@ export interface IssuedTokens {
   sessionId: string;
 }
 
+/** Refresh tokens and stream tickets: 32 random bytes, 43 characters of base64url. */
+const newSecret = () => randomBytes(32).toString("base64url");
+const secretFormat = /^[A-Za-z0-9_-]{43}$/;
 const digest = (token: string) => createHash("sha256").update(token).digest();
 const secondsFromNow = (seconds: number) => new Date(Date.now() + seconds * 1000);
 
@@ -41,7 +47,7 @@ export async function startSession(db: TransactionDb, auth: TokenSettings, userI
 }
 
 async function issueTokens(db: TransactionDb, auth: TokenSettings, session: Session): Promise<IssuedTokens> {
-  const refreshToken = randomBytes(32).toString("base64url");
+  const refreshToken = newSecret();
   const expiresAt = new Date(
     Math.min(secondsFromNow(auth.refreshTokenTtlSeconds).getTime(), session.expiresAt.getTime()),
   );
@@ -110,6 +116,39 @@ export async function refresh(db: Db, auth: TokenSettings, refreshToken: string)
 export async function logout(db: TransactionDb, refreshToken: string): Promise<void> {
   const token = await findRefreshToken(db, digest(refreshToken));
   if (token) await revokeSession(db, token.sessionId, new Date());
+}
+
+/** A stream ticket as minted: the secret (stored only as its digest) and its lifetime. */
+export interface IssuedStreamTicket {
+  ticket: string;
+  expiresIn: number;
+}
+
+/**
+ * Mints a single-use stream ticket for a session: what a browser's EventSource, which cannot send an
+ * Authorization header, presents instead to open the notification stream.
+ * @param auth - token settings (the ticket's lifetime)
+ * @param sessionId - the caller's session; the ticket ends with it
+ */
+export async function issueStreamTicket(db: Db, auth: TokenSettings, sessionId: string): Promise<IssuedStreamTicket> {
+  const ticket = newSecret();
+  await insertStreamTicket(db, { sessionId, ticketHash: digest(ticket), ttlSeconds: auth.streamTicketTtlSeconds });
+  return { ticket, expiresIn: auth.streamTicketTtlSeconds };
+}
+
+/**
+ * The caller a stream ticket was minted for; the ticket is used up by this call. Every refusal reads
+ * the same, so a ticket's state cannot be probed.
+ * @param db - the database, outside any transaction (the use commits at once)
+ * @param ticket - the ticket as presented
+ * @throws AppError unauthenticated for an unknown, used or expired ticket, or one whose session has ended
+ */
+export async function authenticateStreamTicket(db: Db, ticket: string): Promise<Actor> {
+  const actor = secretFormat.test(ticket) ? await useStreamTicket(db, digest(ticket)) : undefined;
+  if (!actor) {
+    throw UnauthenticatedError("The stream ticket is unknown, used, expired or of an ended session; get a new one.");
+  }
+  return actor;
 }
 
 /**

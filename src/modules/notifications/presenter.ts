@@ -5,10 +5,12 @@ import {
   type Banner as BannerMessage,
   type Notification,
   type SendMessageRequest,
+  type StreamTicket,
 } from "../../../generated/shtp/v1/notifications.js";
 import { storedNameOf } from "../../contract/enums.js";
 import { InvalidArgumentError } from "../../errors/index.js";
 import { presentVerdict } from "../submissions/presenter.js";
+import type { IssuedStreamTicket } from "../auth/service.js";
 import { presentMedal } from "../medals/presenter.js";
 import type { Banner, BannerSeverityName } from "./banner.model.js";
 import type { MessageAudience, MessageSeverityName, NotificationContent } from "./content.js";
@@ -147,3 +149,12 @@ export function presentBanner(banner: Banner): BannerMessage {
     updatedAt: banner.updatedAt,
   };
 }
+
+/**
+ * A stream ticket as its mint answers it.
+ * @param ticket - what the auth service issued
+ */
+export const presentStreamTicket = (ticket: IssuedStreamTicket): StreamTicket => ({
+  ticket: ticket.ticket,
+  expiresIn: ticket.expiresIn,
+});

@@ -5,10 +5,13 @@ import {
   MarkReadResponse,
   Notification,
   SendMessageResponse,
+  StreamTicket,
   UnreadCount,
 } from "../../../generated/shtp/v1/notifications.js";
 import { staff } from "../../auth/roles.js";
 import { defineRoute, type EventStream } from "../../http/route.js";
+import { streamTicketCredential } from "../auth/routes.js";
+import * as authService from "../auth/service.js";
 import * as bannerService from "./banners.service.js";
 import {
   bannerSeverityName,
@@ -16,6 +19,7 @@ import {
   messageSeverityName,
   presentBanner,
   presentNotification,
+  presentStreamTicket,
 } from "./presenter.js";
 import {
   BannerCreateBody,
@@ -86,6 +90,22 @@ export const sendMessage = defineRoute({
   }),
 });
 
+export const createStreamTicket = defineRoute({
+  name: "createStreamTicket",
+  method: "post",
+  path: "/notifications/stream-tickets",
+  summary: "A single-use ticket that opens the caller's notification stream without an Authorization header.",
+  description:
+    "For a browser's EventSource, which cannot send headers: open `GET /notifications/stream?ticket=<ticket>` " +
+    "within `expiresIn` seconds (60 by default). The ticket works once, on any server process, and only while " +
+    "the session that minted it lasts. To resume after a drop, fetch a new ticket and reopen with `lastEventId`.",
+  access: "signedIn",
+  response: StreamTicket,
+  successStatus: 201,
+  handler: async ({ actor, services, db }) =>
+    presentStreamTicket(await authService.issueStreamTicket(db, services.config.auth, actor.sessionId)),
+});
+
 export const streamNotifications = defineRoute({
   name: "streamNotifications",
   method: "get",
@@ -93,14 +113,18 @@ export const streamNotifications = defineRoute({
   summary: "Server-Sent Events of the caller's new notifications; send Last-Event-ID to resume without loss.",
   description:
     "Each event has the notification's sequence number as `id` and a shtp.v1.Notification as `data` (ProtoJSON, or base64 " +
-    "protobuf with `encoding=protobuf`). Comment lines are heartbeats. Works across server processes (PostgreSQL LISTEN/NOTIFY).",
+    "protobuf with `encoding=protobuf`). Comment lines are heartbeats. Works across server processes (PostgreSQL LISTEN/NOTIFY). " +
+    "A browser authenticates with `ticket` (from `POST /notifications/stream-tickets`) instead of the header, and resumes " +
+    "with `lastEventId` in the query, since a new EventSource cannot set Last-Event-ID.",
   access: "signedIn",
+  queryCredential: streamTicketCredential,
   query: NotificationStreamQuerySchema,
   headers: NotificationStreamHeadersSchema,
   events: Notification,
   transactional: false,
-  handler: async ({ actor, headers, services }): Promise<EventStream<Notification>> => {
-    const subscription = await services.notificationHub.subscribe(actor.id, headers["last-event-id"]);
+  handler: async ({ actor, query, headers, services }): Promise<EventStream<Notification>> => {
+    const resumeAfter = headers["last-event-id"] ?? query.lastEventId;
+    const subscription = await services.notificationHub.subscribe(actor.id, resumeAfter);
     return {
       close: () => subscription.close(),
       async *[Symbol.asyncIterator]() {
@@ -191,6 +215,7 @@ export const notificationRoutes = [
   countUnreadNotifications,
   markNotificationsRead,
   sendMessage,
+  createStreamTicket,
   streamNotifications,
   listActiveBanners,
   listAllBanners,

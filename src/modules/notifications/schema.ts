@@ -11,18 +11,26 @@ import { each, required, requestBody } from "../../validation/rules.js";
 
 export const NotificationListQuerySchema = z.strictObject({ ...pageQuery, unread: queryFlag() });
 
+/** The id of an event the stream sent (a notification's sequence number), to resume after it. */
+const lastEventId = z
+  .string()
+  .regex(/^\d{1,19}$/, "Must be an event id this stream sent.")
+  .optional();
+
 export const NotificationStreamQuerySchema = z.strictObject({
   /** `protobuf` sends each event's data as base64 of a serialized shtp.v1.Notification. */
   encoding: z.enum(["json", "protobuf"]).default("json"),
+  /**
+   * `Last-Event-ID` for a client that opens a new EventSource (which cannot set the header) to resume;
+   * the header wins when both are sent, as it is what the browser's own reconnect sends.
+   */
+  lastEventId: lastEventId.describe(
+    "The id of the last event received, to resume after it, as the Last-Event-ID header does; the header wins.",
+  ),
 });
 
 /** `Last-Event-ID`: the sequence number of the last event the client received, to resume after it. */
-export const NotificationStreamHeadersSchema = z.object({
-  "last-event-id": z
-    .string()
-    .regex(/^\d{1,19}$/, "Must be an event id this stream sent.")
-    .optional(),
-});
+export const NotificationStreamHeadersSchema = z.object({ "last-event-id": lastEventId });
 
 export const NotificationMarkReadBody = requestBody(
   MarkReadRequest,

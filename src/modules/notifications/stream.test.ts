@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs/promises";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,115 +10,12 @@ import { inTransaction } from "../../db/db.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildUser, tokenFor } from "../../testing/factories.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
+import { openStream, waitFor, type OpenStream, type SseEvent } from "../../testing/sse.js";
 import type { User } from "../users/user.model.js";
 import { sendMessage } from "./service.js";
 
 const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** One Server-Sent Event as parsed off the wire. */
-interface SseEvent {
-  id: string | undefined;
-  event: string | undefined;
-  data: string;
-}
-
-/** An open event stream, read incrementally. */
-interface OpenStream {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  /** The whole body, for a non-stream answer (an error); only after `ended`. */
-  body: () => string;
-  ended: Promise<void>;
-  /** The next event, or a rejection after `timeoutMs`. */
-  next(timeoutMs?: number): Promise<SseEvent>;
-  /** Events received and not yet taken by `next`. */
-  pending(): SseEvent[];
-  close(): void;
-}
-
-/**
- * Opens GET `<base>/api/v1/notifications/stream` on a connection of its own and parses `id:`,
- * `event:` and `data:` lines as they arrive; comment lines (heartbeats) are skipped.
- */
-function openStream(
-  base: string,
-  options: { token?: string; encoding?: "protobuf"; lastEventId?: string } = {},
-): Promise<OpenStream> {
-  const headers: Record<string, string> = { accept: "text/event-stream" };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.lastEventId) headers["last-event-id"] = options.lastEventId;
-  const url = `${base}/api/v1/notifications/stream${options.encoding ? `?encoding=${options.encoding}` : ""}`;
-  return new Promise((resolve, reject) => {
-    const request = http.get(url, { headers, agent: false }, (response) => {
-      const queue: SseEvent[] = [];
-      const waiters: ((event: SseEvent) => void)[] = [];
-      let buffer = "";
-      let raw = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => {
-        raw += chunk;
-        buffer += chunk;
-        let end: number;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event: SseEvent = { id: undefined, event: undefined, data: "" };
-          let hasData = false;
-          for (const line of block.split("\n")) {
-            if (line.startsWith(":")) continue;
-            const colon = line.indexOf(":");
-            const field = colon < 0 ? line : line.slice(0, colon);
-            const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-            if (field === "id") event.id = value;
-            else if (field === "event") event.event = value;
-            else if (field === "data") {
-              event.data = hasData ? `${event.data}\n${value}` : value;
-              hasData = true;
-            }
-          }
-          if (!hasData) continue;
-          const waiter = waiters.shift();
-          if (waiter) waiter(event);
-          else queue.push(event);
-        }
-      });
-      const ended = new Promise<void>((done) => {
-        response.on("end", () => done());
-        response.on("close", () => done());
-        response.on("error", () => done());
-      });
-      resolve({
-        status: response.statusCode ?? 0,
-        headers: response.headers,
-        body: () => raw,
-        ended,
-        pending: () => [...queue],
-        next(timeoutMs = 1000) {
-          const queued = queue.shift();
-          if (queued) return Promise.resolve(queued);
-          return new Promise((resolveEvent, rejectEvent) => {
-            const waiter = (event: SseEvent) => {
-              clearTimeout(timer);
-              resolveEvent(event);
-            };
-            const timer = setTimeout(() => {
-              const index = waiters.indexOf(waiter);
-              if (index >= 0) waiters.splice(index, 1);
-              rejectEvent(new Error(`no event within ${timeoutMs} ms`));
-            }, timeoutMs);
-            waiters.push(waiter);
-          });
-        },
-        close: () => {
-          request.destroy();
-          response.destroy();
-        },
-      });
-    });
-    request.on("error", reject);
-  });
-}
 
 const decodeJson = (event: SseEvent) => Notification.fromJSON(JSON.parse(event.data));
 const textOf = (notification: Notification) =>
@@ -129,14 +25,6 @@ const textOf = (notification: Notification) =>
 async function notify(userId: string, text: string): Promise<void> {
   const { sequelize } = testDatabase().database;
   await inTransaction({ sequelize }, (db) => sendMessage(db, { kind: "user", userId }, { text, severity: "warning" }));
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(10);
-  }
 }
 
 async function databaseConnections(): Promise<number> {
@@ -195,7 +83,7 @@ describe("notification stream (SSE)", function () {
   });
 
   it("sends base64 protobuf with encoding=protobuf", async () => {
-    const stream = await open(server.url, { token: alice.token, encoding: "protobuf" });
+    const stream = await open(server.url, { token: alice.token, query: { encoding: "protobuf" } });
     assert.equal(stream.status, 200);
     await waitFor(() => server.services.notificationHub.streamCount === 1);
     await notify(alice.user.id, "in protobuf");
