@@ -101,7 +101,12 @@ export async function startServer(config: Config, logger: Logger, routes?: reado
       const connectionsClosed = drain.drain();
       // Event streams never end by themselves: the hub ends them (each with a reconnect hint), so their
       // responses finish like any other. A purge or sweep in progress finishes before the pool closes.
-      const ownWork = Promise.all([services.notificationHub.stop(), ...jobs.map((job) => job.stop())]);
+      // The leases go first, as one statement: the streams' own releases then touch no database.
+      const ownWork = Promise.all([
+        services.leases.stop(),
+        services.notificationHub.stop(),
+        ...jobs.map((job) => job.stop()),
+      ]);
       const drained = await within(
         Promise.all([connectionsClosed, ownWork]).then(() => true),
         shutdownTimeoutMs,

@@ -1,6 +1,7 @@
 import type { Sequelize } from "sequelize";
 import { LoginThrottle } from "./auth/login-throttle.js";
 import type { Config } from "./config/index.js";
+import { LeaseRegistry, leaseLimitsOf } from "./limits/leases.js";
 import type { Logger } from "./logging/logger.js";
 import { NotificationHub } from "./modules/notifications/hub.js";
 import type { TransactionDb } from "./db/db.js";
@@ -13,6 +14,8 @@ export interface Services {
   logger: Logger;
   sequelize: Sequelize;
   loginThrottle: LoginThrottle;
+  /** What each user holds open (streams, uploads), limited per user across processes and per process. */
+  leases: LeaseRegistry;
   /** Live notification streams of this process (one LISTEN connection, opened on first use). */
   notificationHub: NotificationHub;
   /** Where user files are stored. */
@@ -26,10 +29,12 @@ export interface Services {
  * @param deps - configuration, logger and database
  */
 export function createServices(deps: { config: Config; logger: Logger; sequelize: Sequelize }): Services {
+  const leases = new LeaseRegistry({ sequelize: deps.sequelize }, deps.logger, leaseLimitsOf(deps.config.limits));
   const services: Services = {
     ...deps,
     loginThrottle: new LoginThrottle(deps.sequelize, deps.config.loginThrottle),
-    notificationHub: new NotificationHub(deps.sequelize, deps.logger),
+    leases,
+    notificationHub: new NotificationHub(deps.sequelize, deps.logger, leases),
     files: new LocalFileStore(deps.config.storage.root),
     onUserDeleted: async (db, userId) => {
       for (const module of modules) await module.onUserDeleted?.(db, userId, services);
