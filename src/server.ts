@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config/index.js";
 import { openDatabase } from "./db/database.js";
+import { limitConnectionsPerAddress } from "./http/address-limit.js";
 import { ConnectionDrain } from "./http/drain.js";
 import type { Route } from "./http/route.js";
 import { within } from "./lifecycle/within.js";
@@ -50,6 +51,10 @@ export async function startServer(config: Config, logger: Logger, routes?: reado
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
   server.keepAliveTimeout = config.http.keepAliveTimeoutMs;
+  // Behind a trusted proxy every socket is the proxy's: the app counts requests per forwarded address instead.
+  if (!config.http.trustProxy && config.limits.connectionsPerAddress > 0) {
+    limitConnectionsPerAddress(server, config.limits.connectionsPerAddress, logger);
+  }
   const drain = new ConnectionDrain(server);
   let shuttingDown = false;
   try {
