@@ -5,6 +5,7 @@ import type { Sequelize } from "sequelize";
 import type { Config } from "./config/index.js";
 import { serverVersion } from "./config/version.js";
 import { accessLog } from "./http/access-log.js";
+import { limitRequestsPerAddress } from "./http/address-limit.js";
 import type { AppState } from "./http/context.js";
 import { cors } from "./http/cors.js";
 import { buildDocsRouter } from "./http/docs.js";
@@ -70,6 +71,11 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
   // Above the error boundary, so errors carry its headers too; preflights end here, before any route.
   app.use(cors(deps.config.cors));
   app.use(errorBoundary(deps.logger));
+  // Without a proxy the server counts connections per address as it accepts them (src/server.ts).
+  const { connectionsPerAddress } = deps.config.limits;
+  if (deps.config.http.trustProxy && connectionsPerAddress > 0) {
+    app.use(limitRequestsPerAddress(connectionsPerAddress, deps.logger));
+  }
   app.use(health.routes());
   app.use(docs.routes());
   for (const folder of publicFolders) app.use(buildPublicFilesRouter(services.files, folder).routes());

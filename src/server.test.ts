@@ -19,6 +19,7 @@ import {
   pollUntilOk,
   postmasterPid,
   runTs as run,
+  spawnProcess,
   type Exit,
 } from "./testing/processes.js";
 
@@ -45,6 +46,13 @@ describe("server process", function () {
 
     const listening = logLines(server).find((line) => line.msg === "listening");
     assert.equal(listening?.embeddedDatabase, true);
+    // Development, but the output is a pipe, not a terminal: JSON lines only, and no banner.
+    const written = server.stdout().split("\n").filter(Boolean);
+    assert.ok(
+      written.every((line) => line.startsWith("{")),
+      `not JSON: ${written.find((line) => !line.startsWith("{"))}`,
+    );
+    assert.ok(!server.stdout().includes("is ready"), "no banner");
     const ready = await rawRequest(`${url}/readyz`);
     assert.deepEqual(JSON.parse(ready.body.toString("utf8")), { status: "ready" });
     const health = await rawRequest(`${url}/healthz`);
@@ -96,6 +104,71 @@ describe("server process", function () {
     assert.deepEqual(exit, { code: 0, signal: null }, server.stderr());
     const pid = await postmasterPid(storageDir);
     assert.ok(pid === undefined || !isAlive(pid), `PostgreSQL ${pid} is still running`);
+  });
+
+  it("on a terminal in development writes readable lines with the request id, and the banner after boot", async () => {
+    const scratch = await createScratchDatabase();
+    try {
+      const storageDir = await makeStorageDir();
+      const command = [process.execPath, "--import", "tsx", "src/server.ts"].join(" ");
+      // util-linux `script` runs the server on a pseudo-terminal, as a developer's shell would.
+      const server = spawnProcess(
+        "script",
+        ["-qefc", command, "/dev/null"],
+        childEnv({
+          STORAGE_DIR: storageDir,
+          DATABASE_URL: scratch.url,
+          NODE_ENV: "development",
+          INITIAL_ADMIN_EMAIL: "head@school.test",
+          INITIAL_ADMIN_PASSWORD: "head-teacher-pass",
+          NO_COLOR: "1",
+        }),
+      );
+      // Line ends as a person reads them (a terminal writes \r\n); NO_COLOR keeps colour codes out.
+      const screen = () => server.stdout().replace(/\r/g, "");
+      const deadline = Date.now() + 90_000;
+      while (!screen().includes("Ctrl-C")) {
+        assert.ok(isRunning(server) && Date.now() < deadline, `no banner:\n${screen()}\n${server.stderr()}`);
+        await sleep(50);
+      }
+      const url = /^ {2}Docs {6}(http:\/\/127\.0\.0\.1:\d+)\/api\/docs$/m.exec(screen())?.[1];
+      assert.ok(url, screen());
+      const requestId = "pty-test-request-0001";
+      assert.equal((await rawRequest(`${url}/api/v1/version`, { headers: { "x-request-id": requestId } })).status, 200);
+      while (!screen().includes(requestId)) {
+        assert.ok(Date.now() < deadline, `the request was not logged:\n${screen()}`);
+        await sleep(50);
+      }
+
+      const lines = screen().split("\n");
+      assert.ok(
+        lines.every((line) => !line.startsWith("{")),
+        `a JSON line: ${lines.find((line) => line.startsWith("{"))}`,
+      );
+      assert.ok(lines.some((line) => /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening /.test(line)));
+      const requestLine = lines.find((line) => line.includes(requestId));
+      assert.match(
+        requestLine ?? "",
+        /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: request .*"path":"\/api\/v1\/version","status":200/,
+      );
+      assert.match(screen(), new RegExp(`^ {2}API {7}${url}/api/v1$`, "m"));
+      const database = new URL(scratch.url);
+      assert.match(screen(), /^ {2}Database {2}postgres:\/\/\S+$/m);
+      if (database.password) assert.ok(!screen().includes(`:${database.password}@`), "the password is not shown");
+      assert.ok(screen().includes(`@${database.host}${database.pathname}`), "the database's host and name are shown");
+      assert.match(screen(), /^ {2}Judge {5}not running \(no worker yet\)$/m);
+      assert.match(screen(), /^ {2}Sign in {3}as head@school\.test, created just now with INITIAL_ADMIN_PASSWORD$/m);
+      const bannerAt = lines.findIndex((line) => line.includes("is ready (development)"));
+      const listeningAt = lines.findIndex((line) => line.includes("INFO: listening"));
+      assert.ok(bannerAt > listeningAt, "the banner comes once the server listens");
+
+      server.child.kill("SIGTERM");
+      const exit = await exitWithin(server, 15_000);
+      assert.equal(exit.code, 0, screen());
+    } finally {
+      await cleanUp();
+      await scratch.drop();
+    }
   });
 
   it("exits 78 naming PORT when PORT is not a number", async () => {

@@ -3,16 +3,19 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config/index.js";
+import { serverVersion } from "./config/version.js";
 import { openDatabase } from "./db/database.js";
+import { limitConnectionsPerAddress } from "./http/address-limit.js";
 import { ConnectionDrain } from "./http/drain.js";
 import type { Route } from "./http/route.js";
 import { within } from "./lifecycle/within.js";
-import { createLogger, type Logger } from "./logging/logger.js";
+import { formatBanner, type BootFacts, type SignInHint } from "./logging/banner.js";
+import { createProcessLogger, logFormatFor, type Logger } from "./logging/logger.js";
 import { startRetentionJob } from "./modules/notifications/retention.js";
 import { startSweepJob } from "./storage/sweep.js";
 import { initModels, storedFolders } from "./modules/index.js";
 import { seedAssignmentsDemo } from "./modules/tasks/demo.js";
-import { bootstrapUsers } from "./modules/users/bootstrap.js";
+import { bootstrapUsers, demoAccountsIn, type BootstrapOutcome } from "./modules/users/bootstrap.js";
 import { createServices } from "./services.js";
 
 /** A started server: its address and how to stop it. */
@@ -20,6 +23,13 @@ export interface RunningServer {
   url: string;
   server: http.Server;
   database: Awaited<ReturnType<typeof openDatabase>>;
+  /** What the first boot did to an empty database (demo accounts, the initial admin, or nothing). */
+  bootstrap: BootstrapOutcome;
+  /**
+   * The judge's state in a few words, for the boot banner. No judge runs inside the API process yet; the
+   * worker that comes with src/judge/ sets it ("1 slot", "unavailable: <reason>").
+   */
+  judge: string;
   /**
    * Drains and stops: readiness fails at once; after SHUTDOWN_DELAY_MS the listener closes, requests in
    * flight finish (bounded by SHUTDOWN_TIMEOUT_MS), streams end, background work finishes, the pool and
@@ -39,10 +49,11 @@ const MIN_POOL_CLOSE_MS = 1000;
  */
 export async function startServer(config: Config, logger: Logger, routes?: readonly Route[]): Promise<RunningServer> {
   const database = await openDatabase(config, logger, initModels);
+  let bootstrap: BootstrapOutcome;
   try {
     const db = { sequelize: database.sequelize };
-    const outcome = await bootstrapUsers(db, config, logger, { embedded: Boolean(database.embedded) });
-    if (outcome === "demo-data") await seedAssignmentsDemo(db, config.assignments.schoolTimeZone, logger);
+    bootstrap = await bootstrapUsers(db, config, logger, { embedded: Boolean(database.embedded) });
+    if (bootstrap === "demo-data") await seedAssignmentsDemo(db, config.assignments.schoolTimeZone, logger);
   } catch (error) {
     await database.close();
     throw error;
@@ -53,6 +64,10 @@ export async function startServer(config: Config, logger: Logger, routes?: reado
   server.requestTimeout = 60_000;
   server.headersTimeout = 20_000;
   server.keepAliveTimeout = config.http.keepAliveTimeoutMs;
+  // Behind a trusted proxy every socket is the proxy's: the app counts requests per forwarded address instead.
+  if (!config.http.trustProxy && config.limits.connectionsPerAddress > 0) {
+    limitConnectionsPerAddress(server, config.limits.connectionsPerAddress, logger);
+  }
   const drain = new ConnectionDrain(server);
   let shuttingDown = false;
   try {
@@ -104,7 +119,12 @@ export async function startServer(config: Config, logger: Logger, routes?: reado
       const connectionsClosed = drain.drain();
       // Event streams never end by themselves: the hub ends them (each with a reconnect hint), so their
       // responses finish like any other. A purge or sweep in progress finishes before the pool closes.
-      const ownWork = Promise.all([services.notificationHub.stop(), ...jobs.map((job) => job.stop())]);
+      // The leases go first, as one statement: the streams' own releases then touch no database.
+      const ownWork = Promise.all([
+        services.leases.stop(),
+        services.notificationHub.stop(),
+        ...jobs.map((job) => job.stop()),
+      ]);
       const drained = await within(
         Promise.all([connectionsClosed, ownWork]).then(() => true),
         shutdownTimeoutMs,
@@ -119,7 +139,7 @@ export async function startServer(config: Config, logger: Logger, routes?: reado
       if (!poolClosed) logger.warn("the database did not answer the pool's goodbye; its connections were left");
       logger.info("stopped");
     })());
-  return { url, server, database, shutdown };
+  return { url, server, database, bootstrap, judge: "not running (no worker yet)", shutdown };
 }
 
 /**
@@ -138,7 +158,10 @@ export async function runServerProcess(routes?: readonly Route[]): Promise<void>
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
+  const { logger, format } = await createProcessLogger(
+    config.logLevel,
+    logFormatFor(config.env, process.stdout.isTTY === true),
+  );
   const running = await startServer(config, logger, routes).catch((error: unknown) => {
     logger.fatal({ err: error }, "boot failed");
     // What only the environment can fix (no DATABASE_URL without the embedded PostgreSQL, a pending
@@ -146,6 +169,8 @@ export async function runServerProcess(routes?: readonly Route[]): Promise<void>
     if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
     process.exit(error instanceof ConfigError ? 78 : 1);
   });
+  // A person at a terminal gets the banner; a log collector has the "listening" line.
+  if (format === "pretty") process.stdout.write(formatBanner(await bootFacts(config, running)));
   let signalled = false;
   const stop = (signal: NodeJS.Signals) => {
     // A second signal is common and no reason to cut the drain short: a terminal's Ctrl-C reaches both
@@ -167,6 +192,31 @@ export async function runServerProcess(routes?: readonly Route[]): Promise<void>
     process.removeAllListeners(signal);
     process.on(signal, stop);
   }
+}
+
+/** What the banner tells: the running server's facts, and who can sign in. */
+async function bootFacts(config: Config, running: RunningServer): Promise<BootFacts> {
+  const { database } = running;
+  return {
+    version: serverVersion,
+    env: config.env,
+    url: running.url,
+    database: database.embedded
+      ? { embedded: true, dataDir: config.storage.embeddedDatabaseDir }
+      : { embedded: false, url: database.url },
+    signIn: await signInHint(config, running),
+    judge: running.judge,
+  };
+}
+
+async function signInHint(config: Config, running: RunningServer): Promise<SignInHint> {
+  if (running.bootstrap === "initial-admin" && config.initialAdmin) {
+    return { kind: "initial-admin", email: config.initialAdmin.email };
+  }
+  if (running.bootstrap === "nothing-configured") return { kind: "no-users" };
+  const accounts = await demoAccountsIn({ sequelize: running.database.sequelize });
+  if (accounts.length === 0) return { kind: "existing-users" };
+  return { kind: "demo", createdNow: running.bootstrap === "demo-data", accounts };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await runServerProcess();

@@ -1,6 +1,7 @@
 import type { Sequelize } from "sequelize";
 import { LoginThrottle } from "./auth/login-throttle.js";
 import type { Config } from "./config/index.js";
+import { LeaseRegistry, leaseLimitsOf } from "./limits/leases.js";
 import type { Logger } from "./logging/logger.js";
 import { NotificationHub } from "./modules/notifications/hub.js";
 import type { TransactionDb } from "./db/db.js";
@@ -17,6 +18,8 @@ export interface Services {
   loginThrottle: LoginThrottle;
   /** Per-user submission limits, counted in the database for every process. */
   submissionThrottle: SubmissionThrottle;
+  /** What each user holds open (streams, uploads), limited per user across processes and per process. */
+  leases: LeaseRegistry;
   /** Live notification streams of this process (one LISTEN connection, opened on first use). */
   notificationHub: NotificationHub;
   /** Where user files are stored: local folders or a bucket (STORAGE_DRIVER). */
@@ -30,11 +33,13 @@ export interface Services {
  * @param deps - configuration, logger and database
  */
 export function createServices(deps: { config: Config; logger: Logger; sequelize: Sequelize }): Services {
+  const leases = new LeaseRegistry({ sequelize: deps.sequelize }, deps.logger, leaseLimitsOf(deps.config.limits));
   const services: Services = {
     ...deps,
     loginThrottle: new LoginThrottle(deps.sequelize, deps.config.loginThrottle),
     submissionThrottle: new SubmissionThrottle(deps.sequelize, deps.config.assignments.submissionLimits),
-    notificationHub: new NotificationHub(deps.sequelize, deps.logger),
+    leases,
+    notificationHub: new NotificationHub(deps.sequelize, deps.logger, leases),
     files: createFileStore(deps.config.storage),
     onUserDeleted: async (db, userId) => {
       for (const module of modules) await module.onUserDeleted?.(db, userId, services);

@@ -616,7 +616,7 @@ export function createApi(options: ClientOptions) {
      * Multipart field `file`: UTF-8 CSV (RFC 4180) with the header firstName,lastName,email,role,password,learningClass,groupName. Groups are named and must exist; nicknames are made from the emails. Any bad line answers 422 with one field violation per problem, named `lines.<line number>.<column>`, and nothing is created.
      *
      * `POST /api/v1/users/import` · teacher, admin · 200 `shtp.v1.ImportUsersResponse`; multipart: the file in `file`
-     * @throws ApiError invalid_argument, unauthenticated, token_expired, permission_denied, not_acceptable, payload_too_large, unsupported_media_type, failed_precondition, internal, unavailable
+     * @throws ApiError invalid_argument, unauthenticated, token_expired, permission_denied, not_acceptable, payload_too_large, unsupported_media_type, failed_precondition, rate_limited, internal, unavailable
      */
     importUsers: (
       input: {
@@ -671,7 +671,7 @@ export function createApi(options: ClientOptions) {
      * The answer's `avatarUrl` is `/storage/avatars/<random name>`, served by the API itself whatever the storage (local folders or a bucket), never a redirect to a signed bucket URL: it never expires, is public and cacheable as immutable, and a new upload gets a new URL (the old one then answers 404).
      *
      * `PUT /api/v1/users/me/avatar` · any signed-in user · 200 `shtp.v1.User`; multipart: the file in `avatar`
-     * @throws ApiError invalid_argument, unauthenticated, token_expired, not_acceptable, payload_too_large, unsupported_media_type, internal, unavailable
+     * @throws ApiError invalid_argument, unauthenticated, token_expired, not_acceptable, payload_too_large, unsupported_media_type, rate_limited, internal, unavailable
      */
     replaceMyAvatar: (
       input: { file: Blob; fileName?: string } | { form: FormData },
@@ -855,7 +855,7 @@ export function createApi(options: ClientOptions) {
      * Each event has the notification's sequence number as `id` and a shtp.v1.Notification as `data` (ProtoJSON, or base64 protobuf with `encoding=protobuf`). Comment lines are heartbeats. Works across server processes (PostgreSQL LISTEN/NOTIFY). A browser authenticates with `ticket` (from `POST /notifications/stream-tickets`) instead of the header, and resumes with `lastEventId` in the query, since a new EventSource cannot set Last-Event-ID.
      *
      * `GET /api/v1/notifications/stream` · any signed-in user · Server-Sent Events of `shtp.v1.Notification`
-     * @throws ApiError invalid_argument, unauthenticated, token_expired, not_acceptable, internal, unavailable
+     * @throws ApiError invalid_argument, unauthenticated, token_expired, not_acceptable, rate_limited, internal, unavailable
      */
     streamNotifications: (
       input: {
@@ -929,7 +929,7 @@ export function createApi(options: ClientOptions) {
      * The `achievement` part is a shtp.v1.AchievementSubmission, as JSON (Content-Type application/json, or a plain form field) or as protobuf bytes (a protobuf Content-Type on the part). The `proof` part is a PDF, PNG or JPEG, judged by its content, at most 10 MB; it is stored under a random name. Any failure leaves neither a row nor a file.
      *
      * `POST /api/v1/achievements` · any signed-in user · 201 `shtp.v1.Achievement`; multipart: the file in `proof`, the message in `achievement`
-     * @throws ApiError invalid_argument, unauthenticated, token_expired, not_acceptable, payload_too_large, unsupported_media_type, internal, unavailable
+     * @throws ApiError invalid_argument, unauthenticated, token_expired, not_acceptable, payload_too_large, unsupported_media_type, rate_limited, internal, unavailable
      */
     submitAchievement: (
       input: { file: Blob; fileName?: string; body: achievementsPb.AchievementSubmission } | { form: FormData },

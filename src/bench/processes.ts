@@ -89,6 +89,8 @@ export async function startAppServer(options: {
       ACCESS_TOKEN_TTL_SECONDS: "86400",
       // The seed spans ~4 months; a long window keeps the retention job from deleting rows mid-run.
       NOTIFICATION_RETENTION_DAYS: "3650",
+      // The upload burst sends its 20 proofs as one user, who may otherwise have only 3 in flight.
+      MAX_UPLOADS_PER_USER: "20",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

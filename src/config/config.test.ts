@@ -348,4 +348,38 @@ describe("loadConfig (src/config/index.ts)", () => {
     assert.deepEqual(namedVariables(error), ["CORS_ORIGINS", "CORS_ALLOW_CREDENTIALS"]);
     assert.match(error.message, /cannot be combined with credentials/);
   });
+
+  it("gives the limits on what one user, address and process hold, and parses them; 0 turns only the address limit off", () => {
+    assert.deepEqual(loadConfig({}).limits, {
+      streamsPerUser: 5,
+      streamsPerProcess: 1000,
+      uploadsPerUser: 3,
+      uploadsPerProcess: 32,
+      connectionsPerAddress: 256,
+    });
+    assert.deepEqual(
+      loadConfig({
+        MAX_STREAMS_PER_USER: "2",
+        MAX_STREAMS_PER_PROCESS: "50",
+        MAX_UPLOADS_PER_USER: "1",
+        MAX_UPLOADS_PER_PROCESS: "4",
+        MAX_CONNECTIONS_PER_ADDRESS: "0",
+      }).limits,
+      { streamsPerUser: 2, streamsPerProcess: 50, uploadsPerUser: 1, uploadsPerProcess: 4, connectionsPerAddress: 0 },
+    );
+    const refused = refusal({
+      MAX_STREAMS_PER_USER: "0",
+      MAX_STREAMS_PER_PROCESS: "0",
+      MAX_UPLOADS_PER_USER: "0",
+      MAX_UPLOADS_PER_PROCESS: "many",
+      MAX_CONNECTIONS_PER_ADDRESS: "-1",
+    });
+    assert.deepEqual(namedVariables(refused).sort(), [
+      "MAX_CONNECTIONS_PER_ADDRESS",
+      "MAX_STREAMS_PER_PROCESS",
+      "MAX_STREAMS_PER_USER",
+      "MAX_UPLOADS_PER_PROCESS",
+      "MAX_UPLOADS_PER_USER",
+    ]);
+  });
 });

@@ -184,6 +184,19 @@ const environmentSchema = z.object({
   CORS_ORIGINS: corsOrigins,
   /** Answer `Access-Control-Allow-Credentials: true` to allowed origins; never together with `*`. */
   CORS_ALLOW_CREDENTIALS: flag(false),
+  /** Notification streams one user may hold across all processes; a new one beyond closes their oldest. */
+  MAX_STREAMS_PER_USER: integer(5, 1, 1000),
+  /** Notification streams one process holds at most; past it, a new one is refused with 429. */
+  MAX_STREAMS_PER_PROCESS: integer(1000, 1, 100_000),
+  /** Uploads one user may have in flight across all processes; past it, 429. */
+  MAX_UPLOADS_PER_USER: integer(3, 1, 1000),
+  /** Uploads one process receives at once; past it, 429. */
+  MAX_UPLOADS_PER_PROCESS: integer(32, 1, 10_000),
+  /**
+   * Open connections from one client address to one process (0 for no limit). Behind a trusted proxy the
+   * sockets are the proxy's, so there it bounds the requests in flight of one forwarded address instead.
+   */
+  MAX_CONNECTIONS_PER_ADDRESS: integer(256, 0, 100_000),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -257,6 +270,15 @@ export interface Config {
     schoolTimeZone: string;
     /** Per user, shared by every server process: `perWindow` within `windowSeconds`, and `perDay`. */
     submissionLimits: { perWindow: number; windowSeconds: number; perDay: number };
+  };
+  /** What one user, one client address and one process may hold at once (OWASP API4). */
+  limits: {
+    streamsPerUser: number;
+    streamsPerProcess: number;
+    uploadsPerUser: number;
+    uploadsPerProcess: number;
+    /** 0: no limit. */
+    connectionsPerAddress: number;
   };
   /** The first admin to create on an empty database, if configured. */
   initialAdmin: { email: string; password: string } | undefined;
@@ -394,6 +416,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         windowSeconds: env.SUBMISSION_WINDOW_SECONDS,
         perDay: env.SUBMISSIONS_PER_DAY,
       },
+    },
+    limits: {
+      streamsPerUser: env.MAX_STREAMS_PER_USER,
+      streamsPerProcess: env.MAX_STREAMS_PER_PROCESS,
+      uploadsPerUser: env.MAX_UPLOADS_PER_USER,
+      uploadsPerProcess: env.MAX_UPLOADS_PER_PROCESS,
+      connectionsPerAddress: env.MAX_CONNECTIONS_PER_ADDRESS,
     },
     initialAdmin:
       env.INITIAL_ADMIN_EMAIL && env.INITIAL_ADMIN_PASSWORD

@@ -49,6 +49,8 @@ export function errorsOf(route: Route): ErrorCode[] {
   }
   if (route.access !== "public") ["unauthenticated", "token_expired"].forEach((code) => codes.add(code as ErrorCode));
   if (Array.isArray(route.access)) codes.add("permission_denied");
+  // Uploads in flight and event streams are limited per user and per process (src/limits/leases.ts).
+  if (route.upload || route.events) codes.add("rate_limited");
   for (const code of route.errors ?? []) codes.add(code);
   return errorCodes.filter((code) => codes.has(code));
 }

@@ -8,9 +8,28 @@ import type { RequestBody } from "../validation/rules.js";
 import type { MessageCodec } from "./messages.js";
 import type { UploadSpec } from "./uploads.js";
 
-/** What an events route's handler returns: messages with their event ids, until closed. */
+/**
+ * What an events route's handler returns: messages with their event ids, until closed. An iteration the
+ * server ends for a reason of its own throws a StreamEnded, whose reason and delay the client is told.
+ */
 export interface EventStream<Message> extends AsyncIterable<{ id: string; message: Message }> {
   close(): void;
+}
+
+/** Ends an event stream with a reason and a reconnect delay for the client (sent as a comment and `retry:`). */
+export class StreamEnded extends Error {
+  override name = "StreamEnded";
+
+  /**
+   * @param reason - one line for the client, why its stream ends
+   * @param retryMs - how long the client should wait before it reconnects
+   */
+  constructor(
+    readonly reason: string,
+    readonly retryMs: number,
+  ) {
+    super(reason);
+  }
 }
 
 export type HttpMethod = "get" | "post" | "put" | "patch" | "delete";

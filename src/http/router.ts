@@ -2,6 +2,7 @@ import Router from "@koa/router";
 import type { z } from "zod";
 import { authenticate } from "../auth/authenticate.js";
 import type { Actor } from "../auth/roles.js";
+import type { Logger } from "../logging/logger.js";
 import type { Services } from "../services.js";
 import { AppError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedError } from "../errors/index.js";
 import { inTransaction } from "../db/db.js";
@@ -15,7 +16,7 @@ import { PassThrough } from "node:stream";
 import type { MessageCodec } from "./messages.js";
 import { bodyToProtoJson, contentTypeOf, encodeMessage, readBody } from "./messages.js";
 import { readForm } from "./oauth2.js";
-import { isTransactional, type EventStream, type Route, type RouteRequest } from "./route.js";
+import { isTransactional, StreamEnded, type EventStream, type Route, type RouteRequest } from "./route.js";
 import { receiveUpload, type MessagePart } from "./uploads.js";
 
 export const API_PREFIX = "/api/v1";
@@ -64,13 +65,16 @@ function routeMiddleware(route: Route, services: Services): AppMiddleware {
     const params = parseWith(route.params, ctx.params);
     const query = parseWith(route.query, queryOf(ctx, route));
     const headers = parseWith(route.headers, ctx.headers);
-    const upload =
-      multipart && route.upload
-        ? await receiveUpload(ctx, route.upload, services.config.storage.uploadsTmpDir)
-        : undefined;
+    // Counted before a byte of the body is read: a refused upload leaves nothing behind.
+    const uploadLease = multipart ? await services.leases.acquire("upload", actor?.id, "refuse") : undefined;
 
+    let upload: Awaited<ReturnType<typeof receiveUpload>> | undefined;
     let result: unknown;
     try {
+      upload =
+        multipart && route.upload
+          ? await receiveUpload(ctx, route.upload, services.config.storage.uploadsTmpDir)
+          : undefined;
       const body = message
         ? upload
           ? decodeMessagePart(message.parse, message.spec, upload.message, route.upload?.messagePart)
@@ -87,6 +91,7 @@ function routeMiddleware(route: Route, services: Services): AppMiddleware {
     } finally {
       // Whatever the handler did not move into storage goes, on success and on failure alike.
       await upload?.cleanup();
+      await uploadLease?.release();
     }
 
     if (route.events) {
@@ -96,6 +101,7 @@ function routeMiddleware(route: Route, services: Services): AppMiddleware {
         route.events,
         query,
         services.config.notifications.heartbeatSeconds,
+        services.logger,
       );
       return;
     }
@@ -273,7 +279,8 @@ const RECONNECT_AFTER_END_MS = { min: 1000, spread: 4000 };
  * the stream ends (shutdown), everything is released. A stream the server ends closes with a `retry:`
  * hint, so the client reconnects (to another instance, behind a load balancer) after a short random
  * delay, and with its connection: `Connection: close` is sent up front, so the end of a stream never
- * leaves an idle keep-alive socket that a reconnect could race the server's close on.
+ * leaves an idle keep-alive socket that a reconnect could race the server's close on. A stream ended
+ * with a StreamEnded (a user's oldest, closed for a newer one) tells its reason and its own delay.
  */
 function streamEvents(
   ctx: AppContext,
@@ -281,6 +288,7 @@ function streamEvents(
   codec: MessageCodec<unknown>,
   query: unknown,
   heartbeatSeconds: number,
+  logger: Logger,
 ): void {
   const protobuf = (query as { encoding?: string } | undefined)?.encoding === "protobuf";
   const body = new PassThrough();
@@ -296,30 +304,36 @@ function streamEvents(
   body.write("retry: 2000\n: connected\n\n");
   const heartbeat = setInterval(() => body.write(": heartbeat\n\n"), heartbeatSeconds * 1000);
   let ended = false;
-  const end = (byServer: boolean) => {
+  /** @param byServer - the server's reason and delay when it ends the stream; none when the client went away */
+  const end = (byServer: { reason: string; retryMs: number } | undefined) => {
     if (ended) return;
     ended = true;
     clearInterval(heartbeat);
     stream.close();
-    if (byServer) {
-      const delay = RECONNECT_AFTER_END_MS.min + Math.floor(Math.random() * RECONNECT_AFTER_END_MS.spread);
-      body.write(`retry: ${delay}\n: the server is closing this stream; reconnect\n\n`);
-    }
+    if (byServer) body.write(`retry: ${byServer.retryMs}\n: ${byServer.reason.replace(/[\r\n]+/g, " ")}\n\n`);
     body.end();
   };
-  ctx.req.once("close", () => end(false));
+  ctx.req.once("close", () => end(undefined));
   void (async () => {
-    try {
-      for await (const { id, message } of stream) {
-        const data = protobuf
-          ? Buffer.from(codec.encode(message).finish()).toString("base64")
-          : JSON.stringify(codec.toJSON(message));
-        body.write(`id: ${id}\nevent: ${codec.$type}\ndata: ${data}\n\n`);
-      }
-    } finally {
-      end(true);
+    for await (const { id, message } of stream) {
+      const data = protobuf
+        ? Buffer.from(codec.encode(message).finish()).toString("base64")
+        : JSON.stringify(codec.toJSON(message));
+      body.write(`id: ${id}\nevent: ${codec.$type}\ndata: ${data}\n\n`);
     }
-  })();
+  })().then(
+    () =>
+      end({
+        reason: "the server is closing this stream; reconnect",
+        retryMs: RECONNECT_AFTER_END_MS.min + Math.floor(Math.random() * RECONNECT_AFTER_END_MS.spread),
+      }),
+    (error: unknown) => {
+      if (error instanceof StreamEnded) return end(error);
+      // The response has begun; all that is left to do is to end it and say so in the log.
+      logger.error({ err: error, requestId: ctx.state.requestId }, "event stream failed");
+      end({ reason: "the stream failed; reconnect", retryMs: RECONNECT_AFTER_END_MS.min });
+    },
+  );
 }
 
 /**

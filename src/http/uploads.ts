@@ -86,6 +86,9 @@ export async function receiveUpload(
           ]
         : [{ name: spec.field, maxCount: 1 }],
     );
+    // A client that left while the request waited (authentication, the upload limit) closed the body before
+    // anyone listened; multer would wait for its end forever, holding the folder and the upload's place.
+    if (ctx.req.destroyed) throw InvalidArgumentError("The request body was cut short.");
     const fieldTypes = messagePart ? readFieldTypes(ctx, messagePart) : undefined;
     try {
       await receive(ctx, async () => undefined);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger } from "./logger.js";
+import { createLogger, createProcessLogger, logFormatFor } from "./logger.js";
 
 /** A pino destination that keeps each written line. */
 function memoryDestination(): { lines: string[]; write(line: string): void } {
@@ -114,5 +114,18 @@ describe("createLogger (src/logging/logger.ts)", () => {
     quiet.error("nothing");
     quiet.fatal("nothing");
     assert.deepEqual(silent.lines, []);
+  });
+
+  it("chooses pretty lines only in development on a terminal, JSON lines otherwise", () => {
+    assert.equal(logFormatFor("development", true), "pretty");
+    assert.equal(logFormatFor("development", false), "json");
+    assert.equal(logFormatFor("production", true), "json");
+    assert.equal(logFormatFor("production", false), "json");
+    assert.equal(logFormatFor("test", true), "json");
+  });
+
+  it("builds the process logger in the chosen format (pino-pretty is installed in development)", async () => {
+    assert.equal((await createProcessLogger("silent", "pretty")).format, "pretty");
+    assert.equal((await createProcessLogger("silent", "json")).format, "json");
   });
 });

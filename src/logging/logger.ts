@@ -31,10 +31,55 @@ const redactedPaths = [
  * @param destination - where to write the lines; tests pass a stream of their own
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  const options = {
-    level,
-    base: { service: "shtp-api" },
-    redact: { paths: redactedPaths, censor: "[redacted]" },
-  };
+  const options = loggerOptions(level);
   return destination ? pino(options, destination) : pino(options);
+}
+
+const loggerOptions = (level: string) => ({
+  level,
+  base: { service: "shtp-api" },
+  redact: { paths: redactedPaths, censor: "[redacted]" },
+});
+
+/** How the server process writes its log: lines for a person, or JSON lines for a collector. */
+export type LogFormat = "pretty" | "json";
+
+/**
+ * Pretty lines for a person at a terminal in development; JSON lines everywhere else (production, tests,
+ * and any output that is a file, a pipe or a log collector, which parse it).
+ * @param env - NODE_ENV
+ * @param stdoutIsTerminal - whether standard output is a terminal
+ */
+export function logFormatFor(env: string, stdoutIsTerminal: boolean): LogFormat {
+  return env === "development" && stdoutIsTerminal ? "pretty" : "json";
+}
+
+/**
+ * The server process's logger in the given format. Pretty output is pino-pretty, in this thread and
+ * synchronous, so its lines and the boot banner come out in order; it is a development dependency, so a
+ * production install without it falls back to JSON lines.
+ * @param level - the pino level
+ * @param format - what logFormatFor chose
+ * @returns the logger and the format it really writes
+ */
+export async function createProcessLogger(
+  level: string,
+  format: LogFormat,
+): Promise<{ logger: Logger; format: LogFormat }> {
+  if (format === "pretty") {
+    const pretty = await import("pino-pretty").then(
+      (module) => module.default,
+      () => undefined,
+    );
+    if (pretty) {
+      const stream = pretty({
+        sync: true,
+        singleLine: true,
+        translateTime: "SYS:HH:MM:ss.l",
+        ignore: "pid,hostname,service",
+      });
+      return { logger: pino(loggerOptions(level), stream), format };
+    }
+  }
+  return { logger: createLogger(level), format: "json" };
 }

@@ -50,7 +50,7 @@ export async function startTestServer(
     config,
     services,
     close: async () => {
-      await services.notificationHub.stop();
+      await Promise.all([services.leases.stop(), services.notificationHub.stop()]);
       await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());

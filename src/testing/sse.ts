@@ -5,8 +5,6 @@ import http from "node:http";
  * where an EventSource would, and exposes the answer's status and headers, which an EventSource hides.
  */
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** One Server-Sent Event as parsed off the wire. */
 export interface SseEvent {
   id: string | undefined;
@@ -113,16 +111,4 @@ export function openStream(
     });
     request.on("error", reject);
   });
-}
-
-/**
- * Polls `condition` every 10 ms until it holds.
- * @throws Error when it does not within `timeoutMs`
- */
-export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(10);
-  }
 }

@@ -1,6 +1,9 @@
 import pg from "pg";
 import type { Sequelize } from "sequelize";
 import type { Db } from "../../db/db.js";
+import { StreamEnded } from "../../http/route.js";
+import type { LeaseRegistry } from "../../limits/leases.js";
+import { listenForEvictions } from "../../limits/queries.js";
 import type { Logger } from "../../logging/logger.js";
 import {
   listenForInserts,
@@ -15,11 +18,18 @@ const MAX_BACKLOG = 500;
 /** Sequence numbers each subscriber remembers, to drop a row that two announcements both covered. */
 const SEEN_LIMIT = 2000;
 
+/**
+ * How long a stream closed for a newer one of its user waits before it reconnects: long, so a user with
+ * more tabs than the limit churns slowly, and nothing is lost meanwhile (Last-Event-ID replays it).
+ */
+const RECONNECT_AFTER_EVICTION_MS = { min: 30_000, spread: 30_000 };
+
 /** One open stream: rows for one user, in order, until closed. */
 export class Subscription implements AsyncIterable<NotificationRow> {
   private readonly queue: NotificationRow[] = [];
   private readonly seen = new Set<string>();
   private wake: (() => void) | undefined;
+  private endedBy: StreamEnded | undefined;
   closed = false;
 
   constructor(
@@ -38,10 +48,14 @@ export class Subscription implements AsyncIterable<NotificationRow> {
     this.wake?.();
   }
 
-  /** Ends the stream and frees its place in the hub. */
-  close(): void {
+  /**
+   * Ends the stream and frees its place in the hub.
+   * @param reason - why the server ends it, told to the client: its iteration then throws it
+   */
+  close(reason?: StreamEnded): void {
     if (this.closed) return;
     this.closed = true;
+    this.endedBy = reason;
     this.onClose(this);
     this.wake?.();
   }
@@ -56,6 +70,7 @@ export class Subscription implements AsyncIterable<NotificationRow> {
       await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
     }
+    if (this.endedBy) throw this.endedBy;
   }
 }
 
@@ -64,6 +79,10 @@ export class Subscription implements AsyncIterable<NotificationRow> {
  * process (not per client) hears the NOTIFY that the notifications table's statement trigger sends
  * at commit, with the range of sequence numbers written; one query over the pool then fetches that
  * range for the users streaming here, whichever process wrote the rows.
+ *
+ * Every stream holds a lease (src/limits/leases.ts): a user's streams are limited across processes, a
+ * new one beyond the limit closes the user's oldest wherever it is (the owning process hears of it on
+ * this same connection), and a process refuses streams past its own limit.
  */
 export class NotificationHub {
   private readonly subscribers = new Map<string, Set<Subscription>>();
@@ -77,6 +96,7 @@ export class NotificationHub {
   constructor(
     private readonly sequelize: Sequelize,
     private readonly logger: Logger,
+    private readonly leases: LeaseRegistry,
   ) {
     this.db = { sequelize };
   }
@@ -84,18 +104,31 @@ export class NotificationHub {
   /**
    * Opens a stream for a user. With `afterSeq` (the client's Last-Event-ID), rows written since are
    * sent first; the subscription is registered before that backlog is read, so nothing written in
-   * between is lost, and duplicates are dropped.
+   * between is lost, and duplicates are dropped. The user's oldest stream beyond their limit is closed,
+   * on whichever process it is, with a reconnect hint.
    * @param userId - the signed-in user
    * @param afterSeq - the last sequence number the client has, if it is resuming
+   * @throws AppError rate_limited when this process holds its limit of streams
    */
   async subscribe(userId: string, afterSeq: string | undefined): Promise<Subscription> {
+    // Listening first: from the moment the lease is recorded, another process may close it.
     await this.ensureListening();
-    const subscription = new Subscription(userId, (closed) => this.unsubscribe(closed));
+    const lease = await this.leases.acquire("stream", userId, "evict-oldest");
+    const subscription = new Subscription(userId, (closed) => {
+      this.unsubscribe(closed);
+      void lease.release();
+    });
     const set = this.subscribers.get(userId) ?? new Set<Subscription>();
     set.add(subscription);
     this.subscribers.set(userId, set);
+    lease.onRevoked(() => subscription.close(evicted(this.leases.limitsOf("stream").perUser)));
     if (afterSeq !== undefined) {
-      subscription.push(await notificationsAfter(this.db, userId, afterSeq, MAX_BACKLOG));
+      try {
+        subscription.push(await notificationsAfter(this.db, userId, afterSeq, MAX_BACKLOG));
+      } catch (error) {
+        subscription.close();
+        throw error;
+      }
     }
     return subscription;
   }
@@ -145,6 +178,7 @@ export class NotificationHub {
     });
     await client.connect();
     await listenForInserts(client, (range) => this.announce(range));
+    await listenForEvictions(client, this.leases.processId, (leaseId) => this.leases.revoke(leaseId));
     this.listener = client;
   }
 
@@ -166,3 +200,10 @@ export class NotificationHub {
     });
   }
 }
+
+/** The end of a stream closed because its user opened more than `limit`. */
+const evicted = (limit: number) =>
+  new StreamEnded(
+    `this account opened more than ${limit} notification streams, so its oldest one is closed; reconnect to resume`,
+    RECONNECT_AFTER_EVICTION_MS.min + Math.floor(Math.random() * RECONNECT_AFTER_EVICTION_MS.spread),
+  );

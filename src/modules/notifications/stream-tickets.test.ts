@@ -19,7 +19,8 @@ import { testDatabase } from "../../testing/database.js";
 import { buildUser, sessionFor } from "../../testing/factories.js";
 import { rawRequest } from "../../testing/http.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
-import { openStream, waitFor, type OpenStream, type SseEvent } from "../../testing/sse.js";
+import { openStream, type OpenStream, type SseEvent } from "../../testing/sse.js";
+import { waitFor } from "../../testing/wait.js";
 import { revokeSessions } from "../auth/service.js";
 import { sendMessage } from "./service.js";
 

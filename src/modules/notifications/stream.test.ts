@@ -9,10 +9,19 @@ import { MessageSeverity, Notification, NotificationType } from "../../../genera
 import { inTransaction } from "../../db/db.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildUser, tokenFor } from "../../testing/factories.js";
+import {
+  childEnv,
+  cleanUpProcesses,
+  listeningUrl,
+  makeStorageDir,
+  runTs,
+  type Spawned,
+} from "../../testing/processes.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
-import { openStream, waitFor, type OpenStream, type SseEvent } from "../../testing/sse.js";
+import { openStream, type OpenStream, type SseEvent } from "../../testing/sse.js";
 import type { User } from "../users/user.model.js";
 import { sendMessage } from "./service.js";
+import { waitFor } from "../../testing/wait.js";
 
 const repoRoot = fileURLToPath(new URL("../../..", import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -25,6 +34,33 @@ const textOf = (notification: Notification) =>
 async function notify(userId: string, text: string): Promise<void> {
   const { sequelize } = testDatabase().database;
   await inTransaction({ sequelize }, (db) => sendMessage(db, { kind: "user", userId }, { text, severity: "warning" }));
+}
+
+/** The retry delay and the reason sent at the end of a stream the server closed, if it was closed so. */
+const endHint = (stream: OpenStream) => /\nretry: (\d+)\n: ([^\n]*)\n\n$/.exec(stream.body());
+
+/** A flag that turns true once the stream has ended. */
+function endedFlag(stream: OpenStream): () => boolean {
+  let ended = false;
+  void stream.ended.then(() => (ended = true));
+  return () => ended;
+}
+
+/** How many of the user's streams the database counts, on every process. */
+async function streamLeasesOf(userId: string): Promise<number> {
+  const [row] = await testDatabase().database.sequelize.query<{ count: number }>(
+    "SELECT count(*)::int AS count FROM user_leases WHERE user_id = :userId AND kind = 'stream'",
+    { replacements: { userId }, type: QueryTypes.SELECT },
+  );
+  return row?.count ?? 0;
+}
+
+/** A process's resident set size in MiB, from /proc. */
+async function rssMiB(pid: number): Promise<number> {
+  const status = await fs.readFile(`/proc/${pid}/status`, "utf8");
+  const kib = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
+  assert.ok(Number.isFinite(kib), "VmRSS is readable");
+  return kib / 1024;
 }
 
 async function databaseConnections(): Promise<number> {
@@ -133,28 +169,199 @@ describe("notification stream (SSE)", function () {
   });
 
   it("keeps database connections bounded with 200 open streams", async () => {
-    const users = await Promise.all([1, 2, 3, 4, 5].map(() => signedIn()));
-    // The listener connects with the first stream; open one so that "before" counts the pool as warm.
-    const warm = await open(server.url, { token: users[0]!.token });
-    await waitFor(() => server.services.notificationHub.streamCount === 1);
-    warm.close();
-    await waitFor(() => server.services.notificationHub.streamCount === 0);
-    const before = await databaseConnections();
+    // Forty streams per user: a server whose per-user limit allows them, on the same database.
+    const roomy = await startTestServer({ env: { MAX_STREAMS_PER_USER: "40" } });
+    try {
+      const users = await Promise.all([1, 2, 3, 4, 5].map(() => signedIn()));
+      // The listener connects with the first stream; open one so that "before" counts the pool as warm.
+      const warm = await open(roomy.url, { token: users[0]!.token });
+      await waitFor(() => roomy.services.notificationHub.streamCount === 1);
+      warm.close();
+      await waitFor(() => roomy.services.notificationHub.streamCount === 0);
+      const before = await databaseConnections();
 
-    const opened = await Promise.all(
-      Array.from({ length: 200 }, (_, index) => open(server.url, { token: users[index % users.length]!.token })),
-    );
-    assert.ok(opened.every((stream) => stream.status === 200));
-    await waitFor(() => server.services.notificationHub.streamCount === 200, 15_000);
-    const during = await databaseConnections();
-    console.log(`      pg_stat_activity for this database: ${before} before, ${during} with 200 streams open`);
-    assert.ok(during - before <= 11, `connections grew from ${before} to ${during}`);
+      const opened = await Promise.all(
+        Array.from({ length: 200 }, (_, index) => open(roomy.url, { token: users[index % users.length]!.token })),
+      );
+      assert.ok(opened.every((stream) => stream.status === 200));
+      await waitFor(() => roomy.services.notificationHub.streamCount === 200, 15_000);
+      const during = await databaseConnections();
+      console.log(`      pg_stat_activity for this database: ${before} before, ${during} with 200 streams open`);
+      assert.ok(during - before <= 11, `connections grew from ${before} to ${during}`);
 
-    await notify(users[2]!.user.id, "to forty streams");
-    const receivers = opened.filter((_, index) => index % users.length === 2);
-    const events = await Promise.all(receivers.map((stream) => stream.next(2000)));
-    assert.equal(events.length, 40);
-    assert.ok(events.every((event) => textOf(decodeJson(event)) === "to forty streams"));
+      await notify(users[2]!.user.id, "to forty streams");
+      const receivers = opened.filter((_, index) => index % users.length === 2);
+      const events = await Promise.all(receivers.map((stream) => stream.next(2000)));
+      assert.equal(events.length, 40);
+      assert.ok(events.every((event) => textOf(decodeJson(event)) === "to forty streams"));
+    } finally {
+      for (const stream of streams) stream.close();
+      await waitFor(() => roomy.services.notificationHub.streamCount === 0);
+      await roomy.close();
+    }
+  });
+
+  describe("limits on what one user holds", () => {
+    it("closes a user's first stream with a reconnect hint when they open a sixth; another user's is unaffected", async () => {
+      const carol = await signedIn();
+      const dave = await signedIn();
+      const firstFive: OpenStream[] = [];
+      for (let index = 0; index < 5; index++) {
+        const stream = await open(server.url, { token: carol.token });
+        assert.equal(stream.status, 200);
+        firstFive.push(stream);
+      }
+      const theirs = await open(server.url, { token: dave.token });
+      const ended = firstFive.map(endedFlag);
+      const sixth = await open(server.url, { token: carol.token });
+      assert.equal(sixth.status, 200);
+
+      await firstFive[0]!.ended;
+      const hint = endHint(firstFive[0]!);
+      assert.ok(hint, `no reconnect hint at the end of: ${JSON.stringify(firstFive[0]!.body())}`);
+      assert.ok(Number(hint[1]) >= 30_000, `reconnect after ${hint[1]} ms`);
+      assert.match(hint[2] ?? "", /more than 5 notification streams.*oldest.*reconnect/);
+      await sleep(200);
+      assert.deepEqual(
+        ended.map((isEnded) => isEnded()),
+        [true, false, false, false, false],
+      );
+      await waitFor(() => server.services.notificationHub.streamCount === 6);
+      assert.equal(await streamLeasesOf(carol.user.id), 5);
+
+      await notify(carol.user.id, "to the five");
+      for (const stream of [...firstFive.slice(1), sixth])
+        assert.equal(textOf(decodeJson(await stream.next(1000))), "to the five");
+      await notify(dave.user.id, "still here");
+      assert.equal(textOf(decodeJson(await theirs.next(1000))), "still here");
+    });
+
+    it("leaves at most 5 of 300 streams one user opens at once, and another user's stream still gets a message within 1 s", async () => {
+      const erin = await signedIn();
+      const frank = await signedIn();
+      const theirs = await open(server.url, { token: frank.token });
+      const burst = await Promise.all(Array.from({ length: 300 }, () => open(server.url, { token: erin.token })));
+      assert.ok(burst.every((stream) => stream.status === 200));
+      const ended = burst.map(endedFlag);
+      await waitFor(() => ended.filter((isEnded) => !isEnded()).length <= 5, 15_000);
+      await waitFor(() => server.services.notificationHub.streamCount === 6);
+      const closed = burst.filter((_, index) => ended[index]!());
+      assert.equal(closed.length, 295);
+      assert.ok(
+        closed.every((stream) => endHint(stream)),
+        "every closed stream was told to reconnect",
+      );
+
+      const sentAt = performance.now();
+      await notify(frank.user.id, "after the burst");
+      assert.equal(textOf(decodeJson(await theirs.next(1000))), "after the burst");
+      console.log(`      another user's message after the burst: ${Math.round(performance.now() - sentAt)} ms`);
+    });
+
+    it("refuses a stream with 429 and Retry-After once the process holds its limit", async () => {
+      const small = await startTestServer({ env: { MAX_STREAMS_PER_PROCESS: "2" } });
+      try {
+        const first = await open(small.url, { token: alice.token });
+        await open(small.url, { token: bob.token });
+        const refused = await open(small.url, { token: (await signedIn()).token });
+        await refused.ended;
+        assert.equal(refused.status, 429);
+        assert.match(String(refused.headers["retry-after"]), /^[1-9]\d*$/);
+        assert.match(String(refused.headers["content-type"]), /^application\/json/);
+        assert.equal((JSON.parse(refused.body()) as { code: string }).code, "rate_limited");
+        first.close();
+        await waitFor(() => small.services.notificationHub.streamCount === 1);
+        assert.equal((await open(small.url, { token: alice.token })).status, 200);
+      } finally {
+        for (const stream of streams) stream.close();
+        await waitFor(() => small.services.notificationHub.streamCount === 0);
+        await small.close();
+      }
+    });
+  });
+
+  describe("limits across server processes", () => {
+    let child: Spawned;
+    let childUrl: string;
+    before(async function () {
+      this.timeout(90_000);
+      child = runTs(
+        "src/server.ts",
+        [],
+        childEnv({ DATABASE_URL: testDatabase().database.url, STORAGE_DIR: await makeStorageDir() }),
+      );
+      childUrl = await listeningUrl(child);
+    });
+    after(async function () {
+      this.timeout(60_000);
+      await cleanUpProcesses();
+    });
+
+    it("closes the user's oldest stream on the other process when they open a sixth on this one", async () => {
+      const grace = await signedIn();
+      const there: OpenStream[] = [];
+      for (let index = 0; index < 3; index++) there.push(await open(childUrl, { token: grace.token }));
+      const here = [await open(server.url, { token: grace.token }), await open(server.url, { token: grace.token })];
+      assert.ok([...there, ...here].every((stream) => stream.status === 200));
+      const stillOpen = [...there, ...here].map(endedFlag);
+      const sixth = await open(server.url, { token: grace.token });
+      assert.equal(sixth.status, 200);
+
+      await there[0]!.ended;
+      assert.match(endHint(there[0]!)?.[2] ?? "", /more than 5 notification streams/);
+      await sleep(200);
+      assert.deepEqual(
+        stillOpen.map((isEnded) => isEnded()),
+        [true, false, false, false, false],
+      );
+      assert.equal(await streamLeasesOf(grace.user.id), 5);
+      await notify(grace.user.id, "on both processes");
+      for (const stream of [there[1]!, there[2]!, ...here, sixth]) {
+        assert.equal(textOf(decodeJson(await stream.next(1000))), "on both processes");
+      }
+    });
+
+    it("300 streams one user opens at once on a server process leave at most 5; another user's still gets a message within 1 s", async () => {
+      const pid = child.child.pid;
+      assert.ok(pid);
+      const henry = await signedIn();
+      const ivy = await signedIn();
+      // One stream first, so the listening connection and the pool are in "before".
+      const warm = await open(childUrl, { token: ivy.token });
+      warm.close();
+      await sleep(1000);
+      const before = await rssMiB(pid);
+
+      const theirs = await open(childUrl, { token: ivy.token });
+      const attempts = await Promise.allSettled(
+        Array.from({ length: 300 }, () => open(childUrl, { token: henry.token })),
+      );
+      const answered = attempts.flatMap((attempt) => (attempt.status === "fulfilled" ? [attempt.value] : []));
+      // Past MAX_CONNECTIONS_PER_ADDRESS (256) connections from this one address are refused as they arrive.
+      const refusedAtConnect = attempts.length - answered.length;
+      const streaming = answered.filter((stream) => stream.status === 200);
+      const ended = streaming.map(endedFlag);
+      const openCount = () => ended.filter((isEnded) => !isEnded()).length;
+      await waitFor(() => openCount() <= 5, 20_000);
+      await sleep(200);
+      assert.ok(openCount() <= 5, `${openCount()} streams are open`);
+      assert.ok((await streamLeasesOf(henry.user.id)) <= 5);
+
+      const sentAt = performance.now();
+      await notify(ivy.user.id, "after the burst");
+      assert.equal(textOf(decodeJson(await theirs.next(1000))), "after the burst");
+      const latency = Math.round(performance.now() - sentAt);
+
+      await sleep(1000);
+      const after = await rssMiB(pid);
+      console.log(
+        `      300-stream burst: ${streaming.length} streamed, ${answered.length - streaming.length} refused by status, ` +
+          `${refusedAtConnect} refused at connect, ${openCount()} left open; another user's message in ${latency} ms; ` +
+          `server RSS ${before.toFixed(1)} MiB before, ${after.toFixed(1)} MiB after (${(after - before).toFixed(1)} MiB)`,
+      );
+      // The target is 20 MiB (about 7 measured); twice that here, as coverage and a shared machine add noise.
+      assert.ok(after - before <= 40, `RSS grew by ${(after - before).toFixed(1)} MiB`);
+    });
   });
 
   describe("across two server processes", () => {

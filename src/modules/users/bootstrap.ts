@@ -6,7 +6,7 @@ import type { Logger } from "../../logging/logger.js";
 import { groupIdsByName } from "../groups/queries.js";
 import { createGroup } from "../groups/service.js";
 import { createAccounts } from "./accounts.service.js";
-import { countUsers, lockAccountBootstrap } from "./queries.js";
+import { countUsers, lockAccountBootstrap, takenEmails } from "./queries.js";
 import { NewAccountSchema } from "./schema.js";
 import type { User } from "./user.model.js";
 
@@ -103,6 +103,18 @@ export async function bootstrapUsers(
   if (outcome === "nothing-configured")
     logger.warn("the database has no users; set INITIAL_ADMIN_EMAIL and INITIAL_ADMIN_PASSWORD");
   return outcome;
+}
+
+/**
+ * The demo accounts this database holds, for the boot banner: a database filled on an earlier run
+ * still has them (with the passwords of the list, unless someone changed them).
+ */
+export async function demoAccountsIn(db: Db): Promise<(typeof demoAccounts)[number][]> {
+  const present = await takenEmails(
+    db,
+    demoAccounts.map((account) => account.email),
+  );
+  return demoAccounts.filter((account) => present.has(account.email));
 }
 
 /**
