@@ -5,7 +5,7 @@ import { LeaseRegistry, leaseLimitsOf } from "./limits/leases.js";
 import type { Logger } from "./logging/logger.js";
 import { NotificationHub } from "./modules/notifications/hub.js";
 import type { TransactionDb } from "./db/db.js";
-import { modules } from "./modules/index.js";
+import { liveEventSources, modules } from "./modules/index.js";
 import { SubmissionThrottle } from "./modules/submissions/throttle.js";
 import { createFileStore } from "./storage/drivers.js";
 import type { FileStore } from "./storage/store.js";
@@ -39,7 +39,7 @@ export function createServices(deps: { config: Config; logger: Logger; sequelize
     loginThrottle: new LoginThrottle(deps.sequelize, deps.config.loginThrottle),
     submissionThrottle: new SubmissionThrottle(deps.sequelize, deps.config.assignments.submissionLimits),
     leases,
-    notificationHub: new NotificationHub(deps.sequelize, deps.logger, leases),
+    notificationHub: new NotificationHub(deps.sequelize, deps.logger, leases, liveEventSources),
     files: createFileStore(deps.config.storage),
     onUserDeleted: async (db, userId) => {
       for (const module of modules) await module.onUserDeleted?.(db, userId, services);

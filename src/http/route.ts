@@ -9,10 +9,32 @@ import type { MessageCodec } from "./messages.js";
 import type { UploadSpec } from "./uploads.js";
 
 /**
- * What an events route's handler returns: messages with their event ids, until closed. An iteration the
- * server ends for a reason of its own throws a StreamEnded, whose reason and delay the client is told.
+ * A live event that is not stored (judging progress, say): sent as its own event type, without an id,
+ * so it is never replayed and never moves a client's Last-Event-ID.
  */
-export interface EventStream<Message> extends AsyncIterable<{ id: string; message: Message }> {
+export interface LiveEvent {
+  codec: MessageCodec<unknown>;
+  message: unknown;
+}
+
+/**
+ * Where a module's live events come from: a PostgreSQL NOTIFY channel, heard by every server process,
+ * and how to read a payload into the user it is for and the event (undefined for a payload of another
+ * shape).
+ */
+export interface LiveEventSource {
+  channel: string;
+  parse(payload: string): { userId: string; event: LiveEvent } | undefined;
+}
+
+/**
+ * What an events route's handler returns, until closed: messages of the route's `events` type with their
+ * ids (resumable with Last-Event-ID), and live events of other types without. An iteration the server
+ * ends for a reason of its own throws a StreamEnded, whose reason and delay the client is told.
+ */
+export interface EventStream<Message> extends AsyncIterable<
+  { id: string; message: Message; live?: undefined } | { live: LiveEvent }
+> {
   close(): void;
 }
 

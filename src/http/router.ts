@@ -315,11 +315,14 @@ function streamEvents(
   };
   ctx.req.once("close", () => end(undefined));
   void (async () => {
-    for await (const { id, message } of stream) {
+    for await (const item of stream) {
+      const [eventCodec, message, idLine] = item.live
+        ? [item.live.codec, item.live.message, ""]
+        : [codec, item.message, `id: ${item.id}\n`];
       const data = protobuf
-        ? Buffer.from(codec.encode(message).finish()).toString("base64")
-        : JSON.stringify(codec.toJSON(message));
-      body.write(`id: ${id}\nevent: ${codec.$type}\ndata: ${data}\n\n`);
+        ? Buffer.from(eventCodec.encode(message).finish()).toString("base64")
+        : JSON.stringify(eventCodec.toJSON(message));
+      body.write(`${idLine}event: ${eventCodec.$type}\ndata: ${data}\n\n`);
     }
   })().then(
     () =>

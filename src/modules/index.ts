@@ -1,5 +1,5 @@
 import type { Sequelize } from "sequelize";
-import type { Route } from "../http/route.js";
+import type { LiveEventSource, Route } from "../http/route.js";
 import type { StoredFolder } from "../storage/sweep.js";
 import { achievementsModule } from "./achievements/index.js";
 import { authModule } from "./auth/index.js";
@@ -41,6 +41,9 @@ export const routes: readonly Route[] = modules.flatMap((module) => module.route
 export function initModels(sequelize: Sequelize): void {
   for (const module of modules) module.initModels?.(sequelize);
 }
+
+/** The live event sources whose events reach users' notification streams. */
+export const liveEventSources: readonly LiveEventSource[] = modules.flatMap((module) => module.liveEvents ?? []);
 
 /** The storage folders served to anyone by name. */
 export const publicFolders: readonly string[] = modules.flatMap((module) => module.publicFolders ?? []);

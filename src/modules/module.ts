@@ -1,6 +1,6 @@
 import type { Sequelize } from "sequelize";
 import type { TransactionDb } from "../db/db.js";
-import type { Route } from "../http/route.js";
+import type { LiveEventSource, Route } from "../http/route.js";
 import type { Services } from "../services.js";
 import type { StoredFolder } from "../storage/sweep.js";
 
@@ -14,6 +14,8 @@ export interface Module {
   name: string;
   /** Its routes, in match order (fixed paths before parameters). */
   routes: readonly Route[];
+  /** Live events it publishes for a user's notification stream (not stored, never replayed). */
+  liveEvents?: readonly LiveEventSource[];
   /** Binds its Sequelize models to the process's instance and declares their associations. */
   initModels?(sequelize: Sequelize): void;
   /** Storage folders anyone may read by name (random, unguessable names), served at /storage/<folder>/. */

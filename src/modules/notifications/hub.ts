@@ -1,12 +1,13 @@
 import pg from "pg";
 import type { Sequelize } from "sequelize";
 import type { Db } from "../../db/db.js";
-import { StreamEnded } from "../../http/route.js";
+import { StreamEnded, type LiveEvent, type LiveEventSource } from "../../http/route.js";
 import type { LeaseRegistry } from "../../limits/leases.js";
 import { listenForEvictions } from "../../limits/queries.js";
 import type { Logger } from "../../logging/logger.js";
 import {
   listenForInserts,
+  listenForLiveEvents,
   notificationsAfter,
   notificationsInRange,
   type InsertedRange,
@@ -24,9 +25,15 @@ const SEEN_LIMIT = 2000;
  */
 const RECONNECT_AFTER_EVICTION_MS = { min: 30_000, spread: 30_000 };
 
-/** One open stream: rows for one user, in order, until closed. */
-export class Subscription implements AsyncIterable<NotificationRow> {
-  private readonly queue: NotificationRow[] = [];
+/** What a stream delivers: a stored notification, or a live event that is not stored. */
+export type StreamItem = { row: NotificationRow; live?: undefined } | { live: LiveEvent };
+
+/** At most this many live events wait for a slow stream; older ones are dropped (they are not stored). */
+const LIVE_QUEUE_LIMIT = 100;
+
+/** One open stream: rows and live events for one user, in order, until closed. */
+export class Subscription implements AsyncIterable<StreamItem> {
+  private readonly queue: StreamItem[] = [];
   private readonly seen = new Set<string>();
   private wake: (() => void) | undefined;
   private endedBy: StreamEnded | undefined;
@@ -43,7 +50,20 @@ export class Subscription implements AsyncIterable<NotificationRow> {
       if (this.closed || this.seen.has(row.seq)) continue;
       this.seen.add(row.seq);
       if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value as string);
-      this.queue.push(row);
+      this.queue.push({ row });
+    }
+    this.wake?.();
+  }
+
+  /** Queues a live event; a stream that cannot keep up loses its oldest waiting ones first. */
+  pushLive(event: LiveEvent): void {
+    if (this.closed) return;
+    this.queue.push({ live: event });
+    if (this.queue.filter((item) => item.live).length > LIVE_QUEUE_LIMIT) {
+      this.queue.splice(
+        this.queue.findIndex((item) => item.live),
+        1,
+      );
     }
     this.wake?.();
   }
@@ -60,7 +80,7 @@ export class Subscription implements AsyncIterable<NotificationRow> {
     this.wake?.();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<NotificationRow> {
+  async *[Symbol.asyncIterator](): AsyncIterator<StreamItem> {
     while (!this.closed) {
       const next = this.queue.shift();
       if (next) {
@@ -80,6 +100,10 @@ export class Subscription implements AsyncIterable<NotificationRow> {
  * at commit, with the range of sequence numbers written; one query over the pool then fetches that
  * range for the users streaming here, whichever process wrote the rows.
  *
+ * The same connection listens on the modules' live event channels (judging progress, say) and hands
+ * each event to the streams of its user here; those events are not stored, so a stream that is not
+ * open when one is sent never sees it.
+ *
  * Every stream holds a lease (src/limits/leases.ts): a user's streams are limited across processes, a
  * new one beyond the limit closes the user's oldest wherever it is (the owning process hears of it on
  * this same connection), and a process refuses streams past its own limit.
@@ -97,6 +121,7 @@ export class NotificationHub {
     private readonly sequelize: Sequelize,
     private readonly logger: Logger,
     private readonly leases: LeaseRegistry,
+    private readonly liveSources: readonly LiveEventSource[] = [],
   ) {
     this.db = { sequelize };
   }
@@ -178,6 +203,9 @@ export class NotificationHub {
     });
     await client.connect();
     await listenForInserts(client, (range) => this.announce(range));
+    await listenForLiveEvents(client, this.liveSources, (userId, event) => {
+      for (const subscription of this.subscribers.get(userId) ?? []) subscription.pushLive(event);
+    });
     await listenForEvictions(client, this.leases.processId, (leaseId) => this.leases.revoke(leaseId));
     this.listener = client;
   }

@@ -1,6 +1,7 @@
-import type pg from "pg";
+import pg from "pg";
 import { Op } from "sequelize";
 import { execute, select, type Db, type TransactionDb } from "../../db/db.js";
+import type { LiveEvent, LiveEventSource } from "../../http/route.js";
 import { Banner, type BannerSeverityName } from "./banner.model.js";
 import type { NotificationContent, NotificationTypeName, Recipients } from "./content.js";
 
@@ -85,6 +86,25 @@ export async function listenForInserts(client: pg.Client, onRange: (range: Inser
     if (low && high) onRange({ low, high });
   });
   await client.query(`LISTEN ${INSERTS_CHANNEL}`);
+}
+
+/**
+ * Listens on each live event source's channel and hands every event it can read to `onEvent`.
+ * @param client - the hub's dedicated LISTEN connection
+ * @param sources - the modules' live event sources
+ */
+export async function listenForLiveEvents(
+  client: pg.Client,
+  sources: readonly LiveEventSource[],
+  onEvent: (userId: string, event: LiveEvent) => void,
+): Promise<void> {
+  const byChannel = new Map(sources.map((source) => [source.channel, source]));
+  client.on("notification", (message) => {
+    const source = byChannel.get(message.channel);
+    const parsed = source && message.payload ? source.parse(message.payload) : undefined;
+    if (parsed) onEvent(parsed.userId, parsed.event);
+  });
+  for (const channel of byChannel.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
 }
 
 /**

@@ -115,7 +115,9 @@ export const streamNotifications = defineRoute({
     "Each event has the notification's sequence number as `id` and a shtp.v1.Notification as `data` (ProtoJSON, or base64 " +
     "protobuf with `encoding=protobuf`). Comment lines are heartbeats. Works across server processes (PostgreSQL LISTEN/NOTIFY). " +
     "A browser authenticates with `ticket` (from `POST /notifications/stream-tickets`) instead of the header, and resumes " +
-    "with `lastEventId` in the query, since a new EventSource cannot set Last-Event-ID.",
+    "with `lastEventId` in the query, since a new EventSource cannot set Last-Event-ID. Live events that are not stored " +
+    "come as their own event types without an `id`, never replayed: `shtp.v1.SubmissionProgress` while the caller's " +
+    "submission is judged (compiling, then test k of n).",
   access: "signedIn",
   queryCredential: streamTicketCredential,
   query: NotificationStreamQuerySchema,
@@ -128,7 +130,9 @@ export const streamNotifications = defineRoute({
     return {
       close: () => subscription.close(),
       async *[Symbol.asyncIterator]() {
-        for await (const row of subscription) yield { id: row.seq, message: presentNotification(row) };
+        for await (const item of subscription) {
+          yield item.live ? { live: item.live } : { id: item.row.seq, message: presentNotification(item.row) };
+        }
       },
     };
   },
