@@ -852,7 +852,7 @@ export function createApi(options: ClientOptions) {
     /**
      * Server-Sent Events of the caller's new notifications; send Last-Event-ID to resume without loss.
      *
-     * Each event has the notification's sequence number as `id` and a shtp.v1.Notification as `data` (ProtoJSON, or base64 protobuf with `encoding=protobuf`). Comment lines are heartbeats. Works across server processes (PostgreSQL LISTEN/NOTIFY). A browser authenticates with `ticket` (from `POST /notifications/stream-tickets`) instead of the header, and resumes with `lastEventId` in the query, since a new EventSource cannot set Last-Event-ID.
+     * Each event has the notification's sequence number as `id` and a shtp.v1.Notification as `data` (ProtoJSON, or base64 protobuf with `encoding=protobuf`). Comment lines are heartbeats. Works across server processes (PostgreSQL LISTEN/NOTIFY). A browser authenticates with `ticket` (from `POST /notifications/stream-tickets`) instead of the header, and resumes with `lastEventId` in the query, since a new EventSource cannot set Last-Event-ID. Live events that are not stored come as their own event types without an `id`, never replayed: `shtp.v1.SubmissionProgress` while the caller's submission is judged (compiling, then test k of n).
      *
      * `GET /api/v1/notifications/stream` · any signed-in user · Server-Sent Events of `shtp.v1.Notification`
      * @throws ApiError invalid_argument, unauthenticated, token_expired, not_acceptable, rate_limited, internal, unavailable
