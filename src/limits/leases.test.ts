@@ -3,6 +3,8 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { QueryTypes } from "sequelize";
 import { AppError } from "../errors/index.js";
+import { loadConfig } from "../config/index.js";
+import { createSequelize, maintenanceSettings } from "../db/sequelize.js";
 import { createLogger } from "../logging/logger.js";
 import { testDatabase } from "../testing/database.js";
 import { buildUser } from "../testing/factories.js";
@@ -108,6 +110,50 @@ describe("LeaseRegistry (src/limits/leases.ts)", () => {
     assert.equal(attempts.filter((attempt) => attempt.status === "fulfilled").length, 3);
     assert.equal((await rowsOf(user.id, "upload")).length, 3);
     assert.equal(first.count("upload") + second.count("upload"), 3);
+  });
+
+  it("admits a burst of one user's streams in rounds that hold one pooled connection, not one per request", async () => {
+    // A pool of two with a short wait for a connection: 300 transactions queued on the user's advisory
+    // lock would each hold or wait for a connection and run past the wait; rounds need one at a time.
+    const narrow = createSequelize(
+      testDatabase().database.url,
+      maintenanceSettings(2, { ...loadConfig({}).database, acquireTimeoutMs: 300 }),
+    );
+    let transactions = 0;
+    const begin = narrow.transaction.bind(narrow);
+    narrow.transaction = ((...args: Parameters<typeof begin>) => {
+      transactions += 1;
+      return begin(...args);
+    }) as typeof narrow.transaction;
+    const burstRegistry = new LeaseRegistry(
+      { sequelize: narrow },
+      quiet,
+      { stream: { perUser: 5, perProcess: 1000 }, upload: { perUser: 3, perProcess: 100 } },
+      timing,
+    );
+    try {
+      const user = await buildUser();
+      const leases = await Promise.all(
+        Array.from({ length: 300 }, () => burstRegistry.acquire("stream", user.id, "evict-oldest")),
+      );
+      const open = leases.filter((lease) => !lease.revoked);
+      assert.equal(open.length, 5);
+      assert.deepEqual(
+        open.map((lease) => lease.id),
+        leases.slice(-5).map((lease) => lease.id),
+        "the newest five stay open",
+      );
+      assert.deepEqual(
+        (await rowsOf(user.id, "stream")).map((row) => row.id).sort(),
+        open.map((lease) => lease.id).sort(),
+      );
+      assert.equal(burstRegistry.count("stream"), 5);
+      // The first request's round, then one for everything that arrived while it ran.
+      assert.ok(transactions <= 3, `${transactions} transactions for one user's burst`);
+    } finally {
+      await burstRegistry.stop();
+      await narrow.close();
+    }
   });
 
   it("refuses past the process's limit whoever asks, signed in or not", async () => {

@@ -9,7 +9,7 @@ import {
   countLeases,
   deleteLeases,
   evictOldest,
-  insertLease,
+  insertLeases,
   leaseIdsOf,
   lockUserLeases,
   removeProcess,
@@ -46,6 +46,13 @@ export const leaseLimitsOf = (limits: Config["limits"]): Record<LeaseKind, Lease
   stream: { perUser: limits.streamsPerUser, perProcess: limits.streamsPerProcess },
   upload: { perUser: limits.uploadsPerUser, perProcess: limits.uploadsPerProcess },
 });
+
+/** A lease waiting to be admitted, and its caller. */
+interface Admission {
+  lease: Lease;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
 
 /** One stream or upload held open, until released or revoked. */
 export class Lease {
@@ -102,6 +109,8 @@ export class LeaseRegistry {
   /** This process, as the database knows it. */
   readonly processId = randomUUID();
   private readonly held: Record<LeaseKind, Map<string, Lease>> = { stream: new Map(), upload: new Map() };
+  /** Leases waiting for their user's next admission round, by user, kind and policy. */
+  private readonly waiting = new Map<string, Admission[]>();
   private registration: Promise<void> | undefined;
   private heartbeatJob: BackgroundJob | undefined;
   private stopped = false;
@@ -138,23 +147,80 @@ export class LeaseRegistry {
     this.held[kind].set(lease.id, lease);
     if (userId === undefined || this.stopped) return lease;
     try {
-      await this.register();
-      const evicted = await inTransaction(this.db, async (tx) => {
-        await lockUserLeases(tx, userId, kind);
-        await removeStaleLeasesOf(tx, userId, kind, this.timing.staleMs);
-        if (whenFull === "refuse" && (await countLeases(tx, userId, kind)) >= limits.perUser) {
-          throw userFull(kind, limits.perUser);
-        }
-        await insertLease(tx, { id: lease.id, kind, userId, processId: this.processId });
-        return whenFull === "evict-oldest" ? evictOldest(tx, userId, kind, limits.perUser, this.processId) : [];
-      });
-      lease.recorded = true;
-      // Other processes hear of theirs by NOTIFY; this process's own are revoked here.
-      for (const { id, processId } of evicted) if (processId === this.processId) this.revoke(id);
+      await this.admit(lease, userId, whenFull);
       return lease;
     } catch (error) {
       this.held[kind].delete(lease.id);
       throw error;
+    }
+  }
+
+  /**
+   * Admits a user's lease in the user's next round. The leases of one user, kind and policy that arrive
+   * while a round runs wait for the next and are admitted together, in one transaction: a burst of one
+   * user's requests holds one pooled connection, instead of one each queued on the user's advisory lock,
+   * so it cannot starve everyone else's requests of the pool.
+   */
+  private admit(lease: Lease, userId: string, whenFull: WhenFull): Promise<void> {
+    const key = `${userId}:${lease.kind}:${whenFull}`;
+    return new Promise((resolve, reject) => {
+      const admission: Admission = { lease, resolve, reject };
+      const waiting = this.waiting.get(key);
+      if (waiting) {
+        waiting.push(admission);
+        return;
+      }
+      this.waiting.set(key, [admission]);
+      void this.admitRounds(key, userId, lease.kind, whenFull);
+    });
+  }
+
+  /** Runs a user's rounds while leases wait; the key's entry exists exactly while this runs. */
+  private async admitRounds(key: string, userId: string, kind: LeaseKind, whenFull: WhenFull): Promise<void> {
+    for (;;) {
+      const round = this.waiting.get(key) ?? [];
+      if (round.length === 0) {
+        this.waiting.delete(key);
+        return;
+      }
+      this.waiting.set(key, []);
+      try {
+        await this.admitRound(userId, kind, whenFull, round);
+      } catch (error) {
+        for (const admission of round) admission.reject(error);
+      }
+    }
+  }
+
+  /**
+   * One round: under the user's advisory lock, `refuse` records as many leases as the user has room for
+   * and refuses the rest; `evict-oldest` records the newest `perUser` of the round and closes the user's
+   * oldest beyond the limit. The round's older leases are closed without ever being recorded: the same
+   * transaction would evict them.
+   */
+  private async admitRound(userId: string, kind: LeaseKind, whenFull: WhenFull, round: Admission[]): Promise<void> {
+    const { perUser } = this.limits[kind];
+    await this.register();
+    const { admitted, evicted } = await inTransaction(this.db, async (tx) => {
+      await lockUserLeases(tx, userId, kind);
+      await removeStaleLeasesOf(tx, userId, kind, this.timing.staleMs);
+      const room = whenFull === "refuse" ? Math.max(0, perUser - (await countLeases(tx, userId, kind))) : perUser;
+      const admitted = whenFull === "refuse" ? round.slice(0, room) : round.slice(Math.max(0, round.length - room));
+      const ids = admitted.map(({ lease }) => lease.id);
+      await insertLeases(tx, { ids, kind, userId, processId: this.processId });
+      const evicted = whenFull === "evict-oldest" ? await evictOldest(tx, userId, kind, perUser, this.processId) : [];
+      return { admitted: new Set(admitted), evicted };
+    });
+    for (const admission of admitted) admission.lease.recorded = true;
+    // Other processes hear of theirs by NOTIFY; this process's own are revoked here.
+    for (const { id, processId } of evicted) if (processId === this.processId) this.revoke(id);
+    for (const admission of round) {
+      if (admitted.has(admission)) admission.resolve();
+      else if (whenFull === "refuse") admission.reject(userFull(kind, perUser));
+      else {
+        this.revoke(admission.lease.id);
+        admission.resolve();
+      }
     }
   }
 

@@ -97,15 +97,20 @@ export async function countLeases(db: Db, userId: string, kind: LeaseKind): Prom
   return row?.count ?? 0;
 }
 
-/** Records a lease. */
-export async function insertLease(
+/**
+ * Records leases of one user and kind, held by one process; `opened_at` follows the order of `ids`
+ * (clock_timestamp() per row), so the first is the oldest.
+ */
+export async function insertLeases(
   db: Db,
-  lease: { id: string; kind: LeaseKind; userId: string; processId: string },
+  leases: { ids: readonly string[]; kind: LeaseKind; userId: string; processId: string },
 ): Promise<void> {
+  if (leases.ids.length === 0) return;
   await execute(
     db,
-    "INSERT INTO user_leases (id, kind, user_id, process_id) VALUES (:id, :kind, :userId, :processId)",
-    lease,
+    `INSERT INTO user_leases (id, kind, user_id, process_id)
+     SELECT id, :kind, :userId, :processId FROM unnest(ARRAY[:ids]::uuid[]) WITH ORDINALITY AS t(id, n) ORDER BY n`,
+    { ...leases, ids: [...leases.ids] },
   );
 }
 
