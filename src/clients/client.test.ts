@@ -4,17 +4,23 @@ import { decodeJwt } from "jose";
 import {
   ApiError,
   createApi,
+  OAuth2TokenError,
   type ClientOptions,
   type Encoding,
   type Session,
   type ShtpApi,
+  type StreamNotificationsEvent,
 } from "../../generated/client/api.js";
 import { AchievementKind, AchievementStatus } from "../../generated/shtp/v1/achievements.js";
-import { MessageSeverity, NotificationType } from "../../generated/shtp/v1/notifications.js";
+import { JudgingStage, SubmissionProgress } from "../../generated/shtp/v1/assignments.js";
+import { MessageSeverity, Notification, NotificationType } from "../../generated/shtp/v1/notifications.js";
 import { issueAccessToken } from "../auth/tokens.js";
+import { publishProgress } from "../modules/submissions/service.js";
 import { encodings } from "../testing/api.js";
+import { testDatabase } from "../testing/database.js";
 import { onePixelPng } from "../testing/files.js";
 import { startTestServer, type TestServer } from "../testing/server.js";
+import { waitFor } from "../testing/wait.js";
 import { accountWithPassword, streamOpened, type Account } from "./fixtures.js";
 
 /** Every request the client sent, as it went out, and the answer's Content-Type. */
@@ -39,6 +45,13 @@ function recordingFetch(log: Sent[]): typeof fetch {
     });
     return response;
   };
+}
+
+/** The text of a message notification on a stream; anything else fails the test. */
+function textOf(event: StreamNotificationsEvent): string {
+  assert.ok(event.type === Notification.$type, `expected a notification, got ${event.type}`);
+  assert.ok(event.message.payload?.$case === "message", "expected a message");
+  return event.message.payload.value.text;
 }
 
 const mediaOf = (encoding: Encoding) => (encoding === "json" ? "application/json" : "application/protobuf");
@@ -271,10 +284,10 @@ describe("the generated TypeScript client in Node (generated/client/api.ts)", ()
         await assert.rejects(() => api.logout(), /no session to end/);
       });
 
-      it("streams notifications over fetch with the bearer token, and resumes after the last event id", async function () {
+      it("streams over fetch with a fresh ticket per connection, and resumes after the last event id", async function () {
         this.timeout(20_000);
         const { api: staff } = await signedIn(encoding, teacher);
-        const { api } = await signedIn(encoding, student);
+        const { api, sent } = await signedIn(encoding, student);
         const send = (text: string) =>
           staff.sendMessage({
             body: { text, severity: MessageSeverity.INFO, audience: { $case: "userId", value: student.id } },
@@ -290,10 +303,9 @@ describe("the generated TypeScript client in Node (generated/client/api.ts)", ()
         const received = await first;
         assert.equal(received.done, false);
         const event = received.value;
-        assert.ok(event.message.payload?.$case === "message");
-        assert.equal(event.message.payload.value.text, text);
+        assert.equal(textOf(event), text);
         assert.equal(event.id, stream.lastEventId);
-        assert.match(event.id, /^\d+$/);
+        assert.match(event.id ?? "", /^\d+$/);
         stream.close();
         assert.equal((await iterator.next()).done, true);
 
@@ -301,11 +313,53 @@ describe("the generated TypeScript client in Node (generated/client/api.ts)", ()
         await send(missed);
         const resumed = api.streamNotifications({}, { lastEventId: event.id, reconnect: false });
         for await (const next of resumed) {
-          assert.ok(next.message.payload?.$case === "message");
-          assert.equal(next.message.payload.value.text, missed);
-          assert.ok(BigInt(next.id) > BigInt(event.id));
+          assert.equal(textOf(next), missed);
+          assert.ok(BigInt(next.id ?? "0") > BigInt(event.id ?? "0"));
           break;
         }
+        const tickets = sent.filter((request) => request.url.pathname === "/api/v1/notifications/stream-tickets");
+        const connections = sent.filter((request) => request.url.pathname === "/api/v1/notifications/stream");
+        assert.equal(tickets.length, 2);
+        assert.deepEqual(
+          connections.map((request) => [
+            request.headers.get("authorization"),
+            request.url.searchParams.get("encoding"),
+            request.url.searchParams.get("lastEventId"),
+          ]),
+          [
+            [null, encoding === "protobuf" ? "protobuf" : null, null],
+            [null, encoding === "protobuf" ? "protobuf" : null, event.id],
+          ],
+        );
+        const [one, two] = connections.map((request) => request.url.searchParams.get("ticket"));
+        assert.ok(one && two && one !== two, "each connection had its own ticket");
+      });
+
+      it("delivers judging progress as a typed live event without an id, which never moves lastEventId", async () => {
+        const { api } = await signedIn(encoding, student);
+        const streams = server.services.notificationHub.streamCount;
+        const stream = api.streamNotifications({}, { reconnect: false, lastEventId: "0" });
+        const iterator = stream[Symbol.asyncIterator]();
+        const next = iterator.next();
+        await streamOpened(server, streams);
+        const submissionId = randomUUID();
+        await publishProgress({ sequelize: testDatabase().database.sequelize }, student.id, {
+          submissionId,
+          stage: "testing",
+          test: 3,
+          totalTests: 7,
+        });
+        // lastEventId "0" replays every stored notification first; the progress event follows them.
+        let event = await next;
+        while (!event.done && event.value.type === Notification.$type) event = await iterator.next();
+        assert.ok(!event.done);
+        const progress = event.value;
+        assert.equal(progress.type, SubmissionProgress.$type);
+        assert.equal(progress.id, undefined);
+        assert.deepEqual(progress.message, { submissionId, stage: JudgingStage.TESTING, test: 3, totalTests: 7 });
+        const before = stream.lastEventId;
+        stream.close();
+        assert.equal(stream.lastEventId, before);
       });
 
       it("refuses to stream for a caller without a session, as an ApiError from the iteration", async () => {
@@ -318,7 +372,7 @@ describe("the generated TypeScript client in Node (generated/client/api.ts)", ()
     });
   }
 
-  it("reconnects a dropped stream after the server's retry delay, resuming with Last-Event-ID", async function () {
+  it("reconnects a dropped stream with a fresh ticket, and a notification sent meanwhile arrives once", async function () {
     this.timeout(20_000);
     const { api: staff } = await signedIn("json", teacher);
     const sent: Sent[] = [];
@@ -363,28 +417,48 @@ describe("the generated TypeScript client in Node (generated/client/api.ts)", ()
     await streamOpened(server, streams);
     await send("before the drop");
     const before = await first;
-    assert.ok(!before.done && before.value.message.payload?.$case === "message");
-    await send("during the drop");
+    assert.ok(!before.done);
+    assert.equal(textOf(before.value), "before the drop");
+    // The client hangs up on its side; the server sees the stream go, and the client waits its retry delay.
+    const next = iterator.next();
+    await waitFor(() => server.services.notificationHub.streamCount === streams);
+    await send("while disconnected");
+    const during = await next;
+    assert.ok(!during.done);
+    assert.equal(textOf(during.value), "while disconnected");
+    assert.ok(BigInt(during.value.id ?? "0") > BigInt(before.value.id ?? "0"));
+    await send("after the reconnect");
     const after = await iterator.next();
-    assert.ok(!after.done && after.value.message.payload?.$case === "message");
-    assert.equal(after.value.message.payload.value.text, "during the drop");
+    assert.ok(!after.done);
+    assert.equal(textOf(after.value), "after the reconnect", "the missed notification came exactly once");
     stream.close();
+
     const connections = sent.filter((request) => request.url.pathname === "/api/v1/notifications/stream");
     assert.equal(connections.length, 2);
-    assert.equal(connections[0]?.headers.get("last-event-id"), null);
-    assert.equal(connections[1]?.headers.get("last-event-id"), before.value.id);
+    assert.deepEqual(
+      connections.map((request) => request.url.searchParams.get("lastEventId")),
+      [null, before.value.id],
+    );
+    const [one, two] = connections.map((request) => request.url.searchParams.get("ticket"));
+    assert.ok(one && two && one !== two, "the reconnect fetched a fresh ticket");
   });
 
-  it("parses Server-Sent Events as the standard says, and throws on data it cannot read instead of reconnecting", async () => {
+  it("parses Server-Sent Events as the standard says, by event type, and throws on data it cannot read", async () => {
     const chunks = [
       ": connected\r\nretry: 10\r\n\r\nid: 7\r",
       '\ndata: {"id":"a",\r\ndata: "type":"NOTIFICATION_TYPE_MESSAGE"}\r\n',
-      "\r\nid: 8\ndata: not json\n\n",
+      '\r\nevent: shtp.v1.FromANewerServer\nid: 9\ndata: {"x":1}\n\n',
+      'event: shtp.v1.SubmissionProgress\ndata: {"submissionId":"s","stage":"JUDGING_STAGE_COMPILING"}\n\n',
+      "event: shtp.v1.Notification\nid: 8\ndata: not json\n\n",
     ];
     let connections = 0;
     const api = createApi({
       baseUrl: server.url,
-      fetch: async () => {
+      fetch: async (input) => {
+        const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+        if (url.endsWith("/stream-tickets")) {
+          return Response.json({ ticket: "a-ticket", expiresIn: 60 }, { status: 201 });
+        }
         connections += 1;
         const encoder = new TextEncoder();
         const body = new ReadableStream<Uint8Array>({
@@ -399,11 +473,117 @@ describe("the generated TypeScript client in Node (generated/client/api.ts)", ()
     const stream = api.streamNotifications();
     const received: string[] = [];
     await assert.rejects(async () => {
-      for await (const event of stream) received.push(`${event.id}:${event.message.id}:${event.message.type}`);
+      for await (const event of stream) {
+        received.push(
+          event.type === Notification.$type
+            ? `${event.id}:${event.message.id}:${event.message.type}`
+            : `live:${event.message.submissionId}:${event.message.stage}`,
+        );
+      }
     }, SyntaxError);
-    assert.deepEqual(received, [`7:a:${NotificationType.MESSAGE}`]);
+    assert.deepEqual(received, [`7:a:${NotificationType.MESSAGE}`, `live:s:${JudgingStage.COMPILING}`]);
     assert.equal(stream.lastEventId, "7");
     assert.equal(connections, 1);
+  });
+
+  describe("the OAuth 2.0 token endpoint (issueToken)", () => {
+    /**
+     * Asserts that `work` fails with an OAuth2TokenError and returns it.
+     * @param work - the call
+     */
+    async function tokenError(work: () => Promise<unknown>): Promise<OAuth2TokenError> {
+      const error = await apiError(work);
+      assert.ok(error instanceof OAuth2TokenError, `expected an OAuth2TokenError, got ${error.name}`);
+      return error;
+    }
+
+    it("signs in with the password grant, form-encoded, and keeps the tokens as the session", async () => {
+      const sent: Sent[] = [];
+      const changes: (Session | undefined)[] = [];
+      const api = clientFor("protobuf", { fetch: recordingFetch(sent), onSessionChange: (s) => changes.push(s) });
+      const token = await api.issueToken({
+        body: { grant_type: "password", username: student.email, password: student.password },
+      });
+      assert.equal(token.token_type, "Bearer");
+      assert.equal(token.expires_in, server.config.auth.accessTokenTtlSeconds);
+      assert.equal(decodeJwt(token.access_token).sub, student.id);
+      assert.deepEqual(api.session.current, { accessToken: token.access_token, refreshToken: token.refresh_token });
+      assert.deepEqual(changes, [api.session.current]);
+      const [request] = sent;
+      assert.equal(request?.method, "POST");
+      assert.equal(request?.headers.get("content-type"), "application/x-www-form-urlencoded");
+      assert.equal(request?.headers.get("accept"), "application/json");
+      assert.equal(request?.headers.get("authorization"), null);
+      assert.ok(request?.answeredType?.startsWith("application/json"));
+      // The session it started serves every other call, in the client's encoding.
+      assert.equal((await api.getMe()).user?.id, student.id);
+    });
+
+    it("rotates with the refresh_token grant; a replayed refresh token is a typed invalid_grant", async () => {
+      const api = clientFor("json");
+      const first = await api.issueToken({
+        body: { grant_type: "password", username: student.email, password: student.password },
+      });
+      const second = await api.issueToken({
+        body: { grant_type: "refresh_token", refresh_token: first.refresh_token },
+      });
+      assert.notEqual(second.refresh_token, first.refresh_token);
+      assert.equal(api.session.current?.refreshToken, second.refresh_token);
+
+      const replay = await tokenError(() =>
+        api.issueToken({ body: { grant_type: "refresh_token", refresh_token: first.refresh_token } }),
+      );
+      assert.equal(replay.status, 400);
+      assert.equal(replay.error, "invalid_grant");
+      assert.equal(replay.code, "unauthenticated");
+      assert.ok(replay.detail.length > 0);
+      assert.ok(replay.requestId, "X-Request-Id");
+      // Reuse detection ended the session: its newest refresh token is refused too.
+      const ended = await tokenError(() =>
+        api.issueToken({ body: { grant_type: "refresh_token", refresh_token: second.refresh_token } }),
+      );
+      assert.equal(ended.error, "invalid_grant");
+    });
+
+    it("throws invalid_grant for a wrong password, invalid_request for a missing username, rate_limited when throttled", async () => {
+      const account = await accountWithPassword("student");
+      const api = clientFor("json");
+      const wrong = () =>
+        api.issueToken({ body: { grant_type: "password", username: account.email, password: "not-the-password" } });
+      const refused = await tokenError(wrong);
+      assert.deepEqual([refused.status, refused.error, refused.code], [400, "invalid_grant", "unauthenticated"]);
+      assert.equal(api.session.current, undefined);
+
+      const missing = await tokenError(() =>
+        api.issueToken({ body: { grant_type: "password", username: "", password: "x" } }),
+      );
+      assert.deepEqual([missing.status, missing.error, missing.code], [400, "invalid_request", "invalid_argument"]);
+      assert.match(missing.detail, /username/);
+
+      let throttled: OAuth2TokenError | undefined;
+      for (
+        let attempt = 0;
+        attempt < server.config.loginThrottle.maxFailuresPerAccount + 1 && !throttled;
+        attempt += 1
+      ) {
+        const error = await tokenError(wrong);
+        if (error.status === 429) throttled = error;
+      }
+      assert.ok(throttled, "the sign-in was throttled");
+      assert.deepEqual([throttled.error, throttled.code], ["invalid_grant", "rate_limited"]);
+    });
+
+    it("turns an answer that is no RFC 6749 error (a proxy's page) into a plain ApiError", async () => {
+      const api = createApi({
+        baseUrl: server.url,
+        fetch: async () => new Response("<html>Bad gateway</html>", { status: 502, statusText: "Bad Gateway" }),
+      });
+      const error = await apiError(() =>
+        api.issueToken({ body: { grant_type: "refresh_token", refresh_token: "anything" } }),
+      );
+      assert.ok(!(error instanceof OAuth2TokenError));
+      assert.deepEqual([error.status, error.code], [502, "unavailable"]);
+    });
   });
 
   it("lets one call choose the other encoding than the client's", async () => {
