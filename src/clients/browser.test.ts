@@ -270,6 +270,51 @@ describe("the generated client in a browser (Debian's Chromium, page on another 
     });
   }
 
+  it("lets Swagger UI at /api/docs Authorize with email and password (OAuth2), then Try it out answers 200", async () => {
+    assert.ok(browser && api);
+    const account = await accountWithPassword("student");
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${api.url}/api/docs`);
+      const operation = page.locator("#operations-auth-getMe");
+      await operation.locator(".opblock-summary").first().click();
+      await operation.getByRole("button", { name: "Try it out" }).click();
+      /** Clicks Execute and returns the answer to the call, and the status Swagger UI shows. */
+      const execute = async () => {
+        const answer = page.waitForResponse((response) => new URL(response.url()).pathname === "/api/v1/auth/me");
+        await operation.getByRole("button", { name: "Execute" }).click();
+        const response = await answer;
+        const shown = operation.locator(".live-responses-table tr.response .response-col_status");
+        await shown.filter({ hasText: String(response.status()) }).waitFor();
+        return response;
+      };
+      assert.equal((await execute()).status(), 401, "without Authorize the call is refused");
+
+      await page.locator("button.authorize").first().click();
+      const oauth2 = page.locator(".auth-container").filter({ hasText: "OAuth2, password" });
+      await oauth2.locator("#oauth_username").fill(account.email);
+      await oauth2.locator("#oauth_password").fill(account.password);
+      const tokenAnswer = page.waitForResponse((response) => new URL(response.url()).pathname === "/api/v1/auth/token");
+      await oauth2.getByRole("button", { name: "Apply given OAuth2 credentials" }).click();
+      const token = await tokenAnswer;
+      assert.equal(token.status(), 200, await token.text());
+      const form = new URLSearchParams(token.request().postData() ?? "");
+      assert.deepEqual([form.get("grant_type"), form.get("username")], ["password", account.email]);
+      // Signed in, the scheme offers to log out instead of the credentials' fields.
+      await oauth2.locator("button", { hasText: "Logout" }).waitFor();
+      await oauth2.locator("button", { hasText: "Close" }).click();
+
+      const me = await execute();
+      assert.equal(me.status(), 200);
+      assert.match(me.request().headers().authorization ?? "", /^Bearer ey/);
+      assert.equal(((await me.json()) as { user?: { id?: string } }).user?.id, account.id);
+      assert.match((await operation.locator(".live-responses-table").innerText()) ?? "", new RegExp(account.email));
+    } finally {
+      await context.close();
+    }
+  });
+
   it("is refused by the browser on an origin the API does not allow, before and after a preflight", async () => {
     const { page, console } = await openPage(refused);
     try {
