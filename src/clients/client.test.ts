@@ -8,6 +8,9 @@ import {
   type ClientOptions,
   type Encoding,
   type Session,
+  type EventSourceClass,
+  type EventSourceLike,
+  type EventSubscription,
   type ShtpApi,
   type StreamNotificationsEvent,
 } from "../../generated/client/api.js";
@@ -80,6 +83,124 @@ async function expiredTokenOf(session: Session, server: TestServer): Promise<str
   );
 }
 
+/**
+ * An EventSource over fetch, as much of one as the client uses (open, error, typed events, close), so
+ * the client's EventSource transport runs in Node. The first one made can drop its connection after
+ * one event, as a network would.
+ * @param opened - receives the URL of each one made
+ */
+function fetchEventSource(opened: URL[], { dropFirstAfterOneEvent = false } = {}): EventSourceClass {
+  return class implements EventSourceLike {
+    private readonly listeners = new Map<string, ((event: { data?: unknown; lastEventId?: string }) => void)[]>();
+    private readonly controller = new AbortController();
+
+    constructor(url: string) {
+      opened.push(new URL(url));
+      void this.read(url, dropFirstAfterOneEvent && opened.length === 1);
+    }
+
+    addEventListener(type: string, listener: (event: { data?: unknown; lastEventId?: string }) => void): void {
+      this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
+    }
+
+    close(): void {
+      this.controller.abort();
+    }
+
+    /** A closed EventSource dispatches nothing more. */
+    private dispatch(type: string, event: { data?: string; lastEventId?: string } = {}): void {
+      if (this.controller.signal.aborted) return;
+      for (const listener of this.listeners.get(type) ?? []) listener(event);
+    }
+
+    private async read(url: string, drop: boolean): Promise<void> {
+      try {
+        const response = await fetch(url, {
+          headers: { accept: "text/event-stream" },
+          signal: this.controller.signal,
+        });
+        if (!response.ok || !response.body) return this.dispatch("error");
+        this.dispatch("open");
+        const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+        const decoder = new TextDecoder();
+        let [buffer, lastEventId] = ["", ""];
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          buffer += decoder.decode(value, { stream: true });
+          for (let end = buffer.indexOf("\n\n"); end !== -1; end = buffer.indexOf("\n\n")) {
+            const fields = buffer
+              .slice(0, end)
+              .split("\n")
+              .map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)] as const);
+            buffer = buffer.slice(end + 2);
+            lastEventId = fields.find(([field]) => field === "id")?.[1] ?? lastEventId;
+            const data = fields.filter(([field]) => field === "data").map(([, text]) => text);
+            if (data.length === 0) continue;
+            const type = fields.find(([field]) => field === "event")?.[1] ?? "message";
+            this.dispatch(type, { data: data.join("\n"), lastEventId });
+            if (drop) {
+              await reader.cancel();
+              return this.dispatch("error");
+            }
+          }
+        }
+        this.dispatch("error");
+      } catch {
+        this.dispatch("error");
+      }
+    }
+  };
+}
+
+/**
+ * Reads a message, lets the stream drop, sends one while it is disconnected and one after: the missed
+ * one must come after the reconnect, once, before the later one.
+ * @returns the id of the event before the drop
+ */
+async function missNothingAcrossDrop(
+  server: TestServer,
+  stream: EventSubscription<StreamNotificationsEvent>,
+  send: (text: string) => Promise<unknown>,
+  streamsBefore: number,
+): Promise<string | undefined> {
+  const iterator = stream[Symbol.asyncIterator]();
+  try {
+    const first = iterator.next();
+    await streamOpened(server, streamsBefore);
+    await send("before the drop");
+    const before = await first;
+    assert.ok(!before.done);
+    assert.equal(textOf(before.value), "before the drop");
+    // The connection drops; the server sees the stream go, and the client waits its retry delay.
+    const next = iterator.next();
+    await waitFor(() => server.services.notificationHub.streamCount === streamsBefore);
+    await send("while disconnected");
+    const during = await next;
+    assert.ok(!during.done);
+    assert.equal(textOf(during.value), "while disconnected");
+    assert.ok(BigInt(during.value.id ?? "0") > BigInt(before.value.id ?? "0"));
+    await send("after the reconnect");
+    const after = await iterator.next();
+    assert.ok(!after.done);
+    assert.equal(textOf(after.value), "after the reconnect", "the missed notification came exactly once");
+    return before.value.id;
+  } finally {
+    stream.close();
+  }
+}
+
+/** Two connections, each with its own ticket, the second resuming after `lastBeforeDrop`. */
+function assertResumed(connections: readonly URL[], lastBeforeDrop: string | undefined): void {
+  assert.equal(connections.length, 2);
+  assert.deepEqual(
+    connections.map((url) => url.searchParams.get("lastEventId")),
+    [null, lastBeforeDrop],
+  );
+  const [one, two] = connections.map((url) => url.searchParams.get("ticket"));
+  assert.ok(one && two && one !== two, "the reconnect fetched a fresh ticket");
+}
+
 describe("the generated TypeScript client in Node (generated/client/api.ts)", () => {
   let server: TestServer;
   let student: Account;
@@ -93,6 +214,12 @@ describe("the generated TypeScript client in Node (generated/client/api.ts)", ()
 
   const clientFor = (encoding: Encoding, extra: Partial<ClientOptions> = {}) =>
     createApi({ baseUrl: server.url, encoding, ...extra });
+
+  /** Sends an INFO message from `staff` to the student. */
+  const messageToStudent = (staff: ShtpApi) => (text: string) =>
+    staff.sendMessage({
+      body: { text, severity: MessageSeverity.INFO, audience: { $case: "userId", value: student.id } },
+    });
 
   /** A client signed in as `account`, and what its fetch saw. */
   async function signedIn(encoding: Encoding, account: Account, extra: Partial<ClientOptions> = {}) {
@@ -288,10 +415,7 @@ describe("the generated TypeScript client in Node (generated/client/api.ts)", ()
         this.timeout(20_000);
         const { api: staff } = await signedIn(encoding, teacher);
         const { api, sent } = await signedIn(encoding, student);
-        const send = (text: string) =>
-          staff.sendMessage({
-            body: { text, severity: MessageSeverity.INFO, audience: { $case: "userId", value: student.id } },
-          });
+        const send = messageToStudent(staff);
         const streams = server.services.notificationHub.streamCount;
         const stream = api.streamNotifications({}, { reconnect: false });
         const iterator = stream[Symbol.asyncIterator]();
@@ -405,42 +529,31 @@ describe("the generated TypeScript client in Node (generated/client/api.ts)", ()
     };
     const api = clientFor("json", { fetch: dropping });
     await api.login({ body: { email: student.email, password: student.password } });
-    const send = (text: string) =>
-      staff.sendMessage({
-        body: { text, severity: MessageSeverity.INFO, audience: { $case: "userId", value: student.id } },
-      });
+    const send = messageToStudent(staff);
 
     const streams = server.services.notificationHub.streamCount;
-    const stream = api.streamNotifications();
-    const iterator = stream[Symbol.asyncIterator]();
-    const first = iterator.next();
-    await streamOpened(server, streams);
-    await send("before the drop");
-    const before = await first;
-    assert.ok(!before.done);
-    assert.equal(textOf(before.value), "before the drop");
-    // The client hangs up on its side; the server sees the stream go, and the client waits its retry delay.
-    const next = iterator.next();
-    await waitFor(() => server.services.notificationHub.streamCount === streams);
-    await send("while disconnected");
-    const during = await next;
-    assert.ok(!during.done);
-    assert.equal(textOf(during.value), "while disconnected");
-    assert.ok(BigInt(during.value.id ?? "0") > BigInt(before.value.id ?? "0"));
-    await send("after the reconnect");
-    const after = await iterator.next();
-    assert.ok(!after.done);
-    assert.equal(textOf(after.value), "after the reconnect", "the missed notification came exactly once");
-    stream.close();
-
-    const connections = sent.filter((request) => request.url.pathname === "/api/v1/notifications/stream");
-    assert.equal(connections.length, 2);
-    assert.deepEqual(
-      connections.map((request) => request.url.searchParams.get("lastEventId")),
-      [null, before.value.id],
+    const lastBeforeDrop = await missNothingAcrossDrop(server, api.streamNotifications(), send, streams);
+    assertResumed(
+      sent.filter((request) => request.url.pathname === "/api/v1/notifications/stream").map((request) => request.url),
+      lastBeforeDrop,
     );
-    const [one, two] = connections.map((request) => request.url.searchParams.get("ticket"));
-    assert.ok(one && two && one !== two, "the reconnect fetched a fresh ticket");
+  });
+
+  it("reads the stream through an EventSource passed in, the same way: a fresh ticket and lastEventId after a drop", async function () {
+    this.timeout(20_000);
+    const { api: staff } = await signedIn("protobuf", teacher);
+    const opened: URL[] = [];
+    const api = clientFor("protobuf", { EventSource: fetchEventSource(opened, { dropFirstAfterOneEvent: true }) });
+    await api.login({ body: { email: student.email, password: student.password } });
+    const send = messageToStudent(staff);
+    const streams = server.services.notificationHub.streamCount;
+    // No transport named: with an EventSource at hand, the ticketed stream uses it.
+    const lastBeforeDrop = await missNothingAcrossDrop(server, api.streamNotifications(), send, streams);
+    assertResumed(opened, lastBeforeDrop);
+    assert.deepEqual(
+      opened.map((url) => url.searchParams.get("encoding")),
+      ["protobuf", "protobuf"],
+    );
   });
 
   it("parses Server-Sent Events as the standard says, by event type, and throws on data it cannot read", async () => {
@@ -584,6 +697,13 @@ describe("the generated TypeScript client in Node (generated/client/api.ts)", ()
       assert.ok(!(error instanceof OAuth2TokenError));
       assert.deepEqual([error.status, error.code], [502, "unavailable"]);
     });
+  });
+
+  it("refuses an EventSource transport where there is none, at once rather than by retrying", () => {
+    assert.throws(
+      () => clientFor("json").streamNotifications({}, { transport: "eventsource" }),
+      (error: unknown) => error instanceof TypeError && /no EventSource here/.test(error.message),
+    );
   });
 
   it("lets one call choose the other encoding than the client's", async () => {
