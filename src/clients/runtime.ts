@@ -5,8 +5,7 @@
  *
  * It uses only what browsers and Node 20+ both have (fetch, Headers, Blob, FormData, AbortController,
  * TextDecoder, atob, URLSearchParams), and EventSource where there is one, so the same file runs in the
- * web app and in Node. `npm run gen` copies it to
- * generated/client/runtime.ts: edit it here, never there.
+ * web app and in Node. `npm run gen` copies it to generated/client/runtime.ts: edit it here, never there.
  */
 import { errorStatuses, oauth2ErrorCodes, type ErrorCode, type OAuth2ErrorCode } from "./error-codes.js";
 
