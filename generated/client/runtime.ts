@@ -800,8 +800,10 @@ function openEventSource(
   });
 }
 
-/** The longest wait between attempts to reconnect. */
+/** The longest wait between attempts to reconnect, unless the server asks for longer. */
 const MAX_RECONNECT_DELAY_MS = 30_000;
+/** A connection that lasted this long was not a failure, however it ended. */
+const STABLE_CONNECTION_MS = 10_000;
 
 /** A stream; see ClientCore.stream. */
 class EventStreamReader<E extends AnyStreamEvent> implements EventSubscription<E> {
@@ -859,15 +861,15 @@ class EventStreamReader<E extends AnyStreamEvent> implements EventSubscription<E
         let events: AsyncIterable<SseEvent>;
         try {
           events = await this.connect(encoding);
-          failures = 0;
         } catch (error) {
           // The server refused the stream or its ticket (401, 403...): reconnecting would be refused again.
           if (signal.aborted) return;
           if (error instanceof ApiError || this.options.reconnect === false) throw error;
           failures += 1;
-          await this.pause(Math.min(this.retryMs * 2 ** (failures - 1), MAX_RECONNECT_DELAY_MS));
+          await this.pause(this.reconnectDelay(failures));
           continue;
         }
+        const openedAt = Date.now();
         // Only a connection that drops is worth reconnecting; data this client cannot read is thrown.
         let decoding = false;
         try {
@@ -894,7 +896,10 @@ class EventStreamReader<E extends AnyStreamEvent> implements EventSubscription<E
           if (decoding || this.options.reconnect === false) throw error;
         }
         if (this.options.reconnect === false) return;
-        await this.pause(this.retryMs);
+        // A connection that ends soon after it opened counts as a failure too: the server closing it for a
+        // user's newer stream asks for a long `retry:`, which an EventSource does not pass on.
+        failures = Date.now() - openedAt < STABLE_CONNECTION_MS ? failures + 1 : 0;
+        await this.pause(this.reconnectDelay(failures));
       }
     } finally {
       this.controller.abort();
@@ -946,6 +951,15 @@ class EventStreamReader<E extends AnyStreamEvent> implements EventSubscription<E
   private bodyEvents(response: Response): AsyncIterable<SseEvent> {
     if (!response.body) throw new Error("The event stream has no body.");
     return sseEvents(response.body, (ms) => (this.retryMs = ms));
+  }
+
+  /**
+   * The wait before the next connection: the server's delay, doubled for each failure after the first
+   * in a row, up to 30 s (or the server's delay when that is longer).
+   */
+  private reconnectDelay(failures: number): number {
+    const cap = Math.max(MAX_RECONNECT_DELAY_MS, this.retryMs);
+    return Math.min(this.retryMs * 2 ** Math.max(0, failures - 1), cap);
   }
 
   private pause(ms: number): Promise<void> {

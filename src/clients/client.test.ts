@@ -699,6 +699,33 @@ describe("the generated TypeScript client in Node (generated/client/api.ts)", ()
     });
   });
 
+  it("backs off when connections keep ending at once: the server's delay, then doubling", async () => {
+    const connectedAt: number[] = [];
+    const api = createApi({
+      baseUrl: server.url,
+      fetch: async (input) => {
+        const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+        if (url.includes("/stream-tickets")) return Response.json({ ticket: "t", expiresIn: 60 }, { status: 201 });
+        connectedAt.push(performance.now());
+        // Accepted, then ended at once, as a server closing the stream for a newer one does.
+        return new Response("retry: 20\n: closed for a newer stream\n\n", {
+          headers: { "content-type": "text/event-stream" },
+        });
+      },
+    });
+    const stream = api.streamNotifications({}, { transport: "fetch" });
+    const reading = (async () => {
+      for await (const event of stream) assert.fail(`no event expected, got ${event.type}`);
+    })();
+    await waitFor(() => connectedAt.length >= 5, 10_000);
+    stream.close();
+    await reading;
+    const gaps = connectedAt.slice(1, 5).map((at, index) => at - (connectedAt[index] ?? at));
+    [20, 40, 80, 160].forEach((least, index) =>
+      assert.ok((gaps[index] ?? 0) >= least - 2, `gap ${index + 1}: ${gaps.map(Math.round).join(", ")} ms`),
+    );
+  });
+
   it("refuses an EventSource transport where there is none, at once rather than by retrying", () => {
     assert.throws(
       () => clientFor("json").streamNotifications({}, { transport: "eventsource" }),
