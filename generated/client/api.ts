@@ -15,10 +15,13 @@ import {
   type ClientOptions,
   type Download,
   type EventSubscription,
+  type LiveEvent,
+  type OAuth2Token,
   type MessageOperation,
   type NoContentOperation,
   type Operation,
   type StreamOperation,
+  type StoredEvent,
   type StreamOptions,
   type UploadOperation,
 } from "./runtime.js";
@@ -142,7 +145,7 @@ const refreshTokensOperation: MessageOperation<authPb.RefreshRequest, authPb.Tok
   session: "start",
 };
 
-const issueTokenOperation: NoContentOperation<never> = { method: "POST", path: "/api/v1/auth/token" };
+const issueTokenOperation: Operation = { method: "POST", path: "/api/v1/auth/token" };
 
 const logoutOperation: NoContentOperation<authPb.LogoutRequest> = {
   method: "POST",
@@ -191,13 +194,6 @@ const createStreamTicketOperation: MessageOperation<never, notificationsPb.Strea
   method: "POST",
   path: "/api/v1/notifications/stream-tickets",
   response: notificationsPb.StreamTicket,
-};
-
-const streamNotificationsOperation: StreamOperation<notificationsPb.Notification> = {
-  method: "GET",
-  path: "/api/v1/notifications/stream",
-  events: notificationsPb.Notification,
-  encodingQuery: "encoding",
 };
 
 const listActiveBannersOperation: MessageOperation<never, notificationsPb.ListBannersResponse> = {
@@ -486,13 +482,41 @@ const getJudgeStatusOperation: MessageOperation<never, assignmentsPb.JudgeStatus
   response: assignmentsPb.JudgeStatus,
 };
 
+const streamNotificationsOperation: StreamOperation = {
+  method: "GET",
+  path: "/api/v1/notifications/stream",
+  events: notificationsPb.Notification,
+  liveEvents: [assignmentsPb.SubmissionProgress],
+  encodingQuery: "encoding",
+  lastEventIdQuery: "lastEventId",
+  ticket: { parameter: "ticket", issue: createStreamTicketOperation },
+};
+
+/** The form of each grant `issueToken` takes (sent as application/x-www-form-urlencoded). */
+export type IssueTokenForm =
+  | ({ readonly grant_type: "password" } & {
+      /** at most 254 characters */
+      readonly username: string;
+      /** at most 256 characters */
+      readonly password: string;
+    })
+  | ({ readonly grant_type: "refresh_token" } & {
+      /** at most 200 characters */
+      readonly refresh_token: string;
+    });
+
+/** An event of `streamNotifications`: a stored `shtp.v1.Notification` with its id, or a live `shtp.v1.SubmissionProgress` without one. */
+export type StreamNotificationsEvent =
+  | StoredEvent<"shtp.v1.Notification", notificationsPb.Notification>
+  | LiveEvent<"shtp.v1.SubmissionProgress", assignmentsPb.SubmissionProgress>;
+
 /**
  * The ShTP API client: one function per operation of the API, in either encoding.
  *
  * Functions take `{ params, query, headers, body }` as the operation needs them (uploads take `file`
- * or `form`), and `options` (`encoding`, `signal`, `headers`). Failures throw ApiError. Signing in keeps
- * the tokens in `session`; an expired access token is renewed once through `refreshTokens` and the
- * call retried.
+ * or `form`), and `options` (`encoding`, `signal`, `headers`). Failures throw ApiError. Signing in
+ * (or a token from the OAuth 2.0 endpoint) keeps the tokens in `session`; an expired access token is
+ * renewed once through `refreshTokens` and the call retried. Streams are async iterables of typed events.
  * @param options - the server's origin, the default encoding, the session to start with
  */
 export function createApi(options: ClientOptions) {
@@ -758,11 +782,11 @@ export function createApi(options: ClientOptions) {
      *
      * The same sign-in and refresh as `/auth/login` and `/auth/refresh`: the throttle, single-use refresh tokens and the end of a session whose used refresh token is replayed. `username` is the email. Takes `application/x-www-form-urlencoded` only and answers JSON whatever Accept says (never protobuf). Errors are RFC 6749 §5.2 `{error, error_description}`: 400 `invalid_request`, `invalid_grant` (wrong credentials, an unknown, used or expired refresh token), `unsupported_grant_type`, `invalid_scope` (no scopes are defined); a throttled sign-in is 429 `invalid_grant` with Retry-After. Clients are public: `client_id` is not required and client credentials are not checked.
      *
-     * `POST /api/v1/auth/token` · anyone · 204 No Content
-     * @throws ApiError not_acceptable, internal, unavailable
+     * `POST /api/v1/auth/token` · anyone · 200 the token JSON (RFC 6749 §5.1), whose tokens become the session
+     * @throws OAuth2TokenError invalid_request, invalid_grant, unsupported_grant_type, invalid_scope, server_error, temporarily_unavailable
      */
-    issueToken: (input: Record<string, never> = {}, options?: CallOptions): Promise<void> =>
-      core.callNoContent(issueTokenOperation, input, options),
+    issueToken: (input: { body: IssueTokenForm }, options?: CallOptions): Promise<OAuth2Token> =>
+      core.token(issueTokenOperation, input, options),
     /**
      * Ends the session of a refresh token; unknown tokens are ignored.
      *
@@ -854,18 +878,14 @@ export function createApi(options: ClientOptions) {
      *
      * Each event has the notification's sequence number as `id` and a shtp.v1.Notification as `data` (ProtoJSON, or base64 protobuf with `encoding=protobuf`). Comment lines are heartbeats. Works across server processes (PostgreSQL LISTEN/NOTIFY). A browser authenticates with `ticket` (from `POST /notifications/stream-tickets`) instead of the header, and resumes with `lastEventId` in the query, since a new EventSource cannot set Last-Event-ID. Live events that are not stored come as their own event types without an `id`, never replayed: `shtp.v1.SubmissionProgress` while the caller's submission is judged (compiling, then test k of n).
      *
-     * `GET /api/v1/notifications/stream` · any signed-in user · Server-Sent Events of `shtp.v1.Notification`
+     * `GET /api/v1/notifications/stream` · any signed-in user · Server-Sent Events of `shtp.v1.Notification` and `shtp.v1.SubmissionProgress`, opened with a fresh `ticket` from `POST /api/v1/notifications/stream-tickets` each time
      * @throws ApiError invalid_argument, unauthenticated, token_expired, not_acceptable, rate_limited, internal, unavailable
      */
     streamNotifications: (
-      input: {
-        query?: {
-          /** The id of the last event received, to resume after it, as the Last-Event-ID header does; the header wins. */
-          readonly lastEventId?: string;
-        };
-      } = {},
+      input: Record<string, never> = {},
       options?: StreamOptions,
-    ): EventSubscription<notificationsPb.Notification> => core.stream(streamNotificationsOperation, input, options),
+    ): EventSubscription<StreamNotificationsEvent> =>
+      core.stream<StreamNotificationsEvent>(streamNotificationsOperation, input, options),
     /**
      * System banners to show now (active and inside their window).
      *

@@ -20,3 +20,16 @@ export const errorStatuses = {
 
 /** The closed set of error codes. */
 export type ErrorCode = keyof typeof errorStatuses;
+
+/** The error codes of the OAuth 2.0 token endpoint (RFC 6749 §5.2), from src/http/oauth2.ts. */
+export const oauth2ErrorCodes = [
+  "invalid_request",
+  "invalid_grant",
+  "unsupported_grant_type",
+  "invalid_scope",
+  "server_error",
+  "temporarily_unavailable",
+] as const;
+
+/** One of the token endpoint's error codes. */
+export type OAuth2ErrorCode = (typeof oauth2ErrorCodes)[number];

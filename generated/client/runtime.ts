@@ -1,15 +1,16 @@
 // Copied by `npm run gen` from src/clients/runtime.ts. Do not edit here.
 /**
  * The runtime of the generated ShTP API client (generated/client/api.ts): requests in either encoding,
- * typed errors, the session and its automatic refresh, uploads, downloads and the notification stream.
+ * typed errors, the session and its automatic refresh, the OAuth 2.0 token endpoint, uploads, downloads
+ * and the notification stream.
  *
  * It uses only what browsers and Node 20+ both have (fetch, Headers, Blob, FormData, AbortController,
- * TextDecoder, atob), so the same file runs in the web app and in Node. `npm run gen` copies it to
- * generated/client/runtime.ts: edit it here, never there.
+ * TextDecoder, atob, URLSearchParams), and EventSource where there is one, so the same file runs in the
+ * web app and in Node. `npm run gen` copies it to generated/client/runtime.ts: edit it here, never there.
  */
-import { errorStatuses, type ErrorCode } from "./error-codes.js";
+import { errorStatuses, oauth2ErrorCodes, type ErrorCode, type OAuth2ErrorCode } from "./error-codes.js";
 
-export type { ErrorCode };
+export type { ErrorCode, OAuth2ErrorCode };
 
 /** The two wire encodings of every message endpoint. */
 export type Encoding = "json" | "protobuf";
@@ -58,7 +59,7 @@ function codeForStatus(status: number): ErrorCode {
  * people; `code` is for programs; `requestId` is what to quote in a bug report.
  */
 export class ApiError extends Error {
-  override readonly name = "ApiError";
+  override readonly name: string = "ApiError";
 
   /**
    * @param status - the HTTP status
@@ -76,6 +77,55 @@ export class ApiError extends Error {
   ) {
     super(detail);
   }
+}
+
+/** The API's code nearest to each RFC 6749 §5.2 code, so that handling every ApiError covers token calls. */
+const apiCodeOfOAuth2: Readonly<Record<OAuth2ErrorCode, ErrorCode>> = {
+  invalid_request: "invalid_argument",
+  invalid_grant: "unauthenticated",
+  unsupported_grant_type: "invalid_argument",
+  invalid_scope: "invalid_argument",
+  server_error: "internal",
+  temporarily_unavailable: "unavailable",
+};
+
+const isOAuth2ErrorCode = (code: unknown): code is OAuth2ErrorCode =>
+  typeof code === "string" && (oauth2ErrorCodes as readonly string[]).includes(code);
+
+/**
+ * A refusal of the OAuth 2.0 token endpoint (RFC 6749 §5.2). `error` is the standard code
+ * (`invalid_grant` for a wrong password or a used refresh token, `invalid_request`,
+ * `unsupported_grant_type`...); `code` is the API's nearest one (a throttled sign-in is `rate_limited`),
+ * so an app that handles every ApiError handles this one too.
+ */
+export class OAuth2TokenError extends ApiError {
+  override readonly name: string = "OAuth2TokenError";
+
+  /**
+   * @param status - the HTTP status
+   * @param error - the RFC 6749 §5.2 code
+   * @param detail - `error_description`
+   * @param requestId - the request's id (X-Request-Id)
+   */
+  constructor(
+    status: number,
+    readonly error: OAuth2ErrorCode,
+    detail: string,
+    requestId: string,
+  ) {
+    super(status, status === 429 ? "rate_limited" : apiCodeOfOAuth2[error], detail, [], requestId);
+  }
+}
+
+/** The answer of the OAuth 2.0 token endpoint (RFC 6749 §5.1). */
+export interface OAuth2Token {
+  /** A JWT for `Authorization: Bearer`. */
+  access_token: string;
+  token_type: string;
+  /** Seconds until the access token expires. */
+  expires_in: number;
+  /** Single use: trade it with `grant_type=refresh_token` for a new pair. */
+  refresh_token: string;
 }
 
 /** The tokens of a sign-in: what login and refresh answer. */
@@ -125,6 +175,8 @@ export interface ClientOptions {
   onSessionChange?(session: Session | undefined): void;
   /** The fetch to use; the global one by default. */
   fetch?: typeof fetch;
+  /** The EventSource streams open; the global one (browsers) by default. Without one, streams use fetch. */
+  EventSource?: EventSourceClass;
 }
 
 /** Per-call choices. */
@@ -136,12 +188,32 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
+/** What the client needs of a browser's EventSource (or one the app passes in, such as a polyfill's). */
+export interface EventSourceLike {
+  addEventListener(type: string, listener: (event: { data?: unknown; lastEventId?: string }) => void): void;
+  close(): void;
+}
+
+/** An EventSource class: `globalThis.EventSource` in browsers. */
+export type EventSourceClass = new (url: string) => EventSourceLike;
+
+/** How a stream is read: a browser's EventSource, or fetch reading the response body. */
+export type StreamTransport = "eventsource" | "fetch";
+
 /** Per-stream choices. */
 export interface StreamOptions extends CallOptions {
   /** Resume after this event id (one the stream sent earlier); later ones arrive first. */
   lastEventId?: string;
-  /** Reconnect after a dropped connection, resuming after the last event, as EventSource does. Default true. */
+  /**
+   * Reconnect after a dropped connection, with a fresh ticket where the stream takes one, resuming after
+   * the last event. Default true.
+   */
   reconnect?: boolean;
+  /**
+   * EventSource when there is one (the client's `EventSource` option or the global one) and the stream
+   * takes a ticket; fetch otherwise. Each reads the same events.
+   */
+  transport?: StreamTransport;
 }
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -182,11 +254,39 @@ export interface UploadOperation<Req, Res> extends Operation {
   response: MessageCodec<Res>;
 }
 
-/** A Server-Sent Events operation and the message of its events. */
-export interface StreamOperation<T> extends Operation {
-  events: MessageCodec<T>;
+/** A stored event of a stream: its id (to resume after) and its message. */
+export interface StoredEvent<Type extends string, T> {
+  type: Type;
+  id: string;
+  message: T;
+}
+
+/** A live event of a stream (judging progress, say): never stored or replayed, so it has no id. */
+export interface LiveEvent<Type extends string, T> {
+  type: Type;
+  id?: undefined;
+  message: T;
+}
+
+/** Any event of any stream. */
+export type AnyStreamEvent = StoredEvent<string, unknown> | LiveEvent<string, unknown>;
+
+/**
+ * A Server-Sent Events operation: the message of its stored events, those of its live ones (each its
+ * own SSE event type, the message's full name) and how it is authenticated and resumed.
+ */
+export interface StreamOperation extends Operation {
+  events: MessageCodec<unknown>;
+  liveEvents?: readonly MessageCodec<unknown>[];
   /** The query parameter that asks for base64 protobuf event data, when the route has one. */
   encodingQuery?: string;
+  /** The query parameter of the last event id, for a connection that cannot send Last-Event-ID. */
+  lastEventIdQuery?: string;
+  /**
+   * A single-use ticket the stream takes in the query instead of the Authorization header (which an
+   * EventSource cannot send): the parameter and the operation that issues one per connection.
+   */
+  ticket?: { parameter: string; issue: MessageOperation<never, { ticket: string }> };
 }
 
 /** The file of an upload: a Blob (or File) with the message, or a FormData built by the app. */
@@ -200,14 +300,11 @@ export interface Download {
   mediaType: string;
 }
 
-/** One event of a stream: its id (to resume after) and its message. */
-export interface StreamEvent<T> {
-  id: string;
-  message: T;
-}
-
-/** An open stream; iterate it with `for await`, and close it (or break out of the loop) to hang up. */
-export interface EventSubscription<T> extends AsyncIterable<StreamEvent<T>> {
+/**
+ * An open stream; iterate it with `for await`, and close it (or break out of the loop) to hang up. Its
+ * events are stored ones (with an id) and live ones (without), told apart by `type`.
+ */
+export interface EventSubscription<E extends AnyStreamEvent> extends AsyncIterable<E> {
   /** The id of the last event received: pass it as `lastEventId` to resume later. */
   readonly lastEventId: string | undefined;
   close(): void;
@@ -223,6 +320,8 @@ type RequestBody = RequestInit["body"];
 export class ClientCore {
   private readonly baseUrl: string;
   private readonly fetcher: typeof fetch;
+  /** @internal The EventSource streams open, when there is one. */
+  readonly eventSource: EventSourceClass | undefined;
   private renewal: Promise<void> | undefined;
 
   /** The session, for the app. */
@@ -241,6 +340,7 @@ export class ClientCore {
   ) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.fetcher = options.fetch ?? ((input, init) => fetch(input, init));
+    this.eventSource = options.EventSource ?? (globalThis as { EventSource?: EventSourceClass }).EventSource;
     this.session = new SessionKeeper(options.session, (session) => options.onSessionChange?.(session));
   }
 
@@ -262,6 +362,32 @@ export class ClientCore {
     const message = await decodeMessage(operation.response, response);
     if (operation.session === "start") this.session.set(sessionOf(message));
     return message;
+  }
+
+  /**
+   * Calls the OAuth 2.0 token endpoint (RFC 6749): the grant's parameters go form-encoded, whatever the
+   * client's encoding, and the standard token JSON comes back; its tokens become the session, as a
+   * sign-in's do.
+   * @throws OAuth2TokenError for a refusal (`invalid_grant`, `invalid_request`...), ApiError for an
+   *   answer that is no RFC 6749 error (a proxy's page)
+   */
+  async token<Form extends Readonly<Record<string, string | undefined>> & { readonly grant_type: string }>(
+    operation: Operation,
+    input: { body: Form },
+    options?: CallOptions,
+  ): Promise<OAuth2Token> {
+    const form = new URLSearchParams();
+    for (const [name, value] of Object.entries(input.body)) if (value !== undefined) form.set(name, value);
+    const response = await this.send(operation, {}, options, {
+      accept: "application/json",
+      body: () => ({ body: form.toString(), contentType: "application/x-www-form-urlencoded" }),
+      authorize: false,
+      errorOf: oauth2ErrorOf,
+    });
+    const answer: unknown = await response.json();
+    if (!isOAuth2Token(answer)) throw new Error("The token endpoint answered no token.");
+    this.session.set({ accessToken: answer.access_token, refreshToken: answer.refresh_token });
+    return answer;
   }
 
   /**
@@ -332,12 +458,18 @@ export class ClientCore {
   }
 
   /**
-   * Opens a Server-Sent Events stream over fetch, with the session's bearer token (so it needs no
-   * ticket), and reconnects after a dropped connection with Last-Event-ID, as EventSource would.
-   * @throws ApiError from the iteration when the server refuses the stream
+   * Opens a Server-Sent Events stream. A stream that takes a ticket gets a fresh one for every connection
+   * and is read by EventSource where there is one, else by fetch; any other is read by fetch with the
+   * session's bearer token. After a dropped connection it reconnects, resuming after the last event id,
+   * so no stored event is lost or repeated.
+   * @throws ApiError from the iteration when the server refuses the stream or its ticket
    */
-  stream<T>(operation: StreamOperation<T>, input: Addressing, options: StreamOptions = {}): EventSubscription<T> {
-    return new EventStreamReader(this, operation, input, options);
+  stream<E extends AnyStreamEvent>(
+    operation: StreamOperation,
+    input: Addressing,
+    options: StreamOptions = {},
+  ): EventSubscription<E> {
+    return new EventStreamReader<E>(this, operation, input, options);
   }
 
   /** @internal Sends one request (and retries it once after renewing an expired token). */
@@ -349,6 +481,8 @@ export class ClientCore {
       accept: string;
       body?: () => { body: RequestBody; contentType?: string };
       authorize?: boolean;
+      /** Reads an error answer; the API's `shtp.v1.Error` by default. */
+      errorOf?: (response: Response) => Promise<ApiError>;
     },
   ): Promise<Response> {
     const url = this.urlOf(operation, input);
@@ -369,10 +503,27 @@ export class ClientCore {
         signal: options?.signal,
       });
       if (response.ok) return response;
-      const error = await this.errorOf(response);
+      const error = await (request.errorOf ?? ((answer) => this.errorOf(answer)))(response);
       if (error.code !== "token_expired" || !session || attempt > 1) throw error;
       await this.renew(session);
     }
+  }
+
+  /** @internal The absolute URL of a call. */
+  urlOf(operation: Operation, input: Addressing): string {
+    const path = operation.path.replace(/:([A-Za-z0-9_]+)/g, (_match, name: string) => {
+      const value = input.params?.[name];
+      if (value === undefined || value === "") {
+        throw new TypeError(`${operation.method} ${operation.path}: the path parameter "${name}" is missing.`);
+      }
+      return encodeURIComponent(value);
+    });
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(input.query ?? {})) {
+      for (const item of listOf(value)) query.append(name, queryText(item));
+    }
+    const search = query.toString();
+    return `${this.baseUrl}${path}${search ? `?${search}` : ""}`;
   }
 
   /** @internal The call's encoding. */
@@ -421,22 +572,6 @@ export class ClientCore {
     await this.renewal;
   }
 
-  private urlOf(operation: Operation, input: Addressing): string {
-    const path = operation.path.replace(/:([A-Za-z0-9_]+)/g, (_match, name: string) => {
-      const value = input.params?.[name];
-      if (value === undefined || value === "") {
-        throw new TypeError(`${operation.method} ${operation.path}: the path parameter "${name}" is missing.`);
-      }
-      return encodeURIComponent(value);
-    });
-    const query = new URLSearchParams();
-    for (const [name, value] of Object.entries(input.query ?? {})) {
-      for (const item of listOf(value)) query.append(name, queryText(item));
-    }
-    const search = query.toString();
-    return `${this.baseUrl}${path}${search ? `?${search}` : ""}`;
-  }
-
   private async errorOf(response: Response): Promise<ApiError> {
     let message: ErrorMessage | undefined;
     try {
@@ -448,11 +583,48 @@ export class ClientCore {
     return new ApiError(
       response.status,
       code,
-      message?.detail || `The server answered ${response.status} ${response.statusText}`.trim() + ".",
+      message?.detail || answeredSentence(response),
       message?.fieldViolations ?? [],
       message?.requestId || (response.headers.get("x-request-id") ?? ""),
     );
   }
+}
+
+/** The detail of an error answer that says nothing itself. */
+const answeredSentence = (response: Response) =>
+  `The server answered ${response.status} ${response.statusText}`.trim() + ".";
+
+/** An RFC 6749 §5.2 error answer as an OAuth2TokenError; anything else as an ApiError by its status. */
+async function oauth2ErrorOf(response: Response): Promise<ApiError> {
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    body = undefined;
+  }
+  const requestId = response.headers.get("x-request-id") ?? "";
+  const error = typeof body === "object" && body !== null && "error" in body ? body.error : undefined;
+  if (!isOAuth2ErrorCode(error)) {
+    return new ApiError(response.status, codeForStatus(response.status), answeredSentence(response), [], requestId);
+  }
+  const description =
+    typeof body === "object" && body !== null && "error_description" in body ? body.error_description : undefined;
+  return new OAuth2TokenError(response.status, error, typeof description === "string" ? description : error, requestId);
+}
+
+function isOAuth2Token(answer: unknown): answer is OAuth2Token {
+  return (
+    typeof answer === "object" &&
+    answer !== null &&
+    "access_token" in answer &&
+    typeof answer.access_token === "string" &&
+    "refresh_token" in answer &&
+    typeof answer.refresh_token === "string" &&
+    "token_type" in answer &&
+    typeof answer.token_type === "string" &&
+    "expires_in" in answer &&
+    typeof answer.expires_in === "number"
+  );
 }
 
 /** The tokens of an operation's answer that starts a session (a token pair). */
@@ -513,6 +685,9 @@ function base64Bytes(text: string): Uint8Array {
 
 /** One dispatched Server-Sent Event, as the HTML standard's parser defines it. */
 interface SseEvent {
+  /** The `event` field; `message` when there was none. */
+  type: string;
+  /** The `id` field of this event, when it had one. */
   id: string | undefined;
   data: string;
 }
@@ -526,6 +701,7 @@ async function* sseEvents(body: ReadableStream<Uint8Array>, onRetry: (ms: number
   const decoder = new TextDecoder();
   let buffer = "";
   let data: string[] = [];
+  let type = "";
   let id: string | undefined;
   try {
     for (;;) {
@@ -537,8 +713,8 @@ async function* sseEvents(body: ReadableStream<Uint8Array>, onRetry: (ms: number
         const line = buffer.slice(0, newline.index);
         buffer = buffer.slice(newline.index + newline[0].length);
         if (line === "") {
-          if (data.length > 0) yield { id, data: data.join("\n") };
-          data = [];
+          if (data.length > 0) yield { type: type || "message", id, data: data.join("\n") };
+          [data, type, id] = [[], "", undefined];
           continue;
         }
         if (line.startsWith(":")) continue;
@@ -546,6 +722,7 @@ async function* sseEvents(body: ReadableStream<Uint8Array>, onRetry: (ms: number
         const field = colon === -1 ? line : line.slice(0, colon);
         const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
         if (field === "data") data.push(value);
+        else if (field === "event") type = value;
         else if (field === "id" && !value.includes("\0")) id = value;
         else if (field === "retry" && /^\d+$/.test(value)) onRetry(Number(value));
       }
@@ -556,18 +733,112 @@ async function* sseEvents(body: ReadableStream<Uint8Array>, onRetry: (ms: number
   }
 }
 
-/** A stream read over fetch; see ClientCore.stream. */
-class EventStreamReader<T> implements EventSubscription<T> {
+/** Items pushed by callbacks (an EventSource's listeners), pulled by one `for await`. */
+class PushedItems<T> implements AsyncIterable<T> {
+  private readonly items: T[] = [];
+  private wake: (() => void) | undefined;
+  private ended = false;
+
+  push(item: T): void {
+    this.items.push(item);
+    this.wake?.();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+    for (;;) {
+      const [item] = this.items.splice(0, 1);
+      if (item !== undefined) yield item;
+      else if (this.ended) return;
+      else await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+}
+
+/**
+ * Opens an EventSource and resolves once it is open, with its events of the given types, which end when
+ * the connection drops (or `signal` aborts). The EventSource is closed then rather than left to retry on
+ * its own, which would send the same, used ticket.
+ * @throws Error when it cannot open (an EventSource does not tell why)
+ */
+function openEventSource(
+  EventSourceOf: EventSourceClass,
+  url: string,
+  types: readonly string[],
+  signal: AbortSignal,
+): Promise<AsyncIterable<SseEvent>> {
+  return new Promise((resolve, reject) => {
+    const source = new EventSourceOf(url);
+    const events = new PushedItems<SseEvent>();
+    let opened = false;
+    const finish = () => {
+      signal.removeEventListener("abort", finish);
+      source.close();
+      events.end();
+      if (!opened) reject(new Error("The event stream could not be opened."));
+    };
+    signal.addEventListener("abort", finish);
+    source.addEventListener("open", () => {
+      opened = true;
+      resolve(events);
+    });
+    source.addEventListener("error", finish);
+    for (const type of types) {
+      source.addEventListener(type, (event) =>
+        events.push({
+          type,
+          id: event.lastEventId || undefined,
+          data: typeof event.data === "string" ? event.data : "",
+        }),
+      );
+    }
+  });
+}
+
+/** The longest wait between attempts to reconnect, unless the server asks for longer. */
+const MAX_RECONNECT_DELAY_MS = 30_000;
+/** A connection that lasted this long was not a failure, however it ended. */
+const STABLE_CONNECTION_MS = 10_000;
+
+/** A stream; see ClientCore.stream. */
+class EventStreamReader<E extends AnyStreamEvent> implements EventSubscription<E> {
   private readonly controller = new AbortController();
+  private readonly transport: StreamTransport;
+  /** The codec of each SSE event type, and whether its events are stored ones (with ids). */
+  private readonly kinds = new Map<string, { codec: MessageCodec<unknown>; stored: boolean }>();
   private last: string | undefined;
+  /** The server's reconnection delay (its `retry:` field, which only a fetch-read stream sees). */
   private retryMs = 2000;
 
+  /** @throws TypeError when the stream cannot use the transport asked for */
   constructor(
     private readonly core: ClientCore,
-    private readonly operation: StreamOperation<T>,
+    private readonly operation: StreamOperation,
     private readonly input: Addressing,
     private readonly options: StreamOptions,
   ) {
+    const { events, liveEvents = [], ticket } = operation;
+    this.transport = options.transport ?? (ticket && core.eventSource ? "eventsource" : "fetch");
+    if (this.transport === "eventsource" && !(ticket && core.eventSource)) {
+      throw new TypeError(
+        ticket
+          ? "There is no EventSource here: pass one as the client's EventSource option, or use transport: 'fetch'."
+          : `${operation.path} takes no ticket, so an EventSource cannot open it; use transport: 'fetch'.`,
+      );
+    }
+    // Data without an event type is the stream's own message, as the SSE default type says.
+    for (const [type, codec, stored] of [
+      ["message", events, true] as const,
+      [events.$type, events, true] as const,
+      ...liveEvents.map((codec) => [codec.$type, codec, false] as const),
+    ]) {
+      this.kinds.set(type, { codec, stored });
+    }
     this.last = options.lastEventId;
     if (options.signal?.aborted) this.close();
     else options.signal?.addEventListener("abort", () => this.close(), { once: true });
@@ -581,41 +852,54 @@ class EventStreamReader<T> implements EventSubscription<T> {
     this.controller.abort();
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<StreamEvent<T>> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<E> {
     const encoding = this.core.encodingOf(this.options);
     const { signal } = this.controller;
+    let failures = 0;
     try {
       while (!signal.aborted) {
-        let response: Response;
+        let events: AsyncIterable<SseEvent>;
         try {
-          response = await this.connect(encoding);
+          events = await this.connect(encoding);
         } catch (error) {
-          // The server refused the stream (401, 403...): reconnecting would be refused again.
+          // The server refused the stream or its ticket (401, 403...): reconnecting would be refused again.
           if (signal.aborted) return;
           if (error instanceof ApiError || this.options.reconnect === false) throw error;
-          await this.pause();
+          failures += 1;
+          await this.pause(this.reconnectDelay(failures));
           continue;
         }
+        const openedAt = Date.now();
         // Only a connection that drops is worth reconnecting; data this client cannot read is thrown.
         let decoding = false;
         try {
-          if (!response.body) throw new Error("The event stream has no body.");
-          for await (const event of sseEvents(response.body, (ms) => (this.retryMs = ms))) {
+          for await (const event of events) {
+            // A type this client does not know (a newer server's live event) is skipped.
+            const kind = this.kinds.get(event.type);
+            if (!kind) continue;
             decoding = true;
             const message =
               encoding === "protobuf"
-                ? this.operation.events.decode(base64Bytes(event.data))
-                : this.operation.events.fromJSON(JSON.parse(event.data));
+                ? kind.codec.decode(base64Bytes(event.data))
+                : kind.codec.fromJSON(JSON.parse(event.data));
             decoding = false;
+            const type = kind.codec.$type;
+            if (!kind.stored) {
+              yield { type, message } as E;
+              continue;
+            }
             if (event.id !== undefined) this.last = event.id;
-            yield { id: event.id ?? "", message };
+            yield { type, id: event.id ?? "", message } as E;
           }
         } catch (error) {
           if (signal.aborted) return;
           if (decoding || this.options.reconnect === false) throw error;
         }
         if (this.options.reconnect === false) return;
-        await this.pause();
+        // A connection that ends soon after it opened counts as a failure too: the server closing it for a
+        // user's newer stream asks for a long `retry:`, which an EventSource does not pass on.
+        failures = Date.now() - openedAt < STABLE_CONNECTION_MS ? failures + 1 : 0;
+        await this.pause(this.reconnectDelay(failures));
       }
     } finally {
       this.controller.abort();
@@ -623,26 +907,64 @@ class EventStreamReader<T> implements EventSubscription<T> {
   }
 
   /**
-   * Opens one connection, resuming after the last event. (A ticket-based stream for EventSource would
-   * fetch its ticket here, before each connection.)
+   * Opens one connection, resuming after the last event: with a fresh ticket when the stream takes one
+   * (so the last id goes in the query, which is all an EventSource can send), else with the bearer token
+   * and Last-Event-ID.
    */
-  private connect(encoding: Encoding): Promise<Response> {
-    const { encodingQuery } = this.operation;
-    return this.core.send(
-      this.operation,
-      {
-        ...this.input,
-        query: { ...this.input.query, ...(encodingQuery && encoding === "protobuf" && { [encodingQuery]: encoding }) },
-        headers: { ...this.input.headers, ...(this.last !== undefined && { "Last-Event-ID": this.last }) },
-      },
-      { ...this.options, signal: this.controller.signal },
-      { accept: "text/event-stream" },
+  private async connect(encoding: Encoding): Promise<AsyncIterable<SseEvent>> {
+    const { encodingQuery, lastEventIdQuery, ticket } = this.operation;
+    const { signal } = this.controller;
+    const options = { ...this.options, signal };
+    const query = {
+      ...this.input.query,
+      ...(encodingQuery && encoding === "protobuf" && { [encodingQuery]: encoding }),
+    };
+    const resume = this.last;
+    if (!ticket) {
+      const headers = { ...this.input.headers, ...(resume !== undefined && { "Last-Event-ID": resume }) };
+      return this.bodyEvents(
+        await this.core.send(this.operation, { ...this.input, query, headers }, options, {
+          accept: "text/event-stream",
+        }),
+      );
+    }
+    const issued = await this.core.call(ticket.issue, {}, { encoding, signal, headers: this.options.headers });
+    const resumeInQuery = resume !== undefined && lastEventIdQuery !== undefined;
+    const address = {
+      ...this.input,
+      query: { ...query, ...(resumeInQuery && { [lastEventIdQuery]: resume }), [ticket.parameter]: issued.ticket },
+      headers: { ...this.input.headers, ...(resume !== undefined && !resumeInQuery && { "Last-Event-ID": resume }) },
+    };
+    if (this.transport === "eventsource" && this.core.eventSource) {
+      return openEventSource(
+        this.core.eventSource,
+        this.core.urlOf(this.operation, address),
+        [...this.kinds.keys()],
+        signal,
+      );
+    }
+    return this.bodyEvents(
+      await this.core.send(this.operation, address, options, { accept: "text/event-stream", authorize: false }),
     );
   }
 
-  private pause(): Promise<void> {
+  private bodyEvents(response: Response): AsyncIterable<SseEvent> {
+    if (!response.body) throw new Error("The event stream has no body.");
+    return sseEvents(response.body, (ms) => (this.retryMs = ms));
+  }
+
+  /**
+   * The wait before the next connection: the server's delay, doubled for each failure after the first
+   * in a row, up to 30 s (or the server's delay when that is longer).
+   */
+  private reconnectDelay(failures: number): number {
+    const cap = Math.max(MAX_RECONNECT_DELAY_MS, this.retryMs);
+    return Math.min(this.retryMs * 2 ** Math.max(0, failures - 1), cap);
+  }
+
+  private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, this.retryMs);
+      const timer = setTimeout(resolve, ms);
       this.controller.signal.addEventListener(
         "abort",
         () => {

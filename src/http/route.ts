@@ -19,12 +19,14 @@ export interface LiveEvent {
 
 /**
  * Where a module's live events come from: a PostgreSQL NOTIFY channel, heard by every server process,
- * and how to read a payload into the user it is for and the event (undefined for a payload of another
+ * the message its events carry (their SSE event type, which the typed client is generated for), and
+ * how to read a payload into the user it is for and the message (undefined for a payload of another
  * shape).
  */
 export interface LiveEventSource {
   channel: string;
-  parse(payload: string): { userId: string; event: LiveEvent } | undefined;
+  codec: MessageCodec<unknown>;
+  parse(payload: string): { userId: string; message: unknown } | undefined;
 }
 
 /**
@@ -83,6 +85,11 @@ export interface QueryCredential {
   scheme: string;
   /** The query parameter that carries it. */
   parameter: string;
+  /**
+   * The path of the POST route that issues one (its answer carries it in a field named as the
+   * parameter), so the typed client fetches a fresh one for each connection.
+   */
+  issuedBy: string;
   /** What it is and where a client gets one (the OpenAPI scheme's description). */
   description: string;
   /**
@@ -101,6 +108,8 @@ export interface QueryCredential {
 export interface OAuth2TokenEndpoint<Body, Out> {
   /** The form's parameters (unknown ones are dropped, as RFC 6749 §3.2 asks), into the handler's body. */
   request: z.ZodType<Body>;
+  /** Each `grant_type` it issues tokens for, with that grant's own parameters (the typed client's forms). */
+  grants: Readonly<Record<string, z.ZodType>>;
   /** The JSON answer. */
   response: z.ZodType<Out>;
 }

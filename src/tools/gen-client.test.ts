@@ -61,6 +61,38 @@ describe("the client generator (src/tools/gen-client.ts)", () => {
     await assert.rejects(() => renderClient([refreshRoute, probe]), /probeQuery\.query\.filter has a shape/);
   });
 
+  it("types the OAuth 2.0 token endpoint by its grants' forms, answering the token JSON", async () => {
+    const token = routes.find((route) => route.oauth2);
+    assert.ok(refreshRoute && token);
+    const api = (await renderClient([refreshRoute, token])).get("api.ts") ?? "";
+    assert.match(
+      api,
+      /\{ readonly grant_type: "password" \} & \{[^}]*readonly username: string;[^}]*readonly password: string;/,
+    );
+    assert.match(api, /\{ readonly grant_type: "refresh_token" \} & \{[^}]*readonly refresh_token: string;/);
+    assert.match(
+      api,
+      /issueToken: \(input: \{ body: IssueTokenForm \}, options\?: CallOptions\): Promise<OAuth2Token> =>\s+core\.token\(/,
+    );
+    assert.match(api, /@throws OAuth2TokenError invalid_request, invalid_grant/);
+  });
+
+  it("types a stream's stored and live events, and refuses a ticket it cannot fetch or a resume it cannot send", async () => {
+    const stream = routes.find((route) => route.events && route.queryCredential);
+    const issuer = routes.find((route) => route.path === stream?.queryCredential?.issuedBy);
+    assert.ok(refreshRoute && stream && issuer);
+    const api = (await renderClient([refreshRoute, issuer, stream])).get("api.ts") ?? "";
+    assert.match(api, /StoredEvent<"shtp\.v1\.Notification", notificationsPb\.Notification>/);
+    assert.match(api, /LiveEvent<"shtp\.v1\.SubmissionProgress", assignmentsPb\.SubmissionProgress>/);
+    assert.match(api, /ticket: \{ parameter: "ticket", issue: createStreamTicketOperation \}/);
+    // The runtime fills the encoding and the last event id itself.
+    assert.doesNotMatch(api, /readonly lastEventId\?: string/);
+
+    await assert.rejects(() => renderClient([refreshRoute, stream]), /issued by POST \/notifications\/stream-tickets/);
+    const noResume: Route = { ...stream, query: z.strictObject({ encoding: z.enum(["json", "protobuf"]).optional() }) };
+    await assert.rejects(() => renderClient([refreshRoute, issuer, noResume]), /must take `lastEventId`/);
+  });
+
   it("refuses a route table without the refresh operation the client renews sessions through", async () => {
     await assert.rejects(() => renderClient([]), /POST \/auth\/refresh/);
   });

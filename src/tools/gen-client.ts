@@ -5,9 +5,12 @@
  *
  * - api.ts: `createApi(options)`, one function per operation, typed by the route's messages, path
  *   parameters, query and headers. Query types are derived from the zod schemas here, at generation
- *   time, so a renamed or removed filter stops the app's build instead of meeting a 400.
+ *   time, so a renamed or removed filter stops the app's build instead of meeting a 400. The OAuth 2.0
+ *   token endpoint is typed by its grants' forms; an events route by its stored message and the
+ *   modules' live events, and (when it takes a ticket) by the route that issues one.
  * - runtime.ts: a copy of src/clients/runtime.ts (fetch, encodings, ApiError, session refresh).
- * - error-codes.ts: the server's error codes and statuses, as literals.
+ * - error-codes.ts: the server's error codes and statuses, and the token endpoint's RFC 6749 codes, as
+ *   literals.
  *
  * The output imports only generated/ and the runtime, never server code, and is formatted by Prettier,
  * so it is the same on every machine. Usage: `tsx src/tools/gen-client.ts [out-dir]`.
@@ -22,10 +25,11 @@ import { rolesAllowed } from "../auth/roles.js";
 import { appRoot as root, protoDir } from "../config/paths.js";
 import { messageType } from "../contract/descriptors.js";
 import { errorCodes, statusOf } from "../errors/index.js";
+import { oauth2ErrorCodes } from "../http/oauth2.js";
 import { errorsOf } from "../http/openapi.js";
-import type { Route } from "../http/route.js";
+import type { LiveEventSource, Route } from "../http/route.js";
 import { API_PREFIX } from "../http/router.js";
-import { routes as apiRoutes } from "../modules/index.js";
+import { routes as apiRoutes, liveEventSources } from "../modules/index.js";
 
 const runtimeSource = path.join(root, "src", "clients", "runtime.ts");
 
@@ -36,6 +40,11 @@ const SESSION_START_RESPONSE = "shtp.v1.TokenPair";
 const SESSION_END_REQUEST = "shtp.v1.LogoutRequest";
 /** Members of the generated object that are not operations. */
 const RESERVED_NAMES = new Set(["session"]);
+/** Query parameters of an events route that the runtime fills itself (StreamOptions). */
+const ENCODING_QUERY = "encoding";
+const LAST_EVENT_ID_QUERY = "lastEventId";
+/** The fields of the token answer the runtime reads (its OAuth2Token type). */
+const OAUTH2_TOKEN_FIELDS = ["access_token", "expires_in", "refresh_token", "token_type"];
 
 type JsonSchema = Record<string, unknown>;
 
@@ -82,6 +91,7 @@ const quoteKey = (name: string) => (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? na
 
 /** The TypeScript type a client passes for one query-string or header field. */
 function tsTypeOf(schema: JsonSchema, where: string): string {
+  if (typeof schema.const === "string") return JSON.stringify(schema.const);
   const values = schema.enum;
   if (Array.isArray(values) && values.every((value) => typeof value === "string")) {
     const sorted = [...values].sort();
@@ -161,20 +171,129 @@ const accessText = (route: Route) =>
       ? "any signed-in user"
       : rolesAllowed(route.access).join(", ");
 
-function docComment(route: Route, answer: string): string {
+function docComment(route: Route, answer: string, throws = `ApiError ${errorsOf(route).join(", ")}`): string {
   const lines = [
     route.summary,
     ...(route.description ? ["", route.description] : []),
     "",
     `\`${route.method.toUpperCase()} ${API_PREFIX}${route.path}\` · ${accessText(route)} · ${answer}`,
-    `@throws ApiError ${errorsOf(route).join(", ")}`,
+    `@throws ${throws}`,
   ];
   return `/**\n${lines.map((line) => ` * ${line.replace(/\*\//g, "*\\/")}`.trimEnd()).join("\n")}\n */`;
 }
 
-/** One operation: its descriptor constant and its member of the object createApi returns. */
-function operationOf(route: Route, imports: Imports): { descriptor: string; member: string } {
+const pascal = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
+
+/** What the generated file holds for one operation. */
+interface Generated {
+  /** Its descriptor constant. */
+  descriptor: string;
+  /** Whether the descriptor names other operations' (a stream's ticket issuer), so it must follow them. */
+  namesOthers?: boolean;
+  /** Its member of the object createApi returns. */
+  member: string;
+  /** Types it exports (a stream's events, the token endpoint's forms). */
+  types?: string;
+}
+
+/** The OAuth 2.0 token endpoint: one form type per grant, the standard token answer, RFC 6749 errors. */
+function tokenOperationOf(route: Route, endpoint: NonNullable<Route["oauth2"]>): Generated {
+  const answered = Object.keys(zodJson(endpoint.response).properties ?? {}).sort();
+  if (answered.join() !== OAUTH2_TOKEN_FIELDS.join()) {
+    throw new Error(
+      `gen-client: ${route.name} answers ${answered.join(", ")}; the runtime's OAuth2Token has ${OAUTH2_TOKEN_FIELDS.join(", ")}.`,
+    );
+  }
+  const formType = `${pascal(route.name)}Form`;
+  const forms = Object.entries(endpoint.grants).map(([grant, schema]) => {
+    const fields = objectType(schema, `${route.name}.${grant}`);
+    const grantType = `{ readonly grant_type: ${JSON.stringify(grant)} }`;
+    return fields ? `(${grantType} & ${fields.type})` : grantType;
+  });
+  if (forms.length === 0) throw new Error(`gen-client: ${route.name} declares no grants.`);
+  const constant = `${route.name}Operation`;
+  return {
+    descriptor: `const ${constant}: Operation = { method: ${JSON.stringify(route.method.toUpperCase())}, path: ${JSON.stringify(`${API_PREFIX}${route.path}`)} };`,
+    types: `/** The form of each grant \`${route.name}\` takes (sent as application/x-www-form-urlencoded). */
+export type ${formType} = ${forms.join(" | ")};`,
+    member: `${docComment(route, "200 the token JSON (RFC 6749 §5.1), whose tokens become the session", `OAuth2TokenError ${oauth2ErrorCodes.join(", ")}`)}
+${route.name}: (input: { body: ${formType} }, options?: CallOptions): Promise<OAuth2Token> => core.token(${constant}, input, options),`,
+  };
+}
+
+/**
+ * A Server-Sent Events operation: its events typed by the stored message and the live events, and,
+ * when it takes a ticket, the operation that issues one.
+ */
+function streamOperationOf(
+  route: Route,
+  events: NonNullable<Route["events"]>,
+  context: { imports: Imports; routes: readonly Route[]; liveSources: readonly LiveEventSource[] },
+  parts: { name: string; type: string; required: boolean }[],
+): Generated {
+  const { imports } = context;
+  const constant = `${route.name}Operation`;
+  const queryFields = Object.keys(zodJson(route.query ?? z.object({})).properties ?? {});
+  const query = objectType(route.query, `${route.name}.query`, [ENCODING_QUERY, LAST_EVENT_ID_QUERY]);
+  if (query) parts.push({ name: "query", ...query });
+  const headers = objectType(route.headers, `${route.name}.headers`, ["last-event-id"]);
+  if (headers) parts.push({ name: "headers", ...headers });
+  const input = inputType(parts);
+
+  const stored = imports.message(events.$type);
+  const live = context.liveSources.map((source) => ({
+    type: source.codec.$type,
+    ts: imports.message(source.codec.$type),
+  }));
+  const eventType = `${pascal(route.name)}Event`;
+  const eventUnion = [
+    `StoredEvent<${JSON.stringify(events.$type)}, ${stored}>`,
+    ...live.map((event) => `LiveEvent<${JSON.stringify(event.type)}, ${event.ts}>`),
+  ].join(" | ");
+
+  const credential = route.queryCredential;
+  let ticket = "";
+  if (credential) {
+    const issuer = context.routes.find((other) => other.path === credential.issuedBy && other.method === "post");
+    const field = issuer?.response && messageType(issuer.response.$type).fields[credential.parameter];
+    if (!issuer || field?.type !== "string") {
+      throw new Error(
+        `gen-client: ${route.name}'s \`${credential.parameter}\` is issued by POST ${credential.issuedBy}, which must answer a message with a string field \`${credential.parameter}\`.`,
+      );
+    }
+    // An EventSource cannot send Last-Event-ID, so a ticketed stream must take the last id in the query.
+    if (!queryFields.includes(LAST_EVENT_ID_QUERY)) {
+      throw new Error(`gen-client: ${route.name} takes a ticket, so its query must take \`${LAST_EVENT_ID_QUERY}\`.`);
+    }
+    ticket = `, ticket: { parameter: ${JSON.stringify(credential.parameter)}, issue: ${issuer.name}Operation }`;
+  }
+  const fields = [
+    `method: ${JSON.stringify(route.method.toUpperCase())}`,
+    `path: ${JSON.stringify(`${API_PREFIX}${route.path}`)}`,
+    `events: ${stored}`,
+    ...(live.length > 0 ? [`liveEvents: [${live.map((event) => event.ts).join(", ")}]`] : []),
+    ...(queryFields.includes(ENCODING_QUERY) ? [`encodingQuery: ${JSON.stringify(ENCODING_QUERY)}`] : []),
+    ...(queryFields.includes(LAST_EVENT_ID_QUERY) ? [`lastEventIdQuery: ${JSON.stringify(LAST_EVENT_ID_QUERY)}`] : []),
+  ].join(", ");
+  const liveNames = live.map((event) => `\`${event.type}\``).join(", ");
+  return {
+    descriptor: `const ${constant}: StreamOperation = { ${fields}${ticket} };`,
+    namesOthers: ticket !== "",
+    types: `/** An event of \`${route.name}\`: a stored \`${events.$type}\` with its id${live.length > 0 ? `, or a live ${liveNames} without one` : ""}. */
+export type ${eventType} = ${eventUnion};`,
+    member: `${docComment(route, `Server-Sent Events of \`${events.$type}\`${live.length > 0 ? ` and ${liveNames}` : ""}${credential ? `, opened with a fresh \`${credential.parameter}\` from \`POST ${API_PREFIX}${credential.issuedBy}\` each time` : ""}`)}
+${route.name}: (${input.parameter}, options?: StreamOptions): EventSubscription<${eventType}> => core.stream<${eventType}>(${constant}, input, options),`,
+  };
+}
+
+/** One operation: its descriptor constant, its member of the object createApi returns, its types. */
+function operationOf(
+  route: Route,
+  context: { imports: Imports; routes: readonly Route[]; liveSources: readonly LiveEventSource[] },
+): Generated {
+  const { imports } = context;
   if (RESERVED_NAMES.has(route.name)) throw new Error(`gen-client: the operation name "${route.name}" is reserved.`);
+  if (route.oauth2) return tokenOperationOf(route, route.oauth2);
   const constant = `${route.name}Operation`;
   const method = JSON.stringify(route.method.toUpperCase());
   const fullPath = JSON.stringify(`${API_PREFIX}${route.path}`);
@@ -186,20 +305,7 @@ function operationOf(route: Route, imports: Imports): { descriptor: string; memb
   const params = paramsType(route);
   if (params) parts.push({ name: "params", ...params });
 
-  if (route.events) {
-    const events = imports.message(route.events.$type);
-    const encodingQuery = zodJson(route.query ?? z.object({})).properties as Record<string, JsonSchema> | undefined;
-    const hasEncoding = Boolean(encodingQuery?.encoding);
-    const query = objectType(route.query, `${where}.query`, ["encoding"]);
-    if (query) parts.push({ name: "query", ...query });
-    const headers = objectType(route.headers, `${where}.headers`, ["last-event-id"]);
-    if (headers) parts.push({ name: "headers", ...headers });
-    const input = inputType(parts);
-    return {
-      descriptor: `const ${constant}: StreamOperation<${events}> = { method: ${method}, path: ${fullPath}, events: ${events}${hasEncoding ? `, encodingQuery: "encoding"` : ""} };`,
-      member: `${docComment(route, `Server-Sent Events of \`${route.events.$type}\``)}\n${route.name}: (${input.parameter}, options?: StreamOptions): EventSubscription<${events}> => core.stream(${constant}, input, options),`,
-    };
-  }
+  if (route.events) return streamOperationOf(route, route.events, context, parts);
 
   const query = objectType(route.query, `${where}.query`);
   if (query) parts.push({ name: "query", ...query });
@@ -268,14 +374,21 @@ function inputType(
 }
 
 /** @returns the three files of the client, by name, formatted */
-export async function renderClient(routes: readonly Route[] = apiRoutes): Promise<Map<string, string>> {
+export async function renderClient(
+  routes: readonly Route[] = apiRoutes,
+  liveSources: readonly LiveEventSource[] = liveEventSources,
+): Promise<Map<string, string>> {
   const imports = new Imports();
   const refresh = routes.find((route) => route.path === REFRESH_PATH && route.method === "post");
   if (!refresh?.body || !refresh.response) {
     throw new Error(`gen-client: the client renews sessions through POST ${REFRESH_PATH}, which is not declared.`);
   }
   const errorMessage = imports.message("shtp.v1.Error");
-  const operations = routes.map((route) => operationOf(route, imports));
+  const operations = routes.map((route) => operationOf(route, { imports, routes, liveSources }));
+  const descriptors = [
+    ...operations.filter((operation) => !operation.namesOthers),
+    ...operations.filter((operation) => operation.namesOthers),
+  ].map((operation) => operation.descriptor);
   const header = "// Generated by `npm run gen` (src/tools/gen-client.ts) from the route declarations. Do not edit.\n";
 
   const api = [
@@ -287,22 +400,26 @@ export async function renderClient(routes: readonly Route[] = apiRoutes): Promis
       type ClientOptions,
       type Download,
       type EventSubscription,
+      type LiveEvent,
+      type OAuth2Token,
       type MessageOperation,
       type NoContentOperation,
       type Operation,
       type StreamOperation,
+      type StoredEvent,
       type StreamOptions,
       type UploadOperation,
     } from "./runtime.js";`,
     `export * from "./runtime.js";`,
-    ...operations.map((operation) => operation.descriptor),
+    ...descriptors,
+    ...operations.flatMap((operation) => (operation.types ? [operation.types] : [])),
     `/**
       * The ShTP API client: one function per operation of the API, in either encoding.
       *
       * Functions take \`{ params, query, headers, body }\` as the operation needs them (uploads take \`file\`
-      * or \`form\`), and \`options\` (\`encoding\`, \`signal\`, \`headers\`). Failures throw ApiError. Signing in keeps
-      * the tokens in \`session\`; an expired access token is renewed once through \`${refresh.name}\` and the
-      * call retried.
+      * or \`form\`), and \`options\` (\`encoding\`, \`signal\`, \`headers\`). Failures throw ApiError. Signing in
+      * (or a token from the OAuth 2.0 endpoint) keeps the tokens in \`session\`; an expired access token is
+      * renewed once through \`${refresh.name}\` and the call retried. Streams are async iterables of typed events.
       * @param options - the server's origin, the default encoding, the session to start with
       */
     export function createApi(options: ClientOptions) {
@@ -325,6 +442,10 @@ export async function renderClient(routes: readonly Route[] = apiRoutes): Promis
     } as const;`,
     `/** The closed set of error codes. */
     export type ErrorCode = keyof typeof errorStatuses;`,
+    `/** The error codes of the OAuth 2.0 token endpoint (RFC 6749 §5.2), from src/http/oauth2.ts. */
+    export const oauth2ErrorCodes = [${oauth2ErrorCodes.map((code) => JSON.stringify(code)).join(", ")}] as const;`,
+    `/** One of the token endpoint's error codes. */
+    export type OAuth2ErrorCode = (typeof oauth2ErrorCodes)[number];`,
   ].join("\n\n");
 
   const runtime = `// Copied by \`npm run gen\` from src/clients/runtime.ts. Do not edit here.\n${await fs.readFile(runtimeSource, "utf8")}`;

@@ -17,10 +17,11 @@ export interface PageApi {
   /** `GET /achievements/{id}/proof`: the file and the name from Content-Disposition. */
   downloadProof(id: string): Promise<{ fileName: string | undefined; mediaType: string; size: number }>;
   /**
-   * Opens the notification stream (the client reads it over fetch with the bearer token) and resolves
-   * with the first message that arrives, shown in `#live`.
+   * Opens the notification stream through the browser's EventSource with a ticket, and resolves with the
+   * first message that arrives (shown in `#live`), when it arrived (`Date.now()`) and the URLs the
+   * EventSource opened.
    */
-  receiveOneMessage(): Promise<{ id: string; text: string }>;
+  receiveOneMessage(): Promise<{ id: string; text: string; receivedAt: number; eventSourceUrls: string[] }>;
   /** A call the server refuses (400); the page shows the error's detail in `#error-detail`. */
   showServerError(): Promise<{ status: number; code: string; detail: string; requestId: string; fields: string[] }>;
   /** For an origin the API does not allow: tries a plain GET and a sign-in and reports how each ended. */

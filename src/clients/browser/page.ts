@@ -5,11 +5,21 @@
  */
 import { ApiError, createApi, type Encoding, type ShtpApi } from "../../../generated/client/api.js";
 import { AchievementKind, achievementStatusToJSON } from "../../../generated/shtp/v1/achievements.js";
+import { Notification } from "../../../generated/shtp/v1/notifications.js";
 import type { PageApi } from "./page-api.js";
 
 /** The API's origin, from the page's own query string (`?api=http://127.0.0.1:1234`). */
 const apiBase = new URLSearchParams(location.search).get("api") ?? "";
 let signedIn: ShtpApi | undefined;
+
+/** What the client's EventSources opened: the browser's own class, passed in only to see its URLs. */
+const eventSourceUrls: string[] = [];
+class SeenEventSource extends EventSource {
+  constructor(url: string) {
+    super(url);
+    eventSourceUrls.push(url);
+  }
+}
 
 function client(): ShtpApi {
   if (!signedIn) throw new Error("Sign in first.");
@@ -38,7 +48,7 @@ async function outcome(call: () => Promise<unknown>): Promise<string> {
 
 const page: PageApi = {
   async signIn(encoding: Encoding, email, password) {
-    signedIn = createApi({ baseUrl: apiBase, encoding });
+    signedIn = createApi({ baseUrl: apiBase, encoding, EventSource: SeenEventSource });
     await signedIn.login({ body: { email, password } });
     show("status", `Signed in (${encoding})`);
     return { signedIn: signedIn.session.current !== undefined };
@@ -74,12 +84,19 @@ const page: PageApi = {
   },
 
   async receiveOneMessage() {
-    const stream = client().streamNotifications({}, { reconnect: false });
-    for await (const { id, message } of stream) {
-      if (message.payload?.$case !== "message") continue;
-      show("live", message.payload.value.text);
-      // Leaving the loop closes the stream.
-      return { id, text: message.payload.value.text };
+    const opened = eventSourceUrls.length;
+    const stream = client().streamNotifications({}, { transport: "eventsource" });
+    for await (const event of stream) {
+      if (event.type !== Notification.$type || event.message.payload?.$case !== "message") continue;
+      const receivedAt = Date.now();
+      show("live", event.message.payload.value.text);
+      // Leaving the loop closes the stream (and its EventSource).
+      return {
+        id: event.id,
+        text: event.message.payload.value.text,
+        receivedAt,
+        eventSourceUrls: eventSourceUrls.slice(opened),
+      };
     }
     throw new Error("The stream ended without a message.");
   },

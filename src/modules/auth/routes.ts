@@ -2,7 +2,7 @@ import { Me, TokenPair } from "../../../generated/shtp/v1/auth.js";
 import { OAuth2Error, OAuth2TokenResponseSchema } from "../../http/oauth2.js";
 import { defineRoute, type QueryCredential } from "../../http/route.js";
 import { presentMe, presentOAuth2Token, presentTokens } from "./presenter.js";
-import { AuthLoginBody, AuthLogoutBody, AuthRefreshBody, AuthTokenForm } from "./schema.js";
+import { AuthLoginBody, AuthLogoutBody, AuthRefreshBody, AuthTokenForm, tokenGrants } from "./schema.js";
 import * as authService from "./service.js";
 
 export const login = defineRoute({
@@ -51,7 +51,7 @@ export const token = defineRoute({
     "a throttled sign-in is 429 `invalid_grant` with Retry-After. Clients are public: `client_id` is not required " +
     "and client credentials are not checked.",
   access: "public",
-  oauth2: { request: AuthTokenForm, response: OAuth2TokenResponseSchema },
+  oauth2: { request: AuthTokenForm, grants: tokenGrants, response: OAuth2TokenResponseSchema },
   // The session is written in its own transaction, after the password check and the throttle, and a
   // replayed refresh token's revocation must commit though the request fails: the services see to both.
   transactional: false,
@@ -95,6 +95,7 @@ export const getMe = defineRoute({
 export const streamTicketCredential: QueryCredential = {
   scheme: "streamTicket",
   parameter: "ticket",
+  issuedBy: "/notifications/stream-tickets",
   description:
     "A single-use ticket from `POST /notifications/stream-tickets`, bound to the session that minted it and valid " +
     "for `expiresIn` seconds, for clients that cannot send an Authorization header (EventSource). Never together " +

@@ -17,7 +17,7 @@ export const AuthRefreshBody = requestBody(RefreshRequest, { refreshToken });
 export const AuthLogoutBody = requestBody(LogoutRequest, { refreshToken });
 
 /** The grants `POST /auth/token` issues tokens for, each with its own parameters. */
-const tokenGrants = {
+export const tokenGrants = {
   password: z
     .object({ username: signInEmail, password: signInPassword })
     .transform((form) => ({ grantType: "password" as const, email: form.username, password: form.password })),

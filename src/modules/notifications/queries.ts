@@ -102,7 +102,7 @@ export async function listenForLiveEvents(
   client.on("notification", (message) => {
     const source = byChannel.get(message.channel);
     const parsed = source && message.payload ? source.parse(message.payload) : undefined;
-    if (parsed) onEvent(parsed.userId, parsed.event);
+    if (source && parsed) onEvent(parsed.userId, { codec: source.codec, message: parsed.message });
   });
   for (const channel of byChannel.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
 }

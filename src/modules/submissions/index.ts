@@ -12,11 +12,10 @@ export const submissionsModule: Module = {
   liveEvents: [
     {
       channel: PROGRESS_CHANNEL,
+      codec: SubmissionProgress,
       parse(payload) {
         const parsed = parseProgress(payload);
-        return parsed
-          ? { userId: parsed.userId, event: { codec: SubmissionProgress, message: presentProgress(parsed.progress) } }
-          : undefined;
+        return parsed ? { userId: parsed.userId, message: presentProgress(parsed.progress) } : undefined;
       },
     },
   ],
