@@ -91,6 +91,8 @@ export async function startAppServer(options: {
       NOTIFICATION_RETENTION_DAYS: "3650",
       // The upload burst sends its 20 proofs as one user, who may otherwise have only 3 in flight.
       MAX_UPLOADS_PER_USER: "20",
+      // The judge scenario starts worker processes of its own; a slot in here would blur the HTTP figures.
+      JUDGE_IN_PROCESS: "false",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
