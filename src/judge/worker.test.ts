@@ -437,6 +437,33 @@ describe("the judge worker", function () {
       assert.equal(left?.n, 0, "a clean stop removes the worker's row");
     });
 
+    it("SIGTERM past the grace period: the running submission is handed back, its program killed, exit 0", async () => {
+      const student = await buildUser({ role: "student" });
+      const task = await abTask({ timeLimitMs: 3000 });
+      const slow = "import time\ntime.sleep(2.5)\na, b = map(int, input().split()[:2])\nprint(a + b)\n";
+      const worker = startWorker(workerUidBase(0), ["--slots", "1", "--stop-grace-seconds", "1"]);
+      await started(worker);
+      const id = await queue(student.id, task.id, "python", slow);
+      const deadline = Date.now() + 30_000;
+      while ((await storedOf([id]))[0]?.status !== "judging") {
+        assert.ok(Date.now() < deadline, "never judging");
+        await sleep(20);
+      }
+      const stoppedAt = Date.now();
+      worker.child.kill("SIGTERM");
+      assert.equal((await exitWithin(worker, 30_000)).code, 0, worker.stderr());
+      assert.ok(Date.now() - stoppedAt < 6000, `stopping took ${Date.now() - stoppedAt} ms`);
+      const [row] = await storedOf([id]);
+      assert.deepEqual([row?.status, row?.verdict, row?.attempts, row?.leaseToken], ["queued", null, 1, null]);
+      const [jobs] = await rows<{ waiting: number }>(
+        `SELECT count(*)::int AS waiting FROM pgboss.job
+          WHERE data->>'submissionId' = :id AND state IN ('created', 'retry')`,
+        { id },
+      );
+      assert.equal(jobs?.waiting, 1, "a new job waits for the next worker");
+      assert.deepEqual(processesOfUser(workerUidBase(0)), [], "no program of the slot outlives the worker");
+    });
+
     it("npm start's own slot judges a solution sent through the API, and /judge/status shows it", async () => {
       const groupId = (await buildGroup()).id;
       const student = await buildUser({ role: "student", groupId });

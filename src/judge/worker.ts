@@ -244,10 +244,10 @@ export class JudgeWorker {
     const { db, logger } = this.options;
     const { job } = entry;
     const takenAt = Date.now();
-    const claimed = await claimSubmission(db, job.data, this.leaseSeconds);
+    const claimed = await claimSubmission(db, job.data, this.leaseSeconds, job.id);
     if (claimed.kind !== "claimed") {
-      // Nothing to judge: another round, already held or done, or its attempts are spent.
-      await completeJob(db, job.id);
+      // Nothing to judge (another round, done, held by another worker, or its attempts spent); the
+      // claim's transaction completed the job.
       logger.debug({ submissionId: job.data.submissionId, outcome: claimed.kind }, "judging job needed nothing");
       return;
     }

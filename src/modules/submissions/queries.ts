@@ -267,11 +267,16 @@ const executorOf = (db: Db): PgBoss.Db => ({
 /**
  * Puts judging jobs on the queue in the caller's transaction, one statement for any number: a job
  * exists exactly when the change that asked for it commits.
+ * @param startAfter - when the jobs may be taken; at once when omitted
  */
-export async function enqueueJudging(db: TransactionDb, jobs: readonly JudgingJob[]): Promise<void> {
+export async function enqueueJudging(db: TransactionDb, jobs: readonly JudgingJob[], startAfter?: Date): Promise<void> {
   if (jobs.length === 0) return;
   await boss.insert(
-    jobs.map((job) => ({ name: JUDGING_QUEUE, data: { submissionId: job.submissionId, attempt: job.attempt } })),
+    jobs.map((job) => ({
+      name: JUDGING_QUEUE,
+      data: { submissionId: job.submissionId, attempt: job.attempt },
+      startAfter,
+    })),
     { db: executorOf(db) },
   );
 }
@@ -383,6 +388,17 @@ export async function claimRow(
     { id, round, leaseSeconds },
   );
   return row ?? null;
+}
+
+/** @returns when the lease on a round that another worker is judging runs out, or null when none holds it */
+export async function heldLeaseRow(db: TransactionDb, id: string, round: number): Promise<Date | null> {
+  const [row] = await select<{ leaseExpiresAt: Date }>(
+    db,
+    `SELECT lease_expires_at AS "leaseExpiresAt" FROM submissions
+      WHERE id = :id AND judge_round = :round AND status = 'judging' AND lease_expires_at > now()`,
+    { id, round },
+  );
+  return row?.leaseExpiresAt ?? null;
 }
 
 /** Whom to tell about a submission that changed, and about which task. */

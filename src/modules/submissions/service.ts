@@ -23,6 +23,7 @@ import {
   extendLeaseRow,
   failSpentRow,
   fetchJudgingJobs,
+  heldLeaseRow,
   findSubmission,
   finishRow,
   insertSubmission,
@@ -346,24 +347,41 @@ export type ClaimOutcome =
   | { kind: "claimed"; claim: JudgingClaim }
   /** Its three attempts were spent: now FAILED, and the student told. */
   | { kind: "failed" }
-  /** Another round, already held, or done: nothing to do. */
+  /** Another worker judges the round under a lease that runs until `until`. */
+  | { kind: "held"; until: Date }
+  /** Another round, or done: nothing to do. */
   | { kind: "stale" };
 
 /**
  * Claims a job's judging round: QUEUED (or JUDGING under an expired lease) becomes JUDGING under a
  * fresh lease token, with one more attempt; the fourth hand-out of a round fails it instead.
+ *
+ * Given the queue job's id, every outcome but "claimed" completes that job in the same transaction.
+ * A round held by another worker also gets a new job that waits until the lease runs out: the job
+ * may be the round's only one, handed out again while its holder still lives, and the round must not
+ * be left without a job should that holder die later.
  * @param job - the queue job's data
  * @param leaseSeconds - how long the lease holds unless extended
+ * @param jobId - the queue job taken, to complete with the outcome
  */
-export function claimSubmission(db: Db, job: JudgingJob, leaseSeconds: number): Promise<ClaimOutcome> {
+export function claimSubmission(db: Db, job: JudgingJob, leaseSeconds: number, jobId?: string): Promise<ClaimOutcome> {
   return inTransaction(db, async (tx): Promise<ClaimOutcome> => {
+    const done = async <T extends ClaimOutcome>(outcome: T): Promise<T> => {
+      if (jobId !== undefined) await completeJudgingJob(tx, jobId);
+      return outcome;
+    };
     const spent = await failSpentRow(tx, job.submissionId, job.attempt);
     if (spent) {
       await tellFailed(tx, spent);
-      return { kind: "failed" };
+      return done({ kind: "failed" });
     }
     const row = await claimRow(tx, job.submissionId, job.attempt, leaseSeconds);
-    if (!row) return { kind: "stale" };
+    if (!row) {
+      const heldUntil = await heldLeaseRow(tx, job.submissionId, job.attempt);
+      if (heldUntil === null) return done({ kind: "stale" });
+      if (jobId !== undefined) await enqueueJudging(tx, [job], heldUntil);
+      return done({ kind: "held", until: heldUntil });
+    }
     return {
       kind: "claimed",
       claim: {
@@ -414,8 +432,8 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 
 /**
  * Takes up to `count` waiting judging jobs off the queue for a worker with that many free slots.
- * Each must end in `finishSubmission` or `releaseSubmission` (which complete it with their change),
- * or in `completeJob` when its claim was stale or failed.
+ * Each ends in `claimSubmission` (which completes it unless the round was claimed), then in
+ * `finishSubmission` or `releaseSubmission` (which complete it with their change).
  */
 export const takeJudgingJobs = (db: Db, count: number) => fetchJudgingJobs(db, count);
 
@@ -426,7 +444,7 @@ export const takeJudgingJobs = (db: Db, count: number) => fetchJudgingJobs(db, c
 export const maintainJudgingQueue = (databaseUrl: string, intervalSeconds: number, onError: (error: Error) => void) =>
   startQueueMaintenance(databaseUrl, intervalSeconds, onError);
 
-/** Completes a queue job whose claim gave nothing to judge (stale, or failed after three attempts). */
+/** Completes a queue job outside the transactions above (a worker whose lease was taken). */
 export const completeJob = (db: Db, jobId: string): Promise<void> => completeJudgingJob(db, jobId);
 
 /**
