@@ -332,16 +332,21 @@ function fileStorageOf(env: Environment): FileStorage {
 /**
  * Parses and checks the environment once. In production, development secrets stop the boot.
  * @param source - the variables to read; `process.env` at boot, a literal in tests
+ * @param options.signsTokens - false for a process that signs and checks no token (a judge worker),
+ *   which then needs no JWT_SECRET in production
  * @throws ConfigError naming each bad variable
  */
-export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(
+  source: Record<string, string | undefined> = process.env,
+  options: { signsTokens?: boolean } = {},
+): Config {
   const parsed = environmentSchema.safeParse(source);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   const env = parsed.data;
-  if (env.NODE_ENV === "production" && env.JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
+  if (env.NODE_ENV === "production" && env.JWT_SECRET === DEVELOPMENT_JWT_SECRET && options.signsTokens !== false) {
     throw new ConfigError("Invalid configuration:\n  JWT_SECRET: must be set to a private value in production");
   }
   if (

@@ -105,7 +105,7 @@ export async function runJudgeProcess(argv: readonly string[]): Promise<void> {
   let config: Config;
   let args: WorkerArguments;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, { signsTokens: false });
     args = parseWorkerArguments(argv, config.database.url);
   } catch (error) {
     if (error instanceof ConfigError) {
