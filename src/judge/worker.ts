@@ -114,6 +114,8 @@ export class JudgeWorker {
   private stopping = false;
   private loop: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  /** The heartbeat in flight, so the row is not written again after a clean stop removed it. */
+  private beating: Promise<void> = Promise.resolve();
   /** Wakes the loop when a slot frees or the worker stops. */
   private wake: (() => void) | undefined;
   private stopped: Promise<void> | undefined;
@@ -137,7 +139,7 @@ export class JudgeWorker {
     const versions = await languageVersions();
     this.runtimes = LANGUAGE_IDS.map((id) => ({ language: languageNamesById[id], version: versions[id] }));
     await this.beat();
-    this.heartbeat = setInterval(() => void this.beat(), this.heartbeatMs);
+    this.heartbeat = setInterval(() => (this.beating = this.beat()), this.heartbeatMs);
     this.heartbeat.unref();
     this.loop = this.takeJobs();
     this.options.logger.info(
@@ -171,6 +173,7 @@ export class JudgeWorker {
         await this.options.sandbox.killRuns();
         await all();
       }
+      await this.beating;
       await removeWorker(this.options.db, this.workerId).catch((error: unknown) =>
         this.options.logger.warn({ err: error }, "could not remove the judge worker's row"),
       );
