@@ -139,7 +139,9 @@ export class JudgeWorker {
     const versions = await languageVersions();
     this.runtimes = LANGUAGE_IDS.map((id) => ({ language: languageNamesById[id], version: versions[id] }));
     await this.beat();
-    this.heartbeat = setInterval(() => (this.beating = this.beat()), this.heartbeatMs);
+    this.heartbeat = setInterval(() => {
+      this.beating = this.beat();
+    }, this.heartbeatMs);
     this.heartbeat.unref();
     this.loop = this.takeJobs();
     this.options.logger.info(
@@ -170,8 +172,13 @@ export class JudgeWorker {
           "judge worker stopping: handing back what is still running",
         );
         for (const entry of this.running) entry.abandoned = true;
-        await this.options.sandbox.killRuns();
-        await all();
+        // Again until every job has ended: one may have been between two tests when the first kill came.
+        let ended = false;
+        const allEnded = all().then(() => (ended = true));
+        while (!ended) {
+          await this.options.sandbox.killRuns();
+          await within(allEnded, 100, false);
+        }
       }
       await this.beating;
       await removeWorker(this.options.db, this.workerId).catch((error: unknown) =>
