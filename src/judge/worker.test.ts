@@ -299,6 +299,28 @@ describe("the judge worker", function () {
       );
       assert.equal(await judgedNotices(id), 2, "one notification per judged round");
     });
+
+    it("a rejudge while an attempt runs: the old attempt's writes are refused, the new round judged once", async () => {
+      const student = await buildUser({ role: "student" });
+      const admin = await buildUser({ role: "admin" });
+      const task = await abTask({ timeLimitMs: 2000 });
+      const slow = "import time\ntime.sleep(0.3)\na, b = map(int, input().split()[:2])\nprint(a + b)\n";
+      const id = await queue(student.id, task.id, "python", slow);
+      const deadline = Date.now() + 30_000;
+      while ((await testRowsOf(id)).length < 1) {
+        assert.ok(Date.now() < deadline, "the first round never recorded a test");
+        await sleep(20);
+      }
+      const api = encodingClients(() => server).apiFor("json");
+      const rejudged = await api.call("POST", `/submissions/${id}/rejudge`, {
+        token: await tokenFor(admin, server.config),
+      });
+      assert.equal(rejudged.status, 202, rejudged.body.toString());
+      const row = await settledOne(id);
+      assert.deepEqual([row.verdict, row.judgeRound, row.attempts, row.passedTests], ["accepted", 2, 1, 5]);
+      assert.equal((await testRowsOf(id)).length, 5);
+      assert.equal(await judgedNotices(id), 1, "the interrupted round told nobody");
+    });
   });
 
   describe("as processes", () => {

@@ -99,6 +99,8 @@ interface Running {
   job: FetchedJob;
   /** Set when the worker stops before the job finishes: it is handed back instead. */
   abandoned: boolean;
+  /** Gives the slot to the next job (once): as soon as the sandbox is done, before the verdict is written. */
+  freeSlot: () => void;
   done: Promise<void>;
 }
 
@@ -237,7 +239,14 @@ export class JudgeWorker {
   }
 
   private begin(slot: JudgeSlot, job: FetchedJob): void {
-    const entry: Running = { slot, job, abandoned: false, done: Promise.resolve() };
+    let slotFreed = false;
+    const freeSlot = () => {
+      if (slotFreed) return;
+      slotFreed = true;
+      this.idle.push(slot);
+      this.wake?.();
+    };
+    const entry: Running = { slot, job, abandoned: false, freeSlot, done: Promise.resolve() };
     this.running.add(entry);
     entry.done = this.judgeJob(entry)
       .catch((error: unknown) =>
@@ -245,8 +254,7 @@ export class JudgeWorker {
       )
       .finally(() => {
         this.running.delete(entry);
-        this.idle.push(slot);
-        this.wake?.();
+        freeSlot();
       });
   }
 
@@ -276,6 +284,9 @@ export class JudgeWorker {
     const log = logger.child({ submissionId: claim.submissionId, attempt: claim.attempt, slot: entry.slot.index });
     try {
       const outcome = await this.judgeClaim(entry, claim, lease, () => leaseLost);
+      // Nothing of this submission runs in the sandbox any more: the slot may take the next job while
+      // the verdict is written.
+      entry.freeSlot();
       const recorded = await finishSubmission(db, lease, outcome, job.id);
       if (recorded) log.info({ verdict: outcome.verdict, ms: Date.now() - takenAt }, "judged");
       else this.completeIfStillOurs(job, takenAt, log);
@@ -323,14 +334,36 @@ export class JudgeWorker {
     const { db, sandbox, logger } = this.options;
     const { slot } = entry;
     const totalTests = claim.tests.length;
+    // The database writes of a judging go in order on a chain of their own while the sandbox goes on
+    // with the next test, so a slot never waits for a round trip. A result the lease refused, or a
+    // write that failed, stops judging at the next test, and the chain is drained before the verdict.
+    let writes = Promise.resolve();
+    let refused = false;
+    let writeError: Error | undefined;
+    const inOrder = (write: () => Promise<unknown>) => {
+      writes = writes
+        .then(async () => {
+          if (!refused && writeError === undefined) await write();
+        })
+        .catch((error: unknown) => {
+          writeError ??= error instanceof Error ? error : new Error(String(error));
+        });
+    };
     const progress = (stage: Progress["stage"], test: number) =>
-      publishProgress(db, claim.userId, { submissionId: claim.submissionId, stage, test, totalTests }).catch(
-        (error: unknown) => logger.debug({ err: error }, "publishing judging progress failed"),
+      inOrder(() =>
+        publishProgress(db, claim.userId, { submissionId: claim.submissionId, stage, test, totalTests }).catch(
+          (error: unknown) => logger.debug({ err: error }, "publishing judging progress failed"),
+        ),
       );
     const stillOurs = () => {
-      if (entry.abandoned || leaseLost()) throw new JudgingAbandoned();
+      if (writeError !== undefined) throw writeError;
+      if (entry.abandoned || leaseLost() || refused) throw new JudgingAbandoned();
     };
-    await progress("compiling", 0);
+    const written = async () => {
+      await writes;
+      stillOurs();
+    };
+    progress("compiling", 0);
     const workspace = await Workspace.create(slot);
     try {
       const compiled = await compileSubmission(sandbox, {
@@ -341,6 +374,7 @@ export class JudgeWorker {
       });
       stillOurs();
       if (!compiled.ok) {
+        await written();
         return {
           verdict: "compile_error",
           failedTest: null,
@@ -352,7 +386,7 @@ export class JudgeWorker {
           testsVersion: claim.testsVersion,
         };
       }
-      await progress("testing", 1);
+      progress("testing", 1);
       const judged = await judgeTests({
         sandbox,
         program: compiled.program,
@@ -360,18 +394,21 @@ export class JudgeWorker {
         tests: claim.tests.map((test) => ({ ordinal: test.ordinal, input: test.input, expected: test.output })),
         checker: checkerKinds[claim.checker],
         slot,
-        onTest: async (test, finished, total) => {
+        onTest: (test, finished, total) => {
           stillOurs();
-          const written = await recordTestResult(db, lease, {
+          const row = {
             ordinal: test.ordinal,
             verdict: storedTestVerdict(test.verdict),
             timeMs: test.timeMs,
             memoryKb: test.memoryKb,
+          };
+          inOrder(async () => {
+            refused = !(await recordTestResult(db, lease, row));
           });
-          if (!written) throw new JudgingAbandoned();
-          if (test.verdict === "ACCEPTED" && finished < total) await progress("testing", finished + 1);
+          if (test.verdict === "ACCEPTED" && finished < total) progress("testing", finished + 1);
         },
       });
+      await written();
       return {
         verdict: storedVerdicts[judged.verdict],
         failedTest: judged.failedTest,
@@ -383,6 +420,8 @@ export class JudgeWorker {
         testsVersion: claim.testsVersion,
       };
     } finally {
+      // Nothing of this attempt may still be writing once it is finished or handed back.
+      await writes;
       await workspace.dispose();
     }
   }
