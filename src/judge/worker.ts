@@ -215,6 +215,11 @@ export class JudgeWorker {
     this.wake = undefined;
   }
 
+  /**
+   * Fetches as many jobs as there are free slots, again as soon as one frees. pg-boss's own `work()`
+   * fetches a batch and waits for every job of it before fetching again, so one slow submission would
+   * leave the other slots idle.
+   */
   private async takeJobs(): Promise<void> {
     while (!this.stopping) {
       const free = this.idle.length;
