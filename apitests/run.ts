@@ -46,6 +46,8 @@ async function bootServer(admin: {
     INITIAL_ADMIN_PASSWORD: admin.password,
     // Each run sends a few solutions in quick succession; the limits themselves are tested by mocha.
     SUBMISSIONS_PER_WINDOW: "1000",
+    // The cases read submissions as they wait in the queue: no judge takes them here.
+    JUDGE_IN_PROCESS: "false",
   };
   delete env.DATABASE_URL;
   const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "src", "server.ts")], {

@@ -156,7 +156,7 @@ describe("server process", function () {
       assert.match(screen(), /^ {2}Database {2}postgres:\/\/\S+$/m);
       if (database.password) assert.ok(!screen().includes(`:${database.password}@`), "the password is not shown");
       assert.ok(screen().includes(`@${database.host}${database.pathname}`), "the database's host and name are shown");
-      assert.match(screen(), /^ {2}Judge {5}not running \(no worker yet\)$/m);
+      assert.match(screen(), /^ {2}Judge {5}not in this process \(JUDGE_IN_PROCESS=false\); workers: npm run judge$/m);
       assert.match(screen(), /^ {2}Sign in {3}as head@school\.test, created just now with INITIAL_ADMIN_PASSWORD$/m);
       const bannerAt = lines.findIndex((line) => line.includes("is ready (development)"));
       const listeningAt = lines.findIndex((line) => line.includes("INFO: listening"));

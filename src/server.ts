@@ -4,10 +4,11 @@ import { pathToFileURL } from "node:url";
 import { buildApp } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config/index.js";
 import { serverVersion } from "./config/version.js";
-import { openDatabase } from "./db/database.js";
+import { openDatabase, type Database } from "./db/database.js";
 import { limitConnectionsPerAddress } from "./http/address-limit.js";
 import { ConnectionDrain } from "./http/drain.js";
 import type { Route } from "./http/route.js";
+import { startJudge, type JudgeProcess } from "./judge/worker.js";
 import { within } from "./lifecycle/within.js";
 import { formatBanner, type BootFacts, type SignInHint } from "./logging/banner.js";
 import { createProcessLogger, logFormatFor, type Logger } from "./logging/logger.js";
@@ -25,10 +26,7 @@ export interface RunningServer {
   database: Awaited<ReturnType<typeof openDatabase>>;
   /** What the first boot did to an empty database (demo accounts, the initial admin, or nothing). */
   bootstrap: BootstrapOutcome;
-  /**
-   * The judge's state in a few words, for the boot banner. No judge runs inside the API process yet; the
-   * worker that comes with src/judge/ sets it ("1 slot", "unavailable: <reason>").
-   */
+  /** The judge's state in a few words, for the boot banner: the in-process slot, or why there is none. */
   judge: string;
   /**
    * Drains and stops: readiness fails at once; after SHUTDOWN_DELAY_MS the listener closes, requests in
@@ -104,6 +102,7 @@ export async function startServer(config: Config, logger: Logger, routes?: reado
     }),
     startSweepJob(db, services.files, logger, storedFolders),
   ];
+  const judge = await startInProcessJudge(config, database, logger);
   logger.info({ url, embeddedDatabase: Boolean(database.embedded) }, "listening");
 
   let stopping: Promise<void> | undefined;
@@ -124,6 +123,8 @@ export async function startServer(config: Config, logger: Logger, routes?: reado
         services.leases.stop(),
         services.notificationHub.stop(),
         ...jobs.map((job) => job.stop()),
+        // A submission being judged finishes, or is handed back for another attempt when time runs out.
+        judge.process?.stop(Math.max(0, shutdownTimeoutMs - MIN_POOL_CLOSE_MS)),
       ]);
       const drained = await within(
         Promise.all([connectionsClosed, ownWork]).then(() => true),
@@ -139,7 +140,33 @@ export async function startServer(config: Config, logger: Logger, routes?: reado
       if (!poolClosed) logger.warn("the database did not answer the pool's goodbye; its connections were left");
       logger.info("stopped");
     })());
-  return { url, server, database, bootstrap, judge: "not running (no worker yet)", shutdown };
+  return { url, server, database, bootstrap, judge: judge.summary, shutdown };
+}
+
+/**
+ * One judge slot in the server process (JUDGE_IN_PROCESS), when the sandbox works on this machine;
+ * otherwise one log line says why, and submissions wait in the queue for a worker (`npm run judge`).
+ * @returns the running judge, if any, and its state for the banner
+ */
+async function startInProcessJudge(
+  config: Config,
+  database: Database,
+  logger: Logger,
+): Promise<{ process?: JudgeProcess; summary: string }> {
+  if (!config.judge.inProcess) {
+    return { summary: "not in this process (JUDGE_IN_PROCESS=false); workers: npm run judge" };
+  }
+  try {
+    const process = await startJudge({ database, logger, uidBase: config.judge.slotUid, slots: 1 });
+    return { process, summary: `1 in-process slot (uid ${config.judge.slotUid}); more: npm run judge` };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    logger.warn(
+      { reason },
+      `no judge in this process: ${reason}; submissions wait in the queue until a worker (npm run judge) takes them`,
+    );
+    return { summary: `not running here (${reason}); submissions wait for a worker (npm run judge)` };
+  }
 }
 
 /**

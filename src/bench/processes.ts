@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import pg from "pg";
 import { freePort } from "../db/embedded.js";
 import { buildDist } from "../tools/build.js";
 import type {
@@ -54,6 +55,56 @@ async function waitUntilReady(origin: string, child: ChildProcess, logFile: stri
 /** The STORAGE_DIR of the server under test: its proofs and avatars. */
 export const serverFilesDir = (benchDir: string): string => path.join(benchDir, "files");
 
+/** A judge worker process of the bench. */
+export interface ChildWorker {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a judge worker (`node dist/judge.js`, or its sources through tsx) on `databaseUrl`, its output
+ * in `judge.log` under the bench's folder, and resolves once it takes jobs.
+ * @param options.runtime - `dist` expects dist/ built already (the server's start builds it)
+ */
+export async function startJudgeWorker(options: {
+  databaseUrl: string;
+  benchDir: string;
+  runtime: "dist" | "tsx";
+  slots: number;
+  uidBase: number;
+}): Promise<ChildWorker> {
+  const logFile = path.join(options.benchDir, "judge.log");
+  const entry =
+    options.runtime === "dist" ? [path.resolve("dist", "judge.js")] : [...TSX, path.resolve("src", "judge", "main.ts")];
+  const args = ["--slots", String(options.slots), "--uid-base", String(options.uidBase), "--poll-ms", "200"];
+  const child = spawn(process.execPath, [...entry, ...args], {
+    env: { PATH: process.env.PATH, NODE_ENV: "production", DATABASE_URL: options.databaseUrl, LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const log = createWriteStream(logFile);
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  // Its workers row is its first heartbeat, written once it takes jobs.
+  const client = new pg.Client({ connectionString: options.databaseUrl });
+  await client.connect();
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`The judge worker exited with ${child.exitCode}; see ${logFile}`);
+      const { rows } = await client.query("SELECT 1 FROM judge_workers WHERE id LIKE $1", [`%:${child.pid}`]);
+      if (rows.length > 0) break;
+      if (Date.now() > deadline) throw new Error(`The judge worker did not start; see ${logFile}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  } finally {
+    await client.end();
+  }
+  return { pid: child.pid ?? 0, stop: () => stopChild(child) };
+}
+
 /**
  * Starts the real server in its own process on the bench database, in production mode with warnings-only
  * logs, its files under the bench's folder and its output in `server.log` there.
@@ -91,6 +142,8 @@ export async function startAppServer(options: {
       NOTIFICATION_RETENTION_DAYS: "3650",
       // The upload burst sends its 20 proofs as one user, who may otherwise have only 3 in flight.
       MAX_UPLOADS_PER_USER: "20",
+      // The judge scenario starts worker processes of its own; a slot in here would blur the HTTP figures.
+      JUDGE_IN_PROCESS: "false",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,3 +1,4 @@
+import type { JudgeBenchOutcome } from "./judge-floor.js";
 import type { LoadResult } from "./protocol.js";
 import type { Scenario } from "./scenarios.js";
 import type { SeedStepOutcome } from "./seed.js";
@@ -53,6 +54,8 @@ export interface BenchReport {
   memory: MemoryOutcome;
   /** Single heavy writes, one request at a time. */
   writes?: WriteSeries[];
+  /** The judge against its floor. */
+  judge?: JudgeBenchOutcome;
   targets: TargetOutcome[];
 }
 
@@ -330,9 +333,13 @@ export function renderReport(report: BenchReport): string {
     ...seedLines,
     ...(report.checks.length ? ["", ...report.checks] : []),
     "",
-    table(
-      ["target", "value", "verdict"],
-      report.targets.map((target) => [target.target, target.value, target.verdict]),
-    ),
+    renderTargets(report.targets),
   ].join("\n");
 }
+
+/** The targets as a table: met, not met, not available. */
+export const renderTargets = (targets: TargetOutcome[]): string =>
+  table(
+    ["target", "value", "verdict"],
+    targets.map((target) => [target.target, target.value, target.verdict]),
+  );

@@ -12,6 +12,8 @@ import { decodeJwt } from "jose";
 import { VersionInfo, protobufPackage } from "../../generated/shtp/v1/meta.js";
 import { serverVersion } from "../config/version.js";
 import { createLogger } from "../logging/logger.js";
+import { buildDist } from "../tools/build.js";
+import { judgeTarget, measureJudgeThroughput, renderJudgeBench, type JudgeBenchOutcome } from "./judge-floor.js";
 import { BENCH_DIR, loadBenchOptions, type BenchOptions } from "./options.js";
 import {
   memoryOf,
@@ -26,6 +28,7 @@ import type { LoadRequest } from "./protocol.js";
 import {
   judgeTargets,
   renderReport,
+  renderTargets,
   summarize,
   type BenchReport,
   type MemoryOutcome,
@@ -70,10 +73,66 @@ const gitCommit = () => {
   }
 };
 
+const machine = () => ({
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model ?? "unknown",
+  node: process.version,
+  platform: `${os.platform()} ${os.release()}`,
+  loadAverage: os.loadavg(),
+});
+
+/** The judge scenario; a failure (no sandbox here, say) is reported, not thrown. */
+async function measureJudge(
+  options: BenchOptions,
+  logger: ReturnType<typeof createLogger>,
+): Promise<{ outcome?: JudgeBenchOutcome; note?: string }> {
+  say("judge: a worker process with 2 slots on its own embedded PostgreSQL (storage/bench/judge-postgres)");
+  try {
+    return { outcome: await measureJudgeThroughput({ benchDir: BENCH_DIR, runtime: options.runtime, logger, say }) };
+  } catch (error) {
+    const note = error instanceof Error ? error.message : String(error);
+    say(`judge failed: ${note}`);
+    return { note: `failed: ${note}` };
+  }
+}
+
+/** `BENCH_ONLY=judge`: the judge against its floor and nothing else (no seed, no HTTP load). */
+async function judgeOnly(options: BenchOptions): Promise<void> {
+  const startedAt = new Date().toISOString();
+  const logger = createLogger("warn", process.stderr);
+  if (options.runtime === "dist") await buildDist();
+  const judge = await measureJudge(options, logger);
+  const targets = [judgeTarget(judge.outcome, judge.note)];
+  const report = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: machine(),
+    gitCommit: gitCommit(),
+    options: { ...options },
+    judge: judge.outcome,
+    targets,
+  };
+  await fs.mkdir(path.dirname(options.reportPath), { recursive: true });
+  await fs.writeFile(options.reportPath, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(
+    [
+      `ShTP API benchmark, judge only — ${startedAt}, ${report.machine.cpus} × ${report.machine.cpuModel}, ` +
+        `load average ${report.machine.loadAverage.map((value) => value.toFixed(2)).join(" ")}, commit ${report.gitCommit}`,
+      "",
+      ...(judge.outcome ? [renderJudgeBench(judge.outcome), ""] : []),
+      renderTargets(targets),
+      "",
+      `JSON report: ${options.reportPath}`,
+      "",
+    ].join("\n"),
+  );
+}
+
 async function main(): Promise<void> {
   const options = loadBenchOptions();
-  const startedAt = new Date().toISOString();
   await fs.mkdir(BENCH_DIR, { recursive: true });
+  if (options.only?.every((word) => word === "judge")) return judgeOnly(options);
+  const startedAt = new Date().toISOString();
   const logger = createLogger("info", process.stderr);
   const stops: (() => Promise<void>)[] = [];
   let report: BenchReport | undefined;
@@ -215,6 +274,8 @@ async function main(): Promise<void> {
       memory.load = await memoryUnderLoad(options, load, app.origin, app.pid, runnable, context);
     }
     if (selected(options, "upload")) memory.upload = await uploadGrowth(load, app.origin, app.pid, context);
+    // After the HTTP load, whose figures the judge's CPU use would otherwise disturb.
+    const judge = selected(options, "judge") ? await measureJudge(options, logger) : { note: "BENCH_ONLY" };
 
     const seed = {
       seeded: database.seeded,
@@ -225,13 +286,7 @@ async function main(): Promise<void> {
     report = {
       startedAt,
       finishedAt: new Date().toISOString(),
-      machine: {
-        cpus: os.cpus().length,
-        cpuModel: os.cpus()[0]?.model ?? "unknown",
-        node: process.version,
-        platform: `${os.platform()} ${os.release()}`,
-        loadAverage: os.loadavg(),
-      },
+      machine: machine(),
       gitCommit: gitCommit(),
       options: { ...options },
       seed,
@@ -239,7 +294,8 @@ async function main(): Promise<void> {
       scenarios: outcomes,
       memory,
       writes,
-      targets: judgeTargets(outcomes, memory, seed),
+      judge: judge.outcome,
+      targets: [...judgeTargets(outcomes, memory, seed), judgeTarget(judge.outcome, judge.note)],
     };
   } finally {
     say("stopping");
@@ -247,7 +303,8 @@ async function main(): Promise<void> {
   }
   await fs.mkdir(path.dirname(options.reportPath), { recursive: true });
   await fs.writeFile(options.reportPath, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`${renderReport(report)}\n\nJSON report: ${options.reportPath}\n`);
+  const judgeLines = report.judge ? `\n\n${renderJudgeBench(report.judge)}` : "";
+  process.stdout.write(`${renderReport(report)}${judgeLines}\n\nJSON report: ${options.reportPath}\n`);
 }
 
 /**

@@ -349,6 +349,15 @@ describe("loadConfig (src/config/index.ts)", () => {
     assert.match(error.message, /cannot be combined with credentials/);
   });
 
+  it("runs the server's own judge slot as uid 60000 unless told otherwise, and refuses a system uid", () => {
+    assert.deepEqual(loadConfig({}).judge, { inProcess: true, slotUid: 60_000 });
+    assert.deepEqual(loadConfig({ JUDGE_IN_PROCESS: "false", JUDGE_SLOT_UID: "61000" }).judge, {
+      inProcess: false,
+      slotUid: 61_000,
+    });
+    assert.throws(() => loadConfig({ JUDGE_SLOT_UID: "0" }), /JUDGE_SLOT_UID/);
+  });
+
   it("gives the limits on what one user, address and process hold, and parses them; 0 turns only the address limit off", () => {
     assert.deepEqual(loadConfig({}).limits, {
       streamsPerUser: 5,

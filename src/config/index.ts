@@ -165,6 +165,10 @@ const environmentSchema = z.object({
   SUBMISSION_WINDOW_SECONDS: integer(10, 1, 86_400),
   /** Submissions one user may send per 24 hours before 429. */
   SUBMISSIONS_PER_DAY: integer(100, 1, 100_000),
+  /** Run one judge slot inside the server process when the sandbox works here (separate workers need not). */
+  JUDGE_IN_PROCESS: flag(true),
+  /** The uid (and gid) the in-process slot's programs run as; no other judge on the machine may use it. */
+  JUDGE_SLOT_UID: integer(60_000, 1000, 4_294_967_294),
   /** Largest accepted message body in bytes (uploads have their own limits). */
   MAX_BODY_BYTES: integer(1_048_576, 1024, 64 * 1_048_576),
   /** pino level; `silent` turns logging off. */
@@ -271,6 +275,8 @@ export interface Config {
     /** Per user, shared by every server process: `perWindow` within `windowSeconds`, and `perDay`. */
     submissionLimits: { perWindow: number; windowSeconds: number; perDay: number };
   };
+  /** The judge slot of the server process itself. */
+  judge: { inProcess: boolean; slotUid: number };
   /** What one user, one client address and one process may hold at once (OWASP API4). */
   limits: {
     streamsPerUser: number;
@@ -326,16 +332,21 @@ function fileStorageOf(env: Environment): FileStorage {
 /**
  * Parses and checks the environment once. In production, development secrets stop the boot.
  * @param source - the variables to read; `process.env` at boot, a literal in tests
+ * @param options.signsTokens - false for a process that signs and checks no token (a judge worker),
+ *   which then needs no JWT_SECRET in production
  * @throws ConfigError naming each bad variable
  */
-export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(
+  source: Record<string, string | undefined> = process.env,
+  options: { signsTokens?: boolean } = {},
+): Config {
   const parsed = environmentSchema.safeParse(source);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   const env = parsed.data;
-  if (env.NODE_ENV === "production" && env.JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
+  if (env.NODE_ENV === "production" && env.JWT_SECRET === DEVELOPMENT_JWT_SECRET && options.signsTokens !== false) {
     throw new ConfigError("Invalid configuration:\n  JWT_SECRET: must be set to a private value in production");
   }
   if (
@@ -417,6 +428,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         perDay: env.SUBMISSIONS_PER_DAY,
       },
     },
+    judge: { inProcess: env.JUDGE_IN_PROCESS, slotUid: env.JUDGE_SLOT_UID },
     limits: {
       streamsPerUser: env.MAX_STREAMS_PER_USER,
       streamsPerProcess: env.MAX_STREAMS_PER_PROCESS,

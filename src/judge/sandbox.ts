@@ -230,6 +230,9 @@ export class Sandbox {
   private static readonly checkedUids = new Set<number>();
   private static runs = 0;
 
+  /** The cgroups of the runs in progress, for `killRuns`. */
+  private readonly running = new Set<RunCgroup>();
+
   private constructor(
     private readonly cgroups: CgroupHierarchy,
     private readonly bwrap: string,
@@ -303,6 +306,7 @@ export class Sandbox {
       );
       let execution: Execution;
       let usage: CgroupUsage;
+      this.running.add(cgroup);
       try {
         execution = await this.execute(request, cgroup);
         await cgroup.killAll();
@@ -311,6 +315,7 @@ export class Sandbox {
         await cgroup.killAll().catch(() => undefined);
         throw error;
       } finally {
+        this.running.delete(cgroup);
         await cgroup.remove();
       }
       this.expectNoProcesses(slot, "after a run");
@@ -323,6 +328,14 @@ export class Sandbox {
     } finally {
       Sandbox.busyUids.delete(slot.uid);
     }
+  }
+
+  /**
+   * Kills every run of this sandbox in progress, for a worker that must stop now: each ends as killed
+   * by SIGKILL (its result means nothing then) and leaves no process behind.
+   */
+  async killRuns(): Promise<void> {
+    await Promise.all([...this.running].map((cgroup) => cgroup.killAll().catch(() => undefined)));
   }
 
   private resultOf(execution: Execution, usage: CgroupUsage, limits: SandboxLimits): SandboxResult {

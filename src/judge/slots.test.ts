@@ -55,8 +55,12 @@ describe("judge slots and workspaces (src/judge/slots.ts, workspace.ts, faults.t
     });
     const exited = once(parent, "exit");
     try {
-      await sleep(200);
-      const zombies = (await fs.readFile(`/proc/${parent.pid}/task/${parent.pid}/children`, "utf8")).trim();
+      // On a busy machine bash may take a while to start its child: wait for it rather than a fixed time.
+      const childrenOf = async () =>
+        (await fs.readFile(`/proc/${parent.pid}/task/${parent.pid}/children`, "utf8").catch(() => "")).trim();
+      const deadline = Date.now() + 5000;
+      while (!/^\d+$/.test(await childrenOf()) && Date.now() < deadline) await sleep(20);
+      const zombies = await childrenOf();
       assert.match(zombies, /^\d+$/, "the zombie child exists");
       assert.match(await fs.readFile(`/proc/${zombies}/status`, "utf8"), /^State:\s+Z/m);
       assert.deepEqual(processesOfUser(slot.uid), [parent.pid]);

@@ -7,7 +7,7 @@ const facts = (overrides: Partial<BootFacts> = {}): BootFacts => ({
   url: "http://127.0.0.1:3000",
   database: { embedded: true, dataDir: "/srv/shtp/storage/postgres" },
   signIn: { kind: "no-users" },
-  judge: "not running (no worker yet)",
+  judge: "1 in-process slot (uid 60000); more: npm run judge",
   ...overrides,
 });
 
@@ -18,7 +18,7 @@ describe("the boot banner (src/logging/banner.ts)", () => {
     assert.match(banner, /^ {2}Docs {6}http:\/\/127\.0\.0\.1:3000\/api\/docs$/m);
     assert.match(banner, /^ {2}API {7}http:\/\/127\.0\.0\.1:3000\/api\/v1$/m);
     assert.match(banner, /^ {2}Database {2}embedded PostgreSQL, data in storage\/postgres$/m);
-    assert.match(banner, /^ {2}Judge {5}not running \(no worker yet\)$/m);
+    assert.match(banner, /^ {2}Judge {5}1 in-process slot \(uid 60000\); more: npm run judge$/m);
     assert.match(banner, /^ {2}Stop {6}Ctrl-C$/m);
     assert.ok(banner.split("\n").length <= 16, "short");
   });

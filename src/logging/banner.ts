@@ -22,7 +22,7 @@ export interface BootFacts {
   url: string;
   database: { embedded: true; dataDir: string } | { embedded: false; url: string };
   signIn: SignInHint;
-  /** The judge's state in a few words; the server passes it ("not running (no worker yet)", "2 slots"). */
+  /** The judge's state in a few words; the server passes it ("1 in-process slot (uid 60000)", or why none runs). */
   judge: string;
 }
 

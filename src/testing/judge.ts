@@ -18,6 +18,12 @@ export const TEST_UID_BASE = 1_000_000 + process.pid * 8;
 /** Slots 0..3 of this test process. */
 export const testSlots: readonly JudgeSlot[] = judgeSlots(4, TEST_UID_BASE);
 
+/** Every uid this test process may give a slot: 0..3 for its own sandbox, 4..7 for the workers it starts. */
+const everyTestSlot: readonly JudgeSlot[] = judgeSlots(8, TEST_UID_BASE);
+
+/** The uid base of the `index`-th pair of worker slots a test starts (slots 4-5, then 6-7). */
+export const workerUidBase = (index: 0 | 1) => TEST_UID_BASE + 4 + 2 * index;
+
 /** The first slot, for tests that need only one. */
 export const testSlot = testSlots[0] as JudgeSlot;
 
@@ -72,7 +78,7 @@ export async function runPython(
 
 /** Asserts, by reading /proc, that no process of any test slot's user is left. */
 export function assertNoSlotProcesses(): void {
-  for (const slot of testSlots) {
+  for (const slot of everyTestSlot) {
     assert.deepEqual(processesOfUser(slot.uid), [], `processes of slot ${slot.index} (uid ${slot.uid}) are left`);
   }
 }

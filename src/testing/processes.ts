@@ -44,13 +44,17 @@ export async function makeStorageDir(): Promise<string> {
   return dir;
 }
 
-/** The mocha process's environment without any database of its own, plus the given variables. */
+/**
+ * The mocha process's environment without any database of its own, plus the given variables. No
+ * judge slot runs in a server started with it unless the test asks (JUDGE_IN_PROCESS, and a
+ * JUDGE_SLOT_UID of the test's own so that suites running at once never share a uid).
+ */
 export function childEnv(variables: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.DATABASE_URL;
   delete env.TEST_DATABASE_URL;
   delete env.TEST_USE_EXTERNAL_DATABASE;
-  return { ...env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...variables };
+  return { ...env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", JUDGE_IN_PROCESS: "false", ...variables };
 }
 
 /**

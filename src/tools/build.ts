@@ -1,9 +1,10 @@
 /**
  * `npm run build`: compiles what production runs to dist/, so no TypeScript loader runs in production.
  *
- * - `dist/server.js` (the API), `dist/cli.js` (admin CLI) and `dist/db.js` (migrations by hand): ESM
- *   bundles of our code (generated/ included) with shared code in `dist/chunk-*.js`; packages stay
- *   imports, resolved from node_modules at run time (production dependencies only).
+ * - `dist/server.js` (the API), `dist/judge.js` (a judge worker), `dist/cli.js` (admin CLI) and
+ *   `dist/db.js` (migrations by hand): ESM bundles of our code (generated/ included) with shared code
+ *   in `dist/chunk-*.js`; packages stay imports, resolved from node_modules at run time (production
+ *   dependencies only).
  * - `dist/migrations/*.js`: each migration on its own, under the name umzug records, loaded by path.
  * - Source maps beside each file, for `node --enable-source-maps`.
  *
@@ -20,6 +21,7 @@ import { appRoot } from "../config/paths.js";
 /** The entry points: output name → source. A new process (a worker) is one more line here. */
 export const entryPoints = {
   server: "src/server.ts",
+  judge: "src/judge/main.ts",
   cli: "src/tools/cli.ts",
   db: "src/db/cli.ts",
 } as const;

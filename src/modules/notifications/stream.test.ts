@@ -394,6 +394,7 @@ describe("notification stream (SSE)", function () {
           HOST: "127.0.0.1",
           LOG_LEVEL: "info",
           STORAGE_DIR: storageDir,
+          JUDGE_IN_PROCESS: "false",
         },
         stdio: ["ignore", "pipe", "pipe"],
       });

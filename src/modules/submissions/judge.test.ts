@@ -86,7 +86,7 @@ describe("the judge's fenced API (submissions service)", function () {
 
   const queued = () => buildSubmission({ userId, taskId: task.id });
 
-  it("claims a queued round under a fresh lease with every test, and a second claim of it is stale", async () => {
+  it("claims a queued round under a fresh lease with every test; a second claim finds it held, another round stale", async () => {
     const id = await queued();
     const claim = await claimed(id);
     assert.equal(claim.attempt, 1);
@@ -103,8 +103,55 @@ describe("the judge's fenced API (submissions service)", function () {
       attempts: 1,
       leaseToken: claim.leaseToken,
     });
-    assert.deepEqual(await claimSubmission(db(), { submissionId: id, attempt: 1 }, 60), { kind: "stale" });
+    assert.deepEqual(await claimSubmission(db(), { submissionId: id, attempt: 1 }, 60), {
+      kind: "held",
+      until: claim.leaseExpiresAt,
+    });
     assert.deepEqual(await claimSubmission(db(), { submissionId: id, attempt: 2 }, 60), { kind: "stale" });
+  });
+
+  it("a job handed out while another worker holds its round is completed, and a new one waits for the lease", async () => {
+    const id = await queued();
+    await inTransaction(db(), (tx) => enqueueJudging(tx, [{ submissionId: id, attempt: 1 }]));
+    const claim = await claimed(id);
+    const jobsOf = () =>
+      sql().query<{ id: string; state: string; waitsSeconds: number }>(
+        `SELECT id, state::text, extract(epoch FROM start_after - now())::float AS "waitsSeconds" FROM pgboss.job
+          WHERE data->>'submissionId' = :id ORDER BY created_on`,
+        { replacements: { id }, type: QueryTypes.SELECT },
+      );
+    const [job] = await jobsOf();
+    assert.ok(job);
+    // As pg-boss hands it out (again): active.
+    await sql().query("UPDATE pgboss.job SET state = 'active', started_on = now() WHERE id = :job", {
+      replacements: { job: job.id },
+    });
+    const outcome = await claimSubmission(db(), { submissionId: id, attempt: 1 }, 60, job.id);
+    assert.deepEqual(outcome, { kind: "held", until: claim.leaseExpiresAt });
+    const [handedOut, waiting, ...more] = await jobsOf();
+    assert.equal(handedOut?.state, "completed");
+    assert.equal(waiting?.state, "created");
+    assert.ok(waiting && waiting.waitsSeconds > 55 && waiting.waitsSeconds <= 60, `waits ${waiting?.waitsSeconds} s`);
+    assert.deepEqual(more, []);
+    assert.equal((await row(id)).leaseToken, claim.leaseToken, "the holder keeps its lease");
+  });
+
+  it("a stale job given by id is completed with the claim", async () => {
+    const id = await queued();
+    await inTransaction(db(), (tx) => enqueueJudging(tx, [{ submissionId: id, attempt: 1 }]));
+    const [job] = await sql().query<{ id: string }>("SELECT id FROM pgboss.job WHERE data->>'submissionId' = :id", {
+      replacements: { id },
+      type: QueryTypes.SELECT,
+    });
+    assert.ok(job);
+    await sql().query("UPDATE pgboss.job SET state = 'active', started_on = now() WHERE id = :job", {
+      replacements: { job: job.id },
+    });
+    assert.deepEqual(await claimSubmission(db(), { submissionId: id, attempt: 2 }, 60, job.id), { kind: "stale" });
+    assert.equal(
+      await countRows("SELECT count(*) FROM pgboss.job WHERE id = :job AND state = 'completed'", { job: job.id }),
+      1,
+    );
   });
 
   it("records results idempotently under the lease, finishes once with one SUBMISSION_JUDGED, then refuses", async () => {

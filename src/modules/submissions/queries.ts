@@ -267,13 +267,73 @@ const executorOf = (db: Db): PgBoss.Db => ({
 /**
  * Puts judging jobs on the queue in the caller's transaction, one statement for any number: a job
  * exists exactly when the change that asked for it commits.
+ * @param startAfter - when the jobs may be taken; at once when omitted
  */
-export async function enqueueJudging(db: TransactionDb, jobs: readonly JudgingJob[]): Promise<void> {
+export async function enqueueJudging(db: TransactionDb, jobs: readonly JudgingJob[], startAfter?: Date): Promise<void> {
   if (jobs.length === 0) return;
   await boss.insert(
-    jobs.map((job) => ({ name: JUDGING_QUEUE, data: { submissionId: job.submissionId, attempt: job.attempt } })),
+    jobs.map((job) => ({
+      name: JUDGING_QUEUE,
+      data: { submissionId: job.submissionId, attempt: job.attempt },
+      startAfter,
+    })),
     { db: executorOf(db) },
   );
+}
+
+/** A judging job as a worker took it from the queue. */
+export interface FetchedJob {
+  /** pg-boss's job id: the same through every retry of the job. */
+  id: string;
+  data: JudgingJob;
+  /** How long pg-boss lets the job stay active before its maintenance hands it out again. */
+  expireInSeconds: number;
+}
+
+/**
+ * Takes up to `count` waiting judging jobs (created, or due for a retry), oldest first, marking them
+ * active in one statement; workers running at once skip each other's rows.
+ */
+export async function fetchJudgingJobs(db: Db, count: number): Promise<FetchedJob[]> {
+  const jobs = await boss.fetch<JudgingJob>(JUDGING_QUEUE, { batchSize: count, db: executorOf(db) });
+  return jobs.map((job) => ({ id: job.id, data: job.data, expireInSeconds: Number(job.expireInSeconds) }));
+}
+
+/** Marks an active judging job completed (in the caller's transaction when the Db has one). */
+export async function completeJudgingJob(db: Db, jobId: string): Promise<void> {
+  // The data argument must be there: pg-boss reads its fourth argument as the options, whatever its types say.
+  await boss.complete(JUDGING_QUEUE, jobId, {}, { db: executorOf(db) });
+}
+
+/** pg-boss's upkeep of the judging queue, running in a judge process until stopped. */
+export interface QueueMaintenance {
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts pg-boss's maintenance on a connection of its own: every `intervalSeconds` one process of all
+ * that run it (pg-boss takes turns through a timestamp in its schema) hands out again the active jobs
+ * past their expiry (a worker that died), and archives and drops old ones. It never creates or
+ * migrates anything: the migration made the schema and the queue.
+ * @param onError - pg-boss reports a failed maintenance round here (the next one tries again)
+ */
+export async function startQueueMaintenance(
+  databaseUrl: string,
+  intervalSeconds: number,
+  onError: (error: Error) => void,
+): Promise<QueueMaintenance> {
+  const maintainer = new PgBoss({
+    connectionString: databaseUrl,
+    schema: "pgboss",
+    migrate: false,
+    supervise: true,
+    schedule: false,
+    maintenanceIntervalSeconds: intervalSeconds,
+    max: 1,
+  });
+  maintainer.on("error", onError);
+  await maintainer.start();
+  return { stop: () => maintainer.stop({ graceful: false, wait: true }) };
 }
 
 /** What a worker needs to judge one submission, read in one statement (its tests match its tests_version). */
@@ -328,6 +388,17 @@ export async function claimRow(
     { id, round, leaseSeconds },
   );
   return row ?? null;
+}
+
+/** @returns when the lease on a round that another worker is judging runs out, or null when none holds it */
+export async function heldLeaseRow(db: TransactionDb, id: string, round: number): Promise<Date | null> {
+  const [row] = await select<{ leaseExpiresAt: Date }>(
+    db,
+    `SELECT lease_expires_at AS "leaseExpiresAt" FROM submissions
+      WHERE id = :id AND judge_round = :round AND status = 'judging' AND lease_expires_at > now()`,
+    { id, round },
+  );
+  return row?.leaseExpiresAt ?? null;
 }
 
 /** Whom to tell about a submission that changed, and about which task. */

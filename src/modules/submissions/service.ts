@@ -18,9 +18,12 @@ import { taskForSubmission, type CheckerName, type LanguageName } from "../tasks
 import { authorize, listedUser } from "./policy.js";
 import {
   claimRow,
+  completeJudgingJob,
   enqueueJudging,
   extendLeaseRow,
   failSpentRow,
+  fetchJudgingJobs,
+  heldLeaseRow,
   findSubmission,
   finishRow,
   insertSubmission,
@@ -31,6 +34,7 @@ import {
   releaseRow,
   setRejection,
   sourceOf,
+  startQueueMaintenance,
   submissionsPage,
   type Addressee,
   type JudgingJob,
@@ -42,7 +46,9 @@ import { SOURCE_MAX_BYTES, type SubmissionListQuery } from "./schema.js";
 import type { SubmissionThrottle } from "./throttle.js";
 
 export { PROGRESS_CHANNEL, JUDGING_QUEUE } from "./queries.js";
+export type { QueueMaintenance } from "./queries.js";
 export type {
+  FetchedJob,
   JudgingJob,
   Outcome,
   StatusName,
@@ -341,24 +347,41 @@ export type ClaimOutcome =
   | { kind: "claimed"; claim: JudgingClaim }
   /** Its three attempts were spent: now FAILED, and the student told. */
   | { kind: "failed" }
-  /** Another round, already held, or done: nothing to do. */
+  /** Another worker judges the round under a lease that runs until `until`. */
+  | { kind: "held"; until: Date }
+  /** Another round, or done: nothing to do. */
   | { kind: "stale" };
 
 /**
  * Claims a job's judging round: QUEUED (or JUDGING under an expired lease) becomes JUDGING under a
  * fresh lease token, with one more attempt; the fourth hand-out of a round fails it instead.
+ *
+ * Given the queue job's id, every outcome but "claimed" completes that job in the same transaction.
+ * A round held by another worker also gets a new job that waits until the lease runs out: the job
+ * may be the round's only one, handed out again while its holder still lives, and the round must not
+ * be left without a job should that holder die later.
  * @param job - the queue job's data
  * @param leaseSeconds - how long the lease holds unless extended
+ * @param jobId - the queue job taken, to complete with the outcome
  */
-export function claimSubmission(db: Db, job: JudgingJob, leaseSeconds: number): Promise<ClaimOutcome> {
+export function claimSubmission(db: Db, job: JudgingJob, leaseSeconds: number, jobId?: string): Promise<ClaimOutcome> {
   return inTransaction(db, async (tx): Promise<ClaimOutcome> => {
+    const done = async <T extends ClaimOutcome>(outcome: T): Promise<T> => {
+      if (jobId !== undefined) await completeJudgingJob(tx, jobId);
+      return outcome;
+    };
     const spent = await failSpentRow(tx, job.submissionId, job.attempt);
     if (spent) {
       await tellFailed(tx, spent);
-      return { kind: "failed" };
+      return done({ kind: "failed" });
     }
     const row = await claimRow(tx, job.submissionId, job.attempt, leaseSeconds);
-    if (!row) return { kind: "stale" };
+    if (!row) {
+      const heldUntil = await heldLeaseRow(tx, job.submissionId, job.attempt);
+      if (heldUntil === null) return done({ kind: "stale" });
+      if (jobId !== undefined) await enqueueJudging(tx, [job], heldUntil);
+      return done({ kind: "held", until: heldUntil });
+    }
     return {
       kind: "claimed",
       claim: {
@@ -408,12 +431,31 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 }
 
 /**
- * Records the verdict under the lease: FINISHED with the results and the tests version used, and one
- * SUBMISSION_JUDGED notification to the submitter, in one transaction. A stale lease changes nothing
- * and notifies nobody, so each winning attempt gives exactly one verdict and one notification.
+ * Takes up to `count` waiting judging jobs off the queue for a worker with that many free slots.
+ * Each ends in `claimSubmission` (which completes it unless the round was claimed), then in
+ * `finishSubmission` or `releaseSubmission` (which complete it with their change).
+ */
+export const takeJudgingJobs = (db: Db, count: number) => fetchJudgingJobs(db, count);
+
+/**
+ * Runs the judging queue's upkeep in a judge process: jobs of a worker that died are handed out again
+ * once past their expiry (the queue's `expireInSeconds`), checked every `intervalSeconds`.
+ */
+export const maintainJudgingQueue = (databaseUrl: string, intervalSeconds: number, onError: (error: Error) => void) =>
+  startQueueMaintenance(databaseUrl, intervalSeconds, onError);
+
+/** Completes a queue job outside the transactions above (a worker whose lease was taken). */
+export const completeJob = (db: Db, jobId: string): Promise<void> => completeJudgingJob(db, jobId);
+
+/**
+ * Records the verdict under the lease: FINISHED with the results and the tests version used, one
+ * SUBMISSION_JUDGED notification to the submitter and, given its id, the queue job completed, all in
+ * one transaction. A stale lease changes nothing (the job included) and notifies nobody, so each
+ * winning attempt gives exactly one verdict and one notification.
+ * @param jobId - the queue job the worker took; completed only with a recorded verdict
  * @returns whether the verdict was recorded
  */
-export function finishSubmission(db: Db, lease: Lease, outcome: Outcome): Promise<boolean> {
+export function finishSubmission(db: Db, lease: Lease, outcome: Outcome, jobId?: string): Promise<boolean> {
   return inTransaction(db, async (tx) => {
     const failedTest =
       outcome.verdict === "accepted" || outcome.verdict === "compile_error" ? null : outcome.failedTest;
@@ -423,6 +465,7 @@ export function finishSubmission(db: Db, lease: Lease, outcome: Outcome): Promis
       compileLog: truncateUtf8(outcome.compileLog, COMPILE_LOG_MAX_BYTES),
     });
     if (!addressee) return false;
+    if (jobId !== undefined) await completeJudgingJob(tx, jobId);
     await notify(
       tx,
       { kind: "users", userIds: [addressee.userId] },
@@ -443,13 +486,16 @@ export function finishSubmission(db: Db, lease: Lease, outcome: Outcome): Promis
 
 /**
  * Gives a round back after a fault of the judge's own (never the program's): QUEUED again with a new
- * job for another attempt, or FAILED after the third, with the student told.
+ * job for another attempt, or FAILED after the third, with the student told; given its id, the
+ * worker's queue job is completed in the same transaction (the new job replaces it).
+ * @param jobId - the queue job the worker took; completed only when the round was released
  * @returns what became of it; "stale" when the lease is no longer the caller's
  */
-export function releaseSubmission(db: Db, lease: Lease): Promise<"requeued" | "failed" | "stale"> {
+export function releaseSubmission(db: Db, lease: Lease, jobId?: string): Promise<"requeued" | "failed" | "stale"> {
   return inTransaction(db, async (tx) => {
     const released = await releaseRow(tx, lease.submissionId, lease.leaseToken);
     if (!released) return "stale";
+    if (jobId !== undefined) await completeJudgingJob(tx, jobId);
     if (released.status === "failed") {
       await tellFailed(tx, released);
       return "failed";
