@@ -47,7 +47,7 @@ const USAGE = `Usage: npm run judge -- [options]
   --uid-base N              slot i runs as uid N + i; judges on one machine need ranges of their own (default ${DEFAULT_WORKER_UID_BASE})
   --lease-seconds N         a claim's lease, extended every third of it while judging (default ${DEFAULT_LEASE_SECONDS})
   --poll-ms N               pause before asking an empty queue again (default ${DEFAULT_POLL_MS})
-  --maintenance-seconds N   how often the queue's jobs of dead workers are looked for (default ${DEFAULT_MAINTENANCE_SECONDS})
+  --maintenance-seconds N   how often rounds of dead workers (lease run out) are given back (default ${DEFAULT_MAINTENANCE_SECONDS})
   --stop-grace-seconds N    after SIGTERM, how long running jobs may finish before they are handed back (default ${DEFAULT_STOP_GRACE_MS / 1000})`;
 
 /**

@@ -399,12 +399,6 @@ describe("the judge worker", function () {
       const task = await abTask({ timeLimitMs: 2000 });
       const slow = "import time\ntime.sleep(0.8)\na, b = map(int, input().split()[:2])\nprint(a + b)\n";
       const id = await queue(student.id, task.id, "python", slow);
-      // The queue's options for this job, short for the test: expiry 6 s (longer than the 3 s lease), retried 1 s later.
-      await sql().query(
-        `UPDATE pgboss.job SET expire_in = interval '6 seconds', retry_delay = 1, retry_backoff = false
-          WHERE name = 'submission-judging' AND data->>'submissionId' = :id`,
-        { replacements: { id } },
-      );
       const doomed = startWorker(workerUidBase(0), ["--slots", "1", "--lease-seconds", "3"]);
       await started(doomed);
       const deadline = Date.now() + 30_000;
@@ -419,7 +413,15 @@ describe("the judge worker", function () {
       doomed.child.kill("SIGKILL");
       await doomed.exited;
 
-      const heir = startWorker(workerUidBase(1), ["--slots", "1", "--lease-seconds", "3"]);
+      // The job keeps the queue's 30-minute expiry: the heir's sweep, not pg-boss, gives the round back.
+      const heir = startWorker(workerUidBase(1), [
+        "--slots",
+        "1",
+        "--lease-seconds",
+        "3",
+        "--maintenance-seconds",
+        "1",
+      ]);
       await started(heir);
       const row = await settledOne(id, 60_000);
       assert.deepEqual([row.verdict, row.attempts, row.passedTests], ["accepted", 2, 5]);

@@ -2,6 +2,7 @@ import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Database } from "../db/database.js";
 import type { Db } from "../db/db.js";
+import { startPeriodicJob } from "../lifecycle/periodic.js";
 import { within } from "../lifecycle/within.js";
 import type { Logger } from "../logging/logger.js";
 import { recordWorkerHeartbeat, removeWorker, type RuntimeRow } from "../modules/judge/service.js";
@@ -13,6 +14,7 @@ import {
   maintainJudgingQueue,
   publishProgress,
   recordTestResult,
+  releaseAbandonedSubmissions,
   releaseSubmission,
   takeJudgingJobs,
   type FetchedJob,
@@ -465,22 +467,37 @@ export async function startJudge(options: {
     leaseSeconds: options.leaseSeconds,
     pollMs: options.pollMs,
   });
-  const maintenance: QueueMaintenance = await maintainJudgingQueue(
-    database.url,
-    options.maintenanceSeconds ?? DEFAULT_MAINTENANCE_SECONDS,
-    (error) => logger.warn({ err: error }, "judging queue maintenance failed; will retry"),
+  const maintenanceMs = (options.maintenanceSeconds ?? DEFAULT_MAINTENANCE_SECONDS) * 1000;
+  const maintenance: QueueMaintenance = await maintainJudgingQueue(database.url, maintenanceMs / 1000, (error) =>
+    logger.warn({ err: error }, "judging queue maintenance failed; will retry"),
   );
+  // The queue's upkeep hands out again a dead worker's job only at its expiry; its round's lease runs out
+  // much sooner, and this gives such rounds back at once.
+  const abandonedSweep = startPeriodicJob(
+    "abandoned judging rounds",
+    async () => {
+      const released = await releaseAbandonedSubmissions({ sequelize: database.sequelize });
+      if (released > 0)
+        logger.warn({ rounds: released }, "gave back judging rounds whose worker stopped extending its lease");
+    },
+    { firstAfterMs: maintenanceMs, everyMs: maintenanceMs },
+    logger,
+  );
+  const stopUpkeep = async () => {
+    await abandonedSweep.stop();
+    await maintenance.stop();
+  };
   try {
     await worker.start();
   } catch (error) {
-    await maintenance.stop();
+    await stopUpkeep();
     throw error;
   }
   return {
     worker,
     async stop(graceMs: number) {
       await worker.stop(graceMs);
-      await maintenance.stop();
+      await stopUpkeep();
     },
   };
 }

@@ -21,6 +21,7 @@ import {
   PROGRESS_CHANNEL,
   publishProgress,
   recordTestResult,
+  releaseAbandonedSubmissions,
   releaseSubmission,
   truncateUtf8,
   type JudgingClaim,
@@ -228,6 +229,46 @@ describe("the judge's fenced API (submissions service)", function () {
       true,
     );
     assert.equal((await row(id)).verdict, "accepted");
+  });
+
+  it("gives back rounds whose lease ran out (a dead worker's): QUEUED with a new job, FAILED after the third; a live lease stays", async () => {
+    const abandoned = await queued();
+    const live = await queued();
+    const spent = await queued();
+    const jobsOf = (id: string) =>
+      countRows("SELECT count(*) FROM pgboss.job WHERE data->>'submissionId' = :id AND state = 'created'", { id });
+    const dead = await claimed(abandoned);
+    await expireLease(abandoned);
+    const liveClaim = await claimed(live);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await claimed(spent);
+      await expireLease(spent);
+    }
+    const told = await notificationsOf(userId, "message");
+    const [abandonedJobs, spentJobs] = [await jobsOf(abandoned), await jobsOf(spent)];
+
+    await releaseAbandonedSubmissions(db());
+
+    assert.deepEqual(
+      [(await row(abandoned)).status, (await row(abandoned)).leaseToken, (await row(abandoned)).attempts],
+      ["queued", null, 1],
+    );
+    assert.equal(await jobsOf(abandoned), abandonedJobs + 1, "a new job for the round");
+    assert.deepEqual([(await row(live)).status, (await row(live)).leaseToken], ["judging", liveClaim.leaseToken]);
+    assert.equal((await row(spent)).status, "failed");
+    assert.equal(await notificationsOf(userId, "message"), told + 1, "the student is told once");
+    assert.equal(await jobsOf(spent), spentJobs, "no job after the last attempt");
+
+    const heir = await claimed(abandoned);
+    assert.equal(heir.attempt, 2);
+    const late = { submissionId: abandoned, leaseToken: dead.leaseToken };
+    assert.equal(
+      await recordTestResult(db(), late, { ordinal: 1, verdict: "accepted", timeMs: 1, memoryKb: 1 }),
+      false,
+    );
+    assert.equal(await finishSubmission(db(), late, accepted(dead)), false);
+    await releaseAbandonedSubmissions(db());
+    assert.equal((await row(abandoned)).leaseToken, heir.leaseToken, "a second sweep leaves the new holder alone");
   });
 
   it("the fourth hand-out of a round fails it (FAILED, the student told); later hand-outs are stale", async () => {

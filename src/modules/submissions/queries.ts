@@ -504,6 +504,28 @@ export async function releaseRow(
 }
 
 /**
+ * Gives back, oldest lease first and up to `limit`, the rounds whose lease ran out with nobody to extend
+ * it: QUEUED again, or FAILED once their three attempts are spent. Rows another transaction holds are
+ * skipped (a claim or a finish in progress, or another judge sweeping at the same moment).
+ */
+export async function releaseAbandonedRows(
+  db: TransactionDb,
+  limit: number,
+): Promise<(Addressee & { id: string; status: "queued" | "failed"; judgeRound: number })[]> {
+  const { rows } = await execute<Addressee & { id: string; status: "queued" | "failed"; judgeRound: number }>(
+    db,
+    `UPDATE submissions s SET status = CASE WHEN s.attempts >= 3 THEN 'failed' ELSE 'queued' END,
+            finished_at = CASE WHEN s.attempts >= 3 THEN now() END, lease_token = NULL, lease_expires_at = NULL
+      WHERE s.id IN (SELECT a.id FROM submissions a WHERE a.status = 'judging' AND a.lease_expires_at <= now()
+                      ORDER BY a.lease_expires_at LIMIT :limit FOR UPDATE SKIP LOCKED)
+     RETURNING s.id, s.status, s.judge_round AS "judgeRound", s.user_id AS "userId", s.task_id AS "taskId",
+               (SELECT title FROM tasks t WHERE t.id = s.task_id) AS title`,
+    { limit },
+  );
+  return rows;
+}
+
+/**
  * Extends the lease of its holder.
  * @returns the new expiry, or null when the token is stale
  */

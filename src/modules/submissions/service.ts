@@ -31,6 +31,7 @@ import {
   notifyProgress,
   rejudgeSubmissionRow,
   rejudgeTaskRows,
+  releaseAbandonedRows,
   releaseRow,
   setRejection,
   sourceOf,
@@ -502,6 +503,31 @@ export function releaseSubmission(db: Db, lease: Lease, jobId?: string): Promise
     }
     await enqueueJudging(tx, [{ submissionId: lease.submissionId, attempt: released.judgeRound }]);
     return "requeued";
+  });
+}
+
+/** How many abandoned rounds one sweep gives back; the next sweep takes the rest. */
+const ABANDONED_PER_SWEEP = 100;
+
+/**
+ * Gives back the rounds of workers that died or lost the database while judging: a lease nobody
+ * extended past its expiry means nobody judges that round. Each becomes QUEUED with a new job, or
+ * FAILED after its third attempt with the student told, in one transaction. Every judge runs this
+ * beside the queue's upkeep, so a dead worker's submission is judged again about a lease and a sweep
+ * after its last sign of life, not when its queue job expires (which must outlast the slowest
+ * judging). That old job, handed out at its expiry, finds its round taken or done and is completed.
+ * @returns how many rounds were given back
+ */
+export function releaseAbandonedSubmissions(db: Db): Promise<number> {
+  return inTransaction(db, async (tx) => {
+    const released = await releaseAbandonedRows(tx, ABANDONED_PER_SWEEP);
+    for (const round of released) if (round.status === "failed") await tellFailed(tx, round);
+    const requeued = released.filter((round) => round.status === "queued");
+    await enqueueJudging(
+      tx,
+      requeued.map((round) => ({ submissionId: round.id, attempt: round.judgeRound })),
+    );
+    return released.length;
   });
 }
 
