@@ -108,6 +108,22 @@ export async function listenForLiveEvents(
 }
 
 /**
+ * Listens on each channel listener's channel and hands it every payload announced there.
+ * @param client - the hub's dedicated LISTEN connection
+ * @param listeners - who listens on which channel
+ */
+export async function listenOnChannels(
+  client: pg.Client,
+  listeners: readonly { channel: string; announced(payload: string): void }[],
+): Promise<void> {
+  client.on("notification", (message) => {
+    for (const listener of listeners)
+      if (listener.channel === message.channel) listener.announced(message.payload ?? "");
+  });
+  for (const { channel } of listeners) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+}
+
+/**
  * The rows of an announced sequence range that belong to the given users, in order (one query per
  * announcement, whatever the number of streams).
  * @param range - the inclusive range of sequence numbers one insert statement wrote
