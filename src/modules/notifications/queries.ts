@@ -143,14 +143,15 @@ export function notificationsInRange(
   );
 }
 
-/** @returns how many unread notifications the user has, counted from the partial unread index (no rows loaded) */
+/**
+ * @returns how many unread notifications the user has: the count the database keeps in
+ *   `notification_counts` (its triggers update it in every statement that writes notifications)
+ */
 export async function unreadCount(db: Db, userId: string): Promise<number> {
-  const [row] = await select<{ count: number }>(
-    db,
-    "SELECT count(*)::int AS count FROM notifications WHERE user_id = :userId AND read_at IS NULL",
-    { userId },
-  );
-  return row?.count ?? 0;
+  const [row] = await select<{ unread: number }>(db, "SELECT unread FROM notification_counts WHERE user_id = :userId", {
+    userId,
+  });
+  return row?.unread ?? 0;
 }
 
 /**
