@@ -8,8 +8,8 @@ import { NotFoundError, UnauthenticatedError } from "../../errors/index.js";
 import type { Services } from "../../services.js";
 import { medalsOf, type MedalAwardRow } from "../medals/service.js";
 import { unreadCountOf } from "../notifications/service.js";
-import { findUser, findUserByEmail, updateUser } from "../users/queries.js";
-import type { User } from "../users/user.model.js";
+import { findUserByEmail, findUserFields, updateUser } from "../users/queries.js";
+import type { UserFields } from "../users/user.model.js";
 import {
   findRefreshToken,
   findSession,
@@ -171,7 +171,7 @@ export async function revokeSessions(db: Db, userId: string, exceptSessionId?: s
 
 /** What `/auth/me` shows: the caller's row, their unread notification count and their medals. */
 export interface Me {
-  user: User;
+  user: UserFields;
   unreadNotifications: number;
   medals: MedalAwardRow[];
 }
@@ -183,7 +183,7 @@ export interface Me {
  */
 export async function me(db: Db, userId: string): Promise<Me> {
   const [user, unreadNotifications, medals] = await Promise.all([
-    findUser(db, userId),
+    findUserFields(db, userId),
     unreadCountOf(db, userId),
     medalsOf(db, userId),
   ]);
