@@ -1,4 +1,5 @@
-import { QueryTypes, type Sequelize } from "sequelize";
+import type { Sequelize } from "sequelize";
+import { selectPrepared } from "../db/db.js";
 import type { Config } from "../config/index.js";
 import { UnauthenticatedError } from "../errors/index.js";
 import type { Actor, RoleName } from "./roles.js";
@@ -43,9 +44,9 @@ export async function authenticate(
   const cached = cache?.lookup(claims.userId, claims.sessionId);
   if (cached) return cached;
   const mark = cache?.mark();
-  const [row] = await sequelize.query<{ id: string; role: RoleName; expiresAt: Date }>(sessionCheckSql, {
-    replacements: { userId: claims.userId, sessionId: claims.sessionId },
-    type: QueryTypes.SELECT,
+  const [row] = await selectPrepared<{ id: string; role: RoleName; expiresAt: Date }>({ sequelize }, sessionCheckSql, {
+    userId: claims.userId,
+    sessionId: claims.sessionId,
   });
   if (!row) throw UnauthenticatedError("This session has ended; sign in again.");
   const actor = { id: row.id, role: row.role, sessionId: claims.sessionId };

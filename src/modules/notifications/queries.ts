@@ -1,6 +1,6 @@
 import pg from "pg";
 import { Op } from "sequelize";
-import { execute, select, type Db, type TransactionDb } from "../../db/db.js";
+import { execute, select, selectPrepared, type Db, type TransactionDb } from "../../db/db.js";
 import type { LiveEvent, LiveEventSource } from "../../http/route.js";
 import { Banner, type BannerSeverityName } from "./banner.model.js";
 import type { NotificationContent, NotificationTypeName, Recipients } from "./content.js";
@@ -34,7 +34,7 @@ export function notificationsBefore(
   userId: string,
   options: { before: string | undefined; unread: boolean; limit: number },
 ): Promise<NotificationRow[]> {
-  return select<NotificationRow>(
+  return selectPrepared<NotificationRow>(
     db,
     `SELECT ${notificationColumns}
        FROM notifications n
@@ -148,9 +148,13 @@ export function notificationsInRange(
  *   `notification_counts` (its triggers update it in every statement that writes notifications)
  */
 export async function unreadCount(db: Db, userId: string): Promise<number> {
-  const [row] = await select<{ unread: number }>(db, "SELECT unread FROM notification_counts WHERE user_id = :userId", {
-    userId,
-  });
+  const [row] = await selectPrepared<{ unread: number }>(
+    db,
+    "SELECT unread FROM notification_counts WHERE user_id = :userId",
+    {
+      userId,
+    },
+  );
   return row?.unread ?? 0;
 }
 
