@@ -13,7 +13,7 @@ import { errorBoundary } from "./http/error-boundary.js";
 import { buildHealthRouter } from "./http/health.js";
 import { messageMediaTypes } from "./http/media.js";
 import { buildOpenApiDocument } from "./http/openapi.js";
-import { buildApiRouter } from "./http/router.js";
+import { API_PREFIX, buildApiRouter } from "./http/router.js";
 import { requestId } from "./http/request-id.js";
 import type { Route } from "./http/route.js";
 import type { Logger } from "./logging/logger.js";
@@ -76,10 +76,31 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
   if (deps.config.http.trustProxy && connectionsPerAddress > 0) {
     app.use(limitRequestsPerAddress(connectionsPerAddress, deps.logger));
   }
-  app.use(health.routes());
-  app.use(docs.routes());
-  for (const folder of publicFolders) app.use(buildPublicFilesRouter(services.files, folder).routes());
+  // An API request goes straight to the API router: the routers in front would only try their routes on it.
+  app.use(unlessApiRoute(health.routes()));
+  app.use(unlessApiRoute(docs.routes()));
+  for (const folder of publicFolders) {
+    app.use(unlessApiRoute(buildPublicFilesRouter(services.files, folder).routes()));
+  }
   app.use(api.routes());
   app.use(api.allowedMethods());
   return app;
+}
+
+const apiPrefix = `${API_PREFIX.toLowerCase()}/`;
+/** What the docs router serves under the API prefix. */
+const contractDocuments = [`${apiPrefix}openapi.json`, `${apiPrefix}proto`];
+
+/**
+ * A router in front of the API router, skipped for paths under the API prefix but the contract's
+ * documents. Routers match paths case-insensitively, so the test is too.
+ */
+function unlessApiRoute<Context extends { path: string }>(
+  middleware: (ctx: Context, next: Koa.Next) => Promise<unknown>,
+): (ctx: Context, next: Koa.Next) => Promise<unknown> {
+  return (ctx, next) => {
+    const path = ctx.path.toLowerCase();
+    const apiRoute = path.startsWith(apiPrefix) && !contractDocuments.some((document) => path.startsWith(document));
+    return apiRoute ? next() : middleware(ctx, next);
+  };
 }

@@ -373,6 +373,34 @@ describe("compiled runtime (npm run build → dist/)", function () {
       await drainUnderLoad(server, url, 2000);
     });
 
+    it("in production writes the access log asynchronously, and every line of it before exiting", async () => {
+      const server = startCompiled(
+        await serverEnv({
+          NODE_ENV: "production",
+          JWT_SECRET: "a-production-secret-for-the-log-flush-test-0123",
+          SHUTDOWN_DELAY_MS: "0",
+        }),
+      );
+      const url = await ready(server);
+      // Lines wait in the logger's buffer while a write is under way; those still there when the
+      // signal comes must reach stdout before the process exits.
+      const ids = Array.from({ length: 20 }, (_, index) => `flush-test-${index}-${Date.now()}`);
+      for (const id of ids) {
+        const response = await rawRequest(`${url}/api/v1/version`, { headers: { "x-request-id": id } });
+        assert.equal(response.status, 200);
+      }
+      server.child.kill("SIGTERM");
+      assert.deepEqual(await exitWithin(server, 30_000), { code: 0, signal: null }, server.stderr());
+      const lines = logLines(server);
+      const logged = new Set(lines.filter((line) => line.msg === "request").map((line) => line.requestId));
+      assert.deepEqual(
+        ids.filter((id) => !logged.has(id)),
+        [],
+        "every request's access line was written",
+      );
+      assert.equal(lines.at(-1)?.msg, "stopped", "the shutdown's last line was written last");
+    });
+
     it("npm start forwards SIGTERM, drains the same way and exits with the server's code, 0", async () => {
       const npm = startWithNpm(await serverEnv({ SHUTDOWN_DELAY_MS: "2000" }));
       const url = await ready(npm);

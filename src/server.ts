@@ -11,7 +11,7 @@ import type { Route } from "./http/route.js";
 import { startJudge, type JudgeProcess } from "./judge/worker.js";
 import { within } from "./lifecycle/within.js";
 import { formatBanner, type BootFacts, type SignInHint } from "./logging/banner.js";
-import { createProcessLogger, logFormatFor, type Logger } from "./logging/logger.js";
+import { createProcessLogger, flushLogs, logFormatFor, type Logger } from "./logging/logger.js";
 import { startRetentionJob } from "./modules/notifications/retention.js";
 import { startSweepJob } from "./storage/sweep.js";
 import { initModels, storedFolders } from "./modules/index.js";
@@ -185,15 +185,20 @@ export async function runServerProcess(routes?: readonly Route[]): Promise<void>
     }
     throw error;
   }
+  // Production writes its log asynchronously: a request never waits on stdout.
   const { logger, format } = await createProcessLogger(
     config.logLevel,
     logFormatFor(config.env, process.stdout.isTTY === true),
+    config.env === "production",
   );
-  const running = await startServer(config, logger, routes).catch((error: unknown) => {
+  /** Exits once every log line is written. */
+  const exit = (code: number) => void flushLogs(logger).then(() => process.exit(code));
+  const running = await startServer(config, logger, routes).catch(async (error: unknown) => {
     logger.fatal({ err: error }, "boot failed");
     // What only the environment can fix (no DATABASE_URL without the embedded PostgreSQL, a pending
     // migration with MIGRATE_ON_BOOT=false) exits like a bad variable does.
     if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+    await flushLogs(logger);
     process.exit(error instanceof ConfigError ? 78 : 1);
   });
   // A person at a terminal gets the banner; a log collector has the "listening" line.
@@ -206,10 +211,10 @@ export async function runServerProcess(routes?: readonly Route[]): Promise<void>
     signalled = true;
     logger.info({ signal }, "shutting down");
     running.shutdown().then(
-      () => process.exit(0),
+      () => exit(0),
       (error: unknown) => {
         logger.error({ err: error }, "shutdown failed");
-        process.exit(1);
+        exit(1);
       },
     );
   };

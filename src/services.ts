@@ -1,5 +1,6 @@
 import type { Sequelize } from "sequelize";
 import { LoginThrottle } from "./auth/login-throttle.js";
+import { SessionCache } from "./auth/session-cache.js";
 import type { Config } from "./config/index.js";
 import { LeaseRegistry, leaseLimitsOf } from "./limits/leases.js";
 import type { Logger } from "./logging/logger.js";
@@ -22,6 +23,8 @@ export interface Services {
   leases: LeaseRegistry;
   /** Live notification streams of this process (one LISTEN connection, opened on first use). */
   notificationHub: NotificationHub;
+  /** The session check's cache, kept only while the hub's LISTEN connection hears of session changes. */
+  sessionCache: SessionCache;
   /** Where user files are stored: local folders or a bucket (STORAGE_DRIVER). */
   files: FileStore;
   /** Lets every module act on a user's deletion, in the deleting transaction (Module.onUserDeleted). */
@@ -34,12 +37,14 @@ export interface Services {
  */
 export function createServices(deps: { config: Config; logger: Logger; sequelize: Sequelize }): Services {
   const leases = new LeaseRegistry({ sequelize: deps.sequelize }, deps.logger, leaseLimitsOf(deps.config.limits));
+  const sessionCache = new SessionCache(() => services.notificationHub.listen());
   const services: Services = {
     ...deps,
     loginThrottle: new LoginThrottle(deps.sequelize, deps.config.loginThrottle),
     submissionThrottle: new SubmissionThrottle(deps.sequelize, deps.config.assignments.submissionLimits),
     leases,
-    notificationHub: new NotificationHub(deps.sequelize, deps.logger, leases, liveEventSources),
+    notificationHub: new NotificationHub(deps.sequelize, deps.logger, leases, liveEventSources, [sessionCache]),
+    sessionCache,
     files: createFileStore(deps.config.storage),
     onUserDeleted: async (db, userId) => {
       for (const module of modules) await module.onUserDeleted?.(db, userId, services);

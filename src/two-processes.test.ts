@@ -19,8 +19,8 @@ import { call, downloadProof, putAvatar, submitAchievement } from "./testing/use
 /**
  * Two API processes as a deployment runs them behind a load balancer: the compiled server, twice, on
  * one PostgreSQL and one S3 bucket, each with a local folder of its own (only uploads' temporary files
- * go there). Whatever a client does through one process, the other sees at once: the files, and the end
- * of a session.
+ * go there). Whatever a client does through one process, the other sees at once: the files; and the end
+ * of a session or a changed role within 100 ms, though each process caches the session check.
  */
 
 const ADMIN = { email: "admin@two-processes.test", password: "two-processes-admin-password" };
@@ -55,6 +55,7 @@ describe("two API processes on one database and one bucket", function () {
   let localDirs: string[];
   let a: string;
   let b: string;
+  let groupId: string;
 
   before(async function () {
     this.timeout(120_000);
@@ -90,20 +91,8 @@ describe("two API processes on one database and one bucket", function () {
     const admin = await signIn(a, ADMIN);
     const group = await postJson(`${a}/api/v1/groups`, { name: "Two processes" }, admin.accessToken);
     assert.equal(group.status, 201, group.body.toString("utf8"));
-    const created = await postJson(
-      `${a}/api/v1/users`,
-      {
-        ...STUDENT,
-        nickName: "two-processes",
-        firstName: "Ada",
-        lastName: "Student",
-        role: "ROLE_STUDENT",
-        groupId: (JSON.parse(group.body.toString("utf8")) as { id: string }).id,
-        learningClass: "10A",
-      },
-      admin.accessToken,
-    );
-    assert.equal(created.status, 201, created.body.toString("utf8"));
+    groupId = (JSON.parse(group.body.toString("utf8")) as { id: string }).id;
+    await createStudent(admin, STUDENT, "two-processes");
   });
   after(async function () {
     this.timeout(60_000);
@@ -147,17 +136,142 @@ describe("two API processes on one database and one bucket", function () {
     assert.ok((await storage.storedFiles()).some((file) => file.startsWith("proofs")));
   });
 
-  it("refuses on B, at once, the tokens of a session logged out on A", async () => {
+  /**
+   * Polls B until it refuses the token (or, with `until`, until its answer satisfies it), and fails
+   * unless that happens within 100 ms of the change on A: B's session cache hears of the change on its
+   * LISTEN connection.
+   */
+  async function expectOnBWithin100ms(
+    token: string,
+    path = "/auth/me",
+    until: (status: number) => boolean = (status) => status === 401,
+  ): Promise<void> {
+    const changed = Date.now();
+    let status = 0;
+    while (!until(status)) {
+      status = (await call(b, token, "GET", path)).status;
+      if (!until(status)) assert.ok(Date.now() - changed < 100, `B still answers ${status} to ${path} after 100 ms`);
+    }
+  }
+
+  /** B has checked (and cached) the token's session. */
+  async function warmOnB(token: string, path = "/auth/me", status = 200): Promise<void> {
+    for (let i = 0; i < 3; i++) assert.equal((await call(b, token, "GET", path)).status, status, "B takes A's session");
+  }
+
+  /**
+   * Creates a student account through A, as staff would.
+   * @returns its id
+   */
+  async function createStudent(
+    admin: Tokens,
+    account: { email: string; password: string },
+    nickName: string,
+  ): Promise<string> {
+    const created = await postJson(
+      `${a}/api/v1/users`,
+      {
+        ...account,
+        nickName,
+        firstName: "Ada",
+        lastName: "Student",
+        role: "ROLE_STUDENT",
+        groupId,
+        learningClass: "10A",
+      },
+      admin.accessToken,
+    );
+    assert.equal(created.status, 201, created.body.toString("utf8"));
+    return (JSON.parse(created.body.toString("utf8")) as { id: string }).id;
+  }
+
+  let accounts = 0;
+  /** A new student account, signed in through A. */
+  async function newStudent(admin: Tokens): Promise<{ id: string; email: string; password: string; tokens: Tokens }> {
+    accounts += 1;
+    const account = { email: `student${accounts}@two-processes.test`, password: `two-processes-pass-${accounts}` };
+    const id = await createStudent(admin, account, `two_processes_${accounts}`);
+    return { id, ...account, tokens: await signIn(a, account) };
+  }
+
+  it("refuses on B, within 100 ms, the tokens of a session logged out on A", async () => {
     const session = await signIn(a, STUDENT);
-    assert.equal((await call(b, session.accessToken, "GET", "/auth/me")).status, 200, "B takes A's session");
+    await warmOnB(session.accessToken);
 
     const logout = await postJson(`${a}/api/v1/auth/logout`, { refreshToken: session.refreshToken });
     assert.equal(logout.status, 204, logout.body.toString("utf8"));
 
+    await expectOnBWithin100ms(session.accessToken);
     const me = await call(b, session.accessToken, "GET", "/auth/me");
-    assert.equal(me.status, 401, "the access token of the ended session is refused before it expires");
     assert.equal((JSON.parse(me.body.toString("utf8")) as { code: string }).code, "unauthenticated");
     const refresh = await postJson(`${b}/api/v1/auth/refresh`, { refreshToken: session.refreshToken });
     assert.equal(refresh.status, 401, "the refresh token is refused");
+  });
+
+  it("refuses on B, within 100 ms, a session ended on A because a refresh token was used twice", async () => {
+    const first = await signIn(a, STUDENT);
+    const rotated = await postJson(`${a}/api/v1/auth/refresh`, { refreshToken: first.refreshToken });
+    assert.equal(rotated.status, 200);
+    const second = JSON.parse(rotated.body.toString("utf8")) as Tokens;
+    await warmOnB(second.accessToken);
+    const replayed = await postJson(`${a}/api/v1/auth/refresh`, { refreshToken: first.refreshToken });
+    assert.equal(replayed.status, 401);
+    await expectOnBWithin100ms(second.accessToken);
+  });
+
+  it("refuses on B, within 100 ms, the other sessions of a user who changed their password on A", async () => {
+    const admin = await signIn(a, ADMIN);
+    const student = await newStudent(admin);
+    const other = await signIn(a, { email: student.email, password: student.password });
+    await warmOnB(other.accessToken);
+    await warmOnB(student.tokens.accessToken);
+    const changed = await postJson(
+      `${a}/api/v1/users/me/password`,
+      { currentPassword: student.password, newPassword: `${student.password}-new` },
+      student.tokens.accessToken,
+    );
+    assert.equal(changed.status, 204, changed.body.toString("utf8"));
+    await expectOnBWithin100ms(other.accessToken);
+    assert.equal((await call(b, student.tokens.accessToken, "GET", "/auth/me")).status, 200, "the changer's stays");
+  });
+
+  it("refuses on B, within 100 ms, the sessions of a user whose password staff reset on A", async () => {
+    const admin = await signIn(a, ADMIN);
+    const student = await newStudent(admin);
+    await warmOnB(student.tokens.accessToken);
+    const reset = await postJson(
+      `${a}/api/v1/users/${student.id}/password`,
+      { newPassword: "a-new-password-set-by-staff" },
+      admin.accessToken,
+    );
+    assert.equal(reset.status, 204, reset.body.toString("utf8"));
+    await expectOnBWithin100ms(student.tokens.accessToken);
+  });
+
+  it("applies on B, within 100 ms, a role changed on A", async () => {
+    const admin = await signIn(a, ADMIN);
+    const student = await newStudent(admin);
+    const queue = "/achievements/queue";
+    await warmOnB(student.tokens.accessToken, queue, 403);
+    const promoted = await rawRequest(`${a}/api/v1/users/${student.id}`, {
+      method: "PATCH",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json",
+        authorization: `Bearer ${admin.accessToken}`,
+      },
+      body: JSON.stringify({ role: "ROLE_TEACHER" }),
+    });
+    assert.equal(promoted.status, 200, promoted.body.toString("utf8"));
+    await expectOnBWithin100ms(student.tokens.accessToken, queue, (status) => status === 200);
+  });
+
+  it("refuses on B, within 100 ms, the sessions of a user deleted on A", async () => {
+    const admin = await signIn(a, ADMIN);
+    const student = await newStudent(admin);
+    await warmOnB(student.tokens.accessToken);
+    const deleted = await call(a, admin.accessToken, "DELETE", `/users/${student.id}`);
+    assert.equal(deleted.status, 204, deleted.body.toString("utf8"));
+    await expectOnBWithin100ms(student.tokens.accessToken);
   });
 });

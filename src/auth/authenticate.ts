@@ -1,25 +1,30 @@
-import { QueryTypes, type Sequelize } from "sequelize";
+import type { Sequelize } from "sequelize";
+import { selectPrepared } from "../db/db.js";
 import type { Config } from "../config/index.js";
 import { UnauthenticatedError } from "../errors/index.js";
 import type { Actor, RoleName } from "./roles.js";
+import type { SessionCache } from "./session-cache.js";
 import { verifyAccessToken } from "./tokens.js";
 import { isUuid } from "../validation/text.js";
 
 const bearer = /^Bearer ([A-Za-z0-9_.~+/=-]+)$/;
 
 /** The per-request check of the caller's user and session (`:userId`, `:sessionId`); the benchmark's floor reuses it. */
-export const sessionCheckSql = `SELECT u.id, u.role
+export const sessionCheckSql = `SELECT u.id, u.role, s.expires_at AS "expiresAt"
        FROM users u
        JOIN sessions s ON s.user_id = u.id
       WHERE u.id = :userId AND s.id = :sessionId AND s.revoked_at IS NULL AND s.expires_at > now()`;
 
 /**
- * Resolves the caller from an `Authorization: Bearer` header. The user and the session are read on
- * every request (one indexed query), so deleting a user, changing a role, logging out or changing a
- * password takes effect at once rather than when the token expires.
+ * Resolves the caller from an `Authorization: Bearer` header. The user and the session are read (one
+ * indexed query), or taken from the process's session cache, which forgets a user as soon as the
+ * database announces a change of their sessions or account (and trusts nothing longer than 5 s), so
+ * deleting a user, changing a role, logging out or changing a password takes effect at once rather
+ * than when the token expires.
  * @param authorization - the header value, empty when absent
  * @param settings - token settings
  * @param sequelize - the database
+ * @param cache - the process's session cache; without it every call reads the database
  * @returns the caller, or undefined when no credential was sent
  * @throws AppError unauthenticated/token_expired for a credential that does not hold
  */
@@ -27,6 +32,7 @@ export async function authenticate(
   authorization: string,
   settings: Config["auth"],
   sequelize: Sequelize,
+  cache?: SessionCache,
 ): Promise<Actor | undefined> {
   if (authorization === "") return undefined;
   const token = bearer.exec(authorization)?.[1];
@@ -35,10 +41,15 @@ export async function authenticate(
   if (!isUuid(claims.userId) || !claims.sessionId || !isUuid(claims.sessionId)) {
     throw UnauthenticatedError("The access token is not valid.");
   }
-  const [row] = await sequelize.query<{ id: string; role: RoleName }>(sessionCheckSql, {
-    replacements: { userId: claims.userId, sessionId: claims.sessionId },
-    type: QueryTypes.SELECT,
+  const cached = cache?.lookup(claims.userId, claims.sessionId);
+  if (cached) return cached;
+  const mark = cache?.mark();
+  const [row] = await selectPrepared<{ id: string; role: RoleName; expiresAt: Date }>({ sequelize }, sessionCheckSql, {
+    userId: claims.userId,
+    sessionId: claims.sessionId,
   });
   if (!row) throw UnauthenticatedError("This session has ended; sign in again.");
-  return { id: row.id, role: row.role, sessionId: claims.sessionId };
+  const actor = { id: row.id, role: row.role, sessionId: claims.sessionId };
+  if (cache && mark !== undefined) cache.remember({ ...actor, expiresAt: row.expiresAt }, mark);
+  return actor;
 }

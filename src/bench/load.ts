@@ -14,6 +14,7 @@ function runAutocannon(job: LoadJob): Promise<LoadResult> {
         url: job.origin,
         connections: job.connections,
         duration: job.durationSeconds,
+        ...(job.overallRate !== undefined && { overallRate: job.overallRate }),
         requests: job.requests.map((request) => ({ ...request })),
         // A stuck request shows up as a timeout in the result instead of hanging the run.
         timeout: 10,

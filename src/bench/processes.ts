@@ -106,8 +106,9 @@ export async function startJudgeWorker(options: {
 }
 
 /**
- * Starts the real server in its own process on the bench database, in production mode with warnings-only
- * logs, its files under the bench's folder and its output in `server.log` there.
+ * Starts the real server in its own process on the bench database, in production mode with its access log
+ * on (`info`, as production runs it), its files under the bench's folder and its output in `server.log`
+ * there, written by the server itself (not piped through the bench).
  * @param options.runtime - `dist`: `node dist/server.js`, built first, as production runs it; `tsx`: the sources
  * @param options.cpuProfileDir - when set, the process runs with --cpu-prof and writes its profile there on exit
  */
@@ -125,6 +126,7 @@ export async function startAppServer(options: {
   if (options.runtime === "dist") await buildDist();
   const entry =
     options.runtime === "dist" ? [path.resolve("dist", "server.js")] : [...TSX, path.resolve("src", "server.ts")];
+  const log = await fs.open(logFile, "w");
   const child = spawn(process.execPath, [...profiling, ...entry], {
     env: {
       PATH: process.env.PATH,
@@ -135,7 +137,7 @@ export async function startAppServer(options: {
       PORT: String(port),
       DATABASE_URL: options.databaseUrl,
       STORAGE_DIR: storageDir,
-      LOG_LEVEL: "warn",
+      LOG_LEVEL: "info",
       // A full run must not see its tokens expire half-way.
       ACCESS_TOKEN_TTL_SECONDS: "86400",
       // The seed spans ~4 months; a long window keeps the retention job from deleting rows mid-run.
@@ -145,11 +147,9 @@ export async function startAppServer(options: {
       // The judge scenario starts worker processes of its own; a slot in here would blur the HTTP figures.
       JUDGE_IN_PROCESS: "false",
     },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", log.fd, log.fd],
   });
-  const log = createWriteStream(logFile);
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  await log.close();
   const origin = `http://127.0.0.1:${port}`;
   try {
     await waitUntilReady(origin, child, logFile);

@@ -22,6 +22,11 @@ export interface LoadJob {
   requests: LoadRequest[];
   connections: number;
   durationSeconds: number;
+  /**
+   * Requests per second over all connections, sent on a fixed schedule whatever the answers take (an open
+   * loop; autocannon counts latency from when each was due); none: each connection sends when answered.
+   */
+  overallRate?: number;
 }
 
 /** Ask the load generator for `count` simultaneous multipart uploads of a `bytes`-long file. */

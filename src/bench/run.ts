@@ -32,6 +32,7 @@ import {
   summarize,
   type BenchReport,
   type MemoryOutcome,
+  type OpenLoopOutcome,
   type ScenarioOutcome,
 } from "./report.js";
 import { SCENARIOS, UPLOAD, type Scenario, type ScenarioContext, type ServerName } from "./scenarios.js";
@@ -261,6 +262,8 @@ async function main(): Promise<void> {
     }
     for (const outcome of outcomes) if (outcome.rounds.length) outcome.summary = summarize(outcome.rounds);
 
+    const openLoop = await openLoopRun(options, load, outcomes, origins.app, context);
+
     // A failed write series must not cost the load figures measured before it.
     const writes = selected(options, "writes")
       ? await measureWrites(app.origin, context.tokens.teacher, database.url).catch((error: unknown) => {
@@ -295,7 +298,8 @@ async function main(): Promise<void> {
       memory,
       writes,
       judge: judge.outcome,
-      targets: [...judgeTargets(outcomes, memory, seed), judgeTarget(judge.outcome, judge.note)],
+      openLoop,
+      targets: [...judgeTargets(outcomes, memory, seed, openLoop), judgeTarget(judge.outcome, judge.note)],
     };
   } finally {
     say("stopping");
@@ -373,6 +377,45 @@ async function memoryUnderLoad(
     endMiB: end.rssMiB,
     hwmMiB: end.hwmMiB,
     samples: samples.length,
+  };
+}
+
+/**
+ * The notifications page (JSON, heavy user) at a fixed arrival rate of half the floor's median req/s,
+ * one run as long as all of a scenario's rounds, after a warm-up at the same rate.
+ */
+async function openLoopRun(
+  options: BenchOptions,
+  load: LoadGenerator,
+  outcomes: ScenarioOutcome[],
+  origin: string,
+  context: ScenarioContext,
+): Promise<OpenLoopOutcome | undefined> {
+  const floor = outcomes.find((outcome) => outcome.id === "ref-floor")?.summary;
+  const scenario = SCENARIOS.find((candidate) => candidate.id === "notif-json");
+  if (!floor || !scenario || !selected(options, scenario.id)) return undefined;
+  const ratePerSecond = Math.max(1, Math.round(floor.requestsPerSecond.median / 2));
+  const job = {
+    origin,
+    requests: [scenario.request(context)],
+    connections: options.connections,
+    overallRate: ratePerSecond,
+  };
+  await load.load({ ...job, durationSeconds: options.warmupSeconds });
+  const seconds = options.durationSeconds * options.repeats;
+  const result = await load.load({ ...job, durationSeconds: seconds });
+  say(
+    `open loop ${scenario.id} at ${ratePerSecond}/s: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.latencyP99.toFixed(1)} ms`,
+  );
+  return {
+    scenario: scenario.id,
+    ratePerSecond,
+    seconds,
+    requestsPerSecond: result.requestsPerSecond,
+    latencyP99: result.latencyP99,
+    latencyMean: result.latencyMean,
+    non2xx: result.non2xx,
+    errors: result.errors,
   };
 }
 

@@ -207,7 +207,7 @@ async function resolveCaller(ctx: AppContext, route: Route, services: Services):
     }
     return admit(ctx, route, await credential.authenticate({ sequelize: services.sequelize }, presented));
   }
-  const check = () => authenticate(authorization, services.config.auth, services.sequelize);
+  const check = () => authenticate(authorization, services.config.auth, services.sequelize, services.sessionCache);
   if (route.access === "public") {
     // A credential that does not hold is ignored; a database that cannot check it is not (the route
     // would only wait on it again).

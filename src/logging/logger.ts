@@ -57,14 +57,17 @@ export function logFormatFor(env: string, stdoutIsTerminal: boolean): LogFormat 
 /**
  * The server process's logger in the given format. Pretty output is pino-pretty, in this thread and
  * synchronous, so its lines and the boot banner come out in order; it is a development dependency, so a
- * production install without it falls back to JSON lines.
+ * production install without it falls back to JSON lines. JSON lines are written asynchronously when
+ * asked (production): call flushLogs before exiting.
  * @param level - the pino level
  * @param format - what logFormatFor chose
+ * @param asynchronous - buffer JSON lines and write them in the background
  * @returns the logger and the format it really writes
  */
 export async function createProcessLogger(
   level: string,
   format: LogFormat,
+  asynchronous = false,
 ): Promise<{ logger: Logger; format: LogFormat }> {
   if (format === "pretty") {
     const pretty = await import("pino-pretty").then(
@@ -81,5 +84,25 @@ export async function createProcessLogger(
       return { logger: pino(loggerOptions(level), stream), format };
     }
   }
+  if (asynchronous) {
+    // Lines are written by asynchronous writes, those logged while one is under way gathered into the
+    // next, so a request never waits on write(2) and nothing waits for a buffer to fill.
+    return { logger: pino(loggerOptions(level), pino.destination({ dest: 1, sync: false })), format };
+  }
   return { logger: createLogger(level), format: "json" };
+}
+
+/**
+ * Writes whatever an asynchronous logger still holds, before the process exits.
+ * @param logger - the process logger
+ */
+export function flushLogs(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      logger.flush(() => resolve());
+    } catch {
+      // A synchronous destination has nothing waiting (and some refuse to flush).
+      resolve();
+    }
+  });
 }

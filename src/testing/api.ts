@@ -3,6 +3,7 @@ import { QueryTypes } from "sequelize";
 import { Error as ErrorMessage } from "../../generated/shtp/v1/error.js";
 import type { ErrorCode } from "../errors/index.js";
 import type { MessageCodec } from "../http/messages.js";
+import { preparedStatementWatchers } from "../db/db.js";
 import { testDatabase } from "./database.js";
 import { rawRequest, type RawResponse } from "./http.js";
 
@@ -142,19 +143,22 @@ export async function countRows(query: string, replacements: Record<string, unkn
 
 /**
  * Counts every SQL statement the app issues while `work` runs (transaction control included: all of
- * it goes through sequelize.query).
+ * it goes through sequelize.query, or is a prepared statement of `selectPrepared`).
  */
 export async function countStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: number }> {
   const { sequelize } = testDatabase().database;
   let statements = 0;
   const hook = `countStatements-${Math.random()}`;
-  sequelize.addHook("beforeQuery", hook, () => {
+  const count = () => {
     statements += 1;
-  });
+  };
+  sequelize.addHook("beforeQuery", hook, count);
+  preparedStatementWatchers.add(count);
   try {
     const result = await work();
     return { result, statements };
   } finally {
     sequelize.removeHook("beforeQuery", hook);
+    preparedStatementWatchers.delete(count);
   }
 }

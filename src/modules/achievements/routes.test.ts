@@ -554,13 +554,18 @@ describe("achievements", () => {
           assert.equal(page.items.length, limit);
           assert.ok(page.items.every((item) => item.submitter?.id));
         });
+      // The session check is cached after a first request, so both counted pages find it there.
+      await count(1);
       const small = await count(5);
       const large = await count(100);
       console.log(
         `      SQL statements per queue page: limit 5 → ${small.statements}, limit 100 → ${large.statements}`,
       );
       assert.equal(large.statements, small.statements);
-      assert.ok(small.statements <= 2, `${small.statements} statements (authentication and the page)`);
+      assert.ok(
+        small.statements <= 2,
+        `${small.statements} statements (authentication, when not cached, and the page)`,
+      );
       await sql().query("DELETE FROM achievements WHERE proof_file LIKE 'bulk-%'");
     });
   });

@@ -1,14 +1,15 @@
 import { createHash, randomBytes } from "node:crypto";
 import { hashPassword, needsRehash, UNUSABLE_PASSWORD_HASH, verifyPassword } from "../../auth/passwords.js";
 import type { Actor } from "../../auth/roles.js";
+import { forgetSessions } from "../../auth/session-cache.js";
 import { issueAccessToken, type TokenSettings } from "../../auth/tokens.js";
 import { inTransaction, type Db, type TransactionDb } from "../../db/db.js";
 import { NotFoundError, UnauthenticatedError } from "../../errors/index.js";
 import type { Services } from "../../services.js";
 import { medalsOf, type MedalAwardRow } from "../medals/service.js";
 import { unreadCountOf } from "../notifications/service.js";
-import { findUser, findUserByEmail, updateUser } from "../users/queries.js";
-import type { User } from "../users/user.model.js";
+import { findUserByEmail, findUserFields, updateUser } from "../users/queries.js";
+import type { UserFields } from "../users/user.model.js";
 import {
   findRefreshToken,
   findSession,
@@ -98,7 +99,7 @@ export async function refresh(db: Db, auth: TokenSettings, refreshToken: string)
     if (!session || session.revokedAt || session.expiresAt <= now)
       return { refused: "This session has ended; sign in again." } as const;
     if (token.usedAt) {
-      await revokeSession(tx, session.id, now);
+      await endSession(tx, session.id, now);
       return { refused: "This refresh token was already used; the session has been ended for safety." } as const;
     }
     if (token.expiresAt <= now) return { refused: "The refresh token has expired; sign in again." } as const;
@@ -115,7 +116,13 @@ export async function refresh(db: Db, auth: TokenSettings, refreshToken: string)
  */
 export async function logout(db: TransactionDb, refreshToken: string): Promise<void> {
   const token = await findRefreshToken(db, digest(refreshToken));
-  if (token) await revokeSession(db, token.sessionId, new Date());
+  if (token) await endSession(db, token.sessionId, new Date());
+}
+
+/** Revokes one session, and makes this process's session cache forget it (others hear it at commit). */
+async function endSession(db: TransactionDb, sessionId: string, at: Date): Promise<void> {
+  await revokeSession(db, sessionId, at);
+  forgetSessions(db, sessionId);
 }
 
 /** A stream ticket as minted: the secret (stored only as its digest) and its lifetime. */
@@ -153,17 +160,18 @@ export async function authenticateStreamTicket(db: Db, ticket: string): Promise<
 
 /**
  * Ends every session of a user but `exceptSessionId` (a password change keeps the caller signed in).
- * Authentication reads the session on every request, so the ended ones stop working at once.
+ * Session caches forget the user at commit (this process's at once), so the ended ones stop working at once.
  * @param userId - whose sessions
  * @param exceptSessionId - the one session to keep, if any
  */
 export async function revokeSessions(db: Db, userId: string, exceptSessionId?: string): Promise<void> {
   await revokeUserSessions(db, userId, exceptSessionId, new Date());
+  forgetSessions(db, userId);
 }
 
 /** What `/auth/me` shows: the caller's row, their unread notification count and their medals. */
 export interface Me {
-  user: User;
+  user: UserFields;
   unreadNotifications: number;
   medals: MedalAwardRow[];
 }
@@ -175,7 +183,7 @@ export interface Me {
  */
 export async function me(db: Db, userId: string): Promise<Me> {
   const [user, unreadNotifications, medals] = await Promise.all([
-    findUser(db, userId),
+    findUserFields(db, userId),
     unreadCountOf(db, userId),
     medalsOf(db, userId),
   ]);

@@ -8,6 +8,7 @@ import type { Logger } from "../../logging/logger.js";
 import {
   listenForInserts,
   listenForLiveEvents,
+  listenOnChannels,
   notificationsAfter,
   notificationsInRange,
   type InsertedRange,
@@ -27,6 +28,16 @@ const RECONNECT_AFTER_EVICTION_MS = { min: 30_000, spread: 30_000 };
 
 /** What a stream delivers: a stored notification, or a live event that is not stored. */
 export type StreamItem = { row: NotificationRow; live?: undefined } | { live: LiveEvent };
+
+/**
+ * Something else that listens on the hub's connection (the session cache): its channel's payloads, and
+ * whether the connection is up, since while it is down announcements go unheard.
+ */
+export interface ChannelListener {
+  readonly channel: string;
+  announced(payload: string): void;
+  listeningChanged(up: boolean): void;
+}
 
 /** At most this many live events wait for a slow stream; older ones are dropped (they are not stored). */
 const LIVE_QUEUE_LIMIT = 100;
@@ -122,6 +133,7 @@ export class NotificationHub {
     private readonly logger: Logger,
     private readonly leases: LeaseRegistry,
     private readonly liveSources: readonly LiveEventSource[] = [],
+    private readonly channelListeners: readonly ChannelListener[] = [],
   ) {
     this.db = { sequelize };
   }
@@ -137,7 +149,7 @@ export class NotificationHub {
    */
   async subscribe(userId: string, afterSeq: string | undefined): Promise<Subscription> {
     // Listening first: from the moment the lease is recorded, another process may close it.
-    await this.ensureListening();
+    await this.listen();
     const lease = await this.leases.acquire("stream", userId, "evict-oldest");
     const subscription = new Subscription(userId, (closed) => {
       this.unsubscribe(closed);
@@ -169,8 +181,10 @@ export class NotificationHub {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const set of this.subscribers.values()) for (const subscription of set) subscription.close();
-    await this.listener?.end().catch(() => undefined);
+    const listener = this.listener;
     this.listener = undefined;
+    if (listener) this.listenerLost();
+    await listener?.end().catch(() => undefined);
   }
 
   private unsubscribe(subscription: Subscription): void {
@@ -179,11 +193,18 @@ export class NotificationHub {
     if (set?.size === 0) this.subscribers.delete(subscription.userId);
   }
 
-  /** The listener connects on the first stream, so processes and tests that never stream hold no extra connection. */
-  private ensureListening(): Promise<void> {
-    if (this.listener) return Promise.resolve();
+  /**
+   * Opens the LISTEN connection unless it is open: on the first stream or the first signed-in request
+   * (the session cache asks), so processes and tests that do neither hold no extra connection.
+   */
+  listen(): Promise<void> {
+    if (this.listener || this.stopped) return Promise.resolve();
     this.connecting ??= this.connect().finally(() => (this.connecting = undefined));
     return this.connecting;
+  }
+
+  private listenerLost(): void {
+    for (const listener of this.channelListeners) listener.listeningChanged(false);
   }
 
   private async connect(): Promise<void> {
@@ -195,19 +216,35 @@ export class NotificationHub {
       password: options.password ?? undefined,
       database: options.database,
     });
-    client.on("error", (error) => {
-      this.logger.warn({ err: error }, "notification listener lost; reconnecting");
+    let lost = false;
+    const onLost = (error?: Error) => {
+      if (lost) return;
+      lost = true;
+      // A connection that never got as far as listening is its caller's failure (connect rejects).
+      if (this.listener !== client) return;
       this.listener = undefined;
+      this.listenerLost();
+      if (this.stopped) return;
+      this.logger.warn({ err: error }, "notification listener lost; reconnecting");
       void client.end().catch(() => undefined);
-      if (!this.stopped) setTimeout(() => void this.ensureListening().catch(() => undefined), 1000).unref();
-    });
+      setTimeout(() => void this.listen().catch(() => undefined), 1000).unref();
+    };
+    client.on("error", onLost);
+    // A connection closed without an error (the server ended it cleanly) is lost all the same.
+    client.on("end", () => onLost());
     await client.connect();
     await listenForInserts(client, (range) => this.announce(range));
     await listenForLiveEvents(client, this.liveSources, (userId, event) => {
       for (const subscription of this.subscribers.get(userId) ?? []) subscription.pushLive(event);
     });
     await listenForEvictions(client, this.leases.processId, (leaseId) => this.leases.revoke(leaseId));
+    await listenOnChannels(client, this.channelListeners);
+    if (lost || this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.listener = client;
+    for (const listener of this.channelListeners) listener.listeningChanged(true);
   }
 
   /** Fetches an announced range for the users streaming here; fetches run one after another, in order. */

@@ -1,25 +1,12 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { inTransaction, select, type TransactionDb } from "../../db/db.js";
+import { select, type TransactionDb } from "../../db/db.js";
 import { countStatements } from "../../testing/api.js";
-import { testDatabase } from "../../testing/database.js";
+import { rolledBack } from "../../testing/rolled-back.js";
 import { buildGroup, buildUser } from "../../testing/factories.js";
 import { notify, type NotificationContent } from "./service.js";
 
 const content: NotificationContent = { type: "message", payload: { text: "notify test", severity: "info" } };
-
-/** Thrown to roll a test's transaction back, so its notifications never reach other tests. */
-class RollBack extends Error {}
-
-/** Runs `work` in a transaction that is always rolled back. */
-async function rolledBack(work: (db: TransactionDb) => Promise<void>): Promise<void> {
-  await inTransaction({ sequelize: testDatabase().database.sequelize }, async (db) => {
-    await work(db);
-    throw new RollBack();
-  }).catch((error: unknown) => {
-    if (!(error instanceof RollBack)) throw error;
-  });
-}
 
 /** @returns how many notifications each user has, in the transaction */
 async function countsOf(db: TransactionDb, userIds: readonly string[]): Promise<number[]> {

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { Op } from "sequelize";
-import { execute, select, type Db, type TransactionDb } from "../../db/db.js";
+import { execute, select, selectPrepared, type Db, type TransactionDb } from "../../db/db.js";
 import type { LiveEvent, LiveEventSource } from "../../http/route.js";
 import { Banner, type BannerSeverityName } from "./banner.model.js";
 import type { NotificationContent, NotificationTypeName, Recipients } from "./content.js";
@@ -34,7 +34,7 @@ export function notificationsBefore(
   userId: string,
   options: { before: string | undefined; unread: boolean; limit: number },
 ): Promise<NotificationRow[]> {
-  return select<NotificationRow>(
+  return selectPrepared<NotificationRow>(
     db,
     `SELECT ${notificationColumns}
        FROM notifications n
@@ -108,6 +108,22 @@ export async function listenForLiveEvents(
 }
 
 /**
+ * Listens on each channel listener's channel and hands it every payload announced there.
+ * @param client - the hub's dedicated LISTEN connection
+ * @param listeners - who listens on which channel
+ */
+export async function listenOnChannels(
+  client: pg.Client,
+  listeners: readonly { channel: string; announced(payload: string): void }[],
+): Promise<void> {
+  client.on("notification", (message) => {
+    for (const listener of listeners)
+      if (listener.channel === message.channel) listener.announced(message.payload ?? "");
+  });
+  for (const { channel } of listeners) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+}
+
+/**
  * The rows of an announced sequence range that belong to the given users, in order (one query per
  * announcement, whatever the number of streams).
  * @param range - the inclusive range of sequence numbers one insert statement wrote
@@ -127,14 +143,19 @@ export function notificationsInRange(
   );
 }
 
-/** @returns how many unread notifications the user has, counted from the partial unread index (no rows loaded) */
+/**
+ * @returns how many unread notifications the user has: the count the database keeps in
+ *   `notification_counts` (its triggers update it in every statement that writes notifications)
+ */
 export async function unreadCount(db: Db, userId: string): Promise<number> {
-  const [row] = await select<{ count: number }>(
+  const [row] = await selectPrepared<{ unread: number }>(
     db,
-    "SELECT count(*)::int AS count FROM notifications WHERE user_id = :userId AND read_at IS NULL",
-    { userId },
+    "SELECT unread FROM notification_counts WHERE user_id = :userId",
+    {
+      userId,
+    },
   );
-  return row?.count ?? 0;
+  return row?.unread ?? 0;
 }
 
 /**

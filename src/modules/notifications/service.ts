@@ -33,8 +33,8 @@ export async function listNotifications(
 }
 
 /**
- * How many unread notifications a user has, counted from the partial unread index (no rows loaded);
- * `/auth/me` shows it too.
+ * How many unread notifications a user has: a counter the database keeps in the transactions that
+ * write notifications (one row read, whatever their number); `/auth/me` shows it too.
  * @param userId - whose
  */
 export const unreadCountOf = (db: Db, userId: string): Promise<number> => unreadCount(db, userId);

@@ -4,6 +4,7 @@ import type { Db, TransactionDb } from "../../db/db.js";
 import { FailedPreconditionError, NotFoundError } from "../../errors/index.js";
 import type { Services } from "../../services.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
+import { forgetSessions } from "../../auth/session-cache.js";
 import { revokeSessions } from "../auth/service.js";
 import { assertGroupsExist } from "../groups/service.js";
 import { authorize, type UserAction } from "./policy.js";
@@ -115,6 +116,8 @@ export async function updateAccount(
     if (changes.role !== "admin") await assertAnotherAdminRemains(db, user);
   }
   if (changes.groupId !== undefined) await assertGroupsExist(db, [{ id: changes.groupId, field: "groupId" }]);
+  // The session check reads the role: cached checks of this user must be read again.
+  if (changes.role !== undefined && changes.role !== user.role) forgetSessions(db, user.id);
   return updateUser(db, user, changes);
 }
 
@@ -146,6 +149,7 @@ export async function deleteUser(
   // DELETE CASCADE) and the files once that has committed.
   await services.onUserDeleted(db, user.id);
   await deleteUserRow(db, user);
+  forgetSessions(db, user.id);
 }
 
 /**

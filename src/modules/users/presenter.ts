@@ -10,7 +10,7 @@ import type { MedalAwardRow } from "../medals/service.js";
 import type { RoleName } from "../../auth/roles.js";
 import { storedNameOf } from "../../contract/enums.js";
 import { AVATARS_FOLDER } from "./avatar.service.js";
-import type { User } from "./user.model.js";
+import type { User, UserFields } from "./user.model.js";
 
 const protoRoles: Record<RoleName, Role> = { student: Role.STUDENT, teacher: Role.TEACHER, admin: Role.ADMIN };
 
@@ -40,7 +40,7 @@ export const avatarUrlOf = (avatarFile: string | null): string =>
  * A user as they and staff see them.
  * @param user - the row
  */
-export function presentUser(user: User): UserMessage {
+export function presentUser(user: UserFields): UserMessage {
   return {
     id: user.id,
     email: user.email,

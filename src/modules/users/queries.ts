@@ -2,7 +2,7 @@ import { Op, col, fn, where, type InferAttributes, type InferCreationAttributes,
 import { select, type Db, type TransactionDb } from "../../db/db.js";
 import type { RoleName } from "../../auth/roles.js";
 import { escapeLike } from "../../validation/text.js";
-import { User } from "./user.model.js";
+import { User, type UserFields } from "./user.model.js";
 
 /** The columns of a new account, as stored (email lowercased, names trimmed, password hashed). */
 export type UserRow = Pick<
@@ -93,6 +93,13 @@ export function findUser(db: Db, id: string, options: { lock?: boolean } = {}): 
   const lock = options.lock && db.transaction ? db.transaction.LOCK.UPDATE : undefined;
   return User.findByPk(id, { transaction: db.transaction, lock });
 }
+
+/**
+ * The user's fields as a plain row, for reads that only present them: no model instance is built.
+ * @returns the row, or null
+ */
+export const findUserFields = (db: Db, id: string): Promise<UserFields | null> =>
+  User.findByPk(id, { raw: true, transaction: db.transaction });
 
 /** @returns the user with this nickname in any case (nicknames are unique whatever their case), or null */
 export const findUserByNickName = (db: Db, nickName: string): Promise<User | null> =>

@@ -11,6 +11,9 @@ import type { RoleName } from "../../auth/roles.js";
 import type { Group } from "../groups/group.model.js";
 
 /** A person who signs in: student, teacher or admin. */
+/** A user's stored fields as a plain row: what presenting needs, without a model instance. */
+export type UserFields = InferAttributes<User>;
+
 export class User extends Model<InferAttributes<User>, InferCreationAttributes<User>> {
   declare id: CreationOptional<string>;
   declare email: string;

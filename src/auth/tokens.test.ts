@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { errors as joseErrors } from "jose";
+import { testConfig } from "../testing/server.js";
+import { issueAccessToken, verifyAccessToken } from "./tokens.js";
+
+describe("access tokens (src/auth/tokens.ts)", () => {
+  const settings = testConfig().auth;
+  const subject = { userId: randomUUID(), sessionId: randomUUID() };
+
+  it("answers the same claims for a token verified again (remembered), and refuses a forged one", async () => {
+    const token = await issueAccessToken(subject, settings);
+    const first = await verifyAccessToken(token, settings);
+    assert.deepEqual(await verifyAccessToken(token, settings), first);
+    assert.equal(first.userId, subject.userId);
+    assert.equal(first.sessionId, subject.sessionId);
+    const [header, payload] = token.split(".");
+    await assert.rejects(verifyAccessToken(`${header}.${payload}.${"A".repeat(43)}`, settings));
+    const otherSecret = { ...settings, jwtSecret: "another-secret-of-at-least-32-characters!" };
+    await assert.rejects(verifyAccessToken(token, otherSecret), "a remembered token is still checked per key");
+  });
+
+  it("stops accepting a remembered token once it expires (with the same tolerance)", async function () {
+    this.timeout(5000);
+    // Issued so that its expiry plus the 5 s tolerance falls within a second from now.
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    const token = await issueAccessToken(
+      subject,
+      { ...settings, accessTokenTtlSeconds: 1 },
+      new Date((nowSeconds - 5) * 1000),
+    );
+    await verifyAccessToken(token, settings);
+    await new Promise((resolve) => setTimeout(resolve, (nowSeconds + 1) * 1000 - Date.now() + 50));
+    await assert.rejects(verifyAccessToken(token, settings), joseErrors.JWTExpired);
+  });
+});
