@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createLogger } from "../logging/logger.js";
-import { startPeriodicJob } from "./periodic.js";
+import { countStatements } from "../testing/api.js";
+import { testDatabase } from "../testing/database.js";
+import { inPeriodicJob, startPeriodicJob } from "./periodic.js";
 import { within } from "./within.js";
 
 describe("background jobs (src/lifecycle/periodic.ts)", () => {
@@ -50,6 +52,35 @@ describe("background jobs (src/lifecycle/periodic.ts)", () => {
     assert.equal(finished, 1, "stop resolved after the round in progress finished");
     await sleep(100);
     assert.equal(rounds, 1, "no round started after stop");
+  });
+
+  it("tells a periodic job's statements from a request's: the count of a request's SQL leaves them out", async () => {
+    const seen: boolean[] = [];
+    let beats = 0;
+    const heartbeat = startPeriodicJob(
+      "test",
+      async () => {
+        seen.push(inPeriodicJob());
+        await testDatabase().database.sequelize.query("SELECT 1");
+        seen.push(inPeriodicJob());
+        beats++;
+      },
+      { firstAfterMs: 0, everyMs: 5 },
+      createLogger("silent"),
+    );
+    try {
+      const { statements } = await countStatements(async () => {
+        const deadline = Date.now() + 5_000;
+        while (beats < 3 && Date.now() < deadline) await sleep(5);
+        await testDatabase().database.sequelize.query("SELECT 2");
+      });
+      assert.ok(beats >= 3, `${beats} rounds ran while counting`);
+      assert.equal(statements, 1, "only the work's own statement");
+    } finally {
+      await heartbeat.stop();
+    }
+    assert.ok(seen.length > 0 && seen.every(Boolean), "inside a round, before and after its awaits");
+    assert.equal(inPeriodicJob(), false);
   });
 
   it("logs a failed round as a warning and keeps the schedule", async () => {
