@@ -1,6 +1,6 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from "node:crypto";
 
-/** The shortest password we accept (api.md section 3). */
+/** The shortest password we accept. */
 export const MIN_PASSWORD_LENGTH = 8;
 /** scrypt reads at most this much; longer inputs only cost CPU. */
 export const MAX_PASSWORD_LENGTH = 256;

@@ -1,7 +1,7 @@
 /**
  * The closed set of error codes the API may answer with, and the one error class that carries them.
- * api.md section 2 names the codes; `method_not_allowed` (405) and `failed_precondition` (422) are our
- * additions for the two statuses that contract lists without a code.
+ * `method_not_allowed` (405) and `failed_precondition` (422) are here so that every status the API
+ * answers has a code of its own.
  */
 export const errorCodes = [
   "invalid_argument",

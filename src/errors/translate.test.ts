@@ -256,7 +256,7 @@ describe("statusOf (src/errors/index.ts)", () => {
     }
   });
 
-  it("matches the statuses of api.md section 2", () => {
+  it("matches the statuses the README lists for each code", () => {
     const expected: Record<string, number> = {
       invalid_argument: 400,
       unauthenticated: 401,

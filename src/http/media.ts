@@ -83,7 +83,7 @@ export function responseMedia(ctx: Context, mirror: Media | undefined): Media {
 
 /**
  * The media to render an error in when negotiation has not run or has failed: whatever the client
- * can take, falling back to JSON, which api.md names as the last resort.
+ * can take, falling back to JSON, which every client can at least read.
  */
 export function errorMedia(ctx: Context): Media {
   let mirror: Media | undefined;

@@ -18,7 +18,7 @@ const sample: ErrorMessage = {
   requestId: "",
 };
 
-describe("content negotiation (api.md section 1) over real HTTP", () => {
+describe("content negotiation over real HTTP", () => {
   let server: TestServer;
   before(async () => {
     server = await startTestServer({ routes: [...routes, ...fixtureRoutes] });

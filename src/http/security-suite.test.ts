@@ -22,7 +22,7 @@ import { API_PREFIX } from "./router.js";
 import type { Route } from "./route.js";
 
 /**
- * The shared security suite (style.md rule 21), generated from the route table: whatever a route
+ * The shared security suite, generated from the route table: whatever a route
  * declares, a bad credential is refused with 401, a role it does not allow with 403, an unknown id
  * stays hidden, a public route ignores bad credentials, and no such request is ever answered 5xx.
  */

@@ -67,7 +67,7 @@ const cases: Case[] = [
 const jsonOf = (message: ErrorMessage) => JSON.stringify(ErrorMessage.toJSON(message));
 const protobufOf = (message: ErrorMessage) => Buffer.from(ErrorMessage.encode(message).finish());
 
-describe("validation parity between JSON and protobuf bodies (api.md section 1) over real HTTP", () => {
+describe("validation parity between JSON and protobuf bodies over real HTTP", () => {
   let server: TestServer;
   before(async () => {
     server = await startTestServer({ routes: [...routes, ...fixtureRoutes] });

@@ -12,7 +12,7 @@ import { testDatabase } from "./database.js";
 import { buildUser, sessionFor } from "./factories.js";
 
 /**
- * The shared security suite's raw material (style.md rule 21), derived from route declarations
+ * The shared security suite's raw material, derived from route declarations
  * alone: a request path for any declared route, the credentials that must not hold, the callers of
  * each role, and the list of cases every route goes through. A route added to the table joins the
  * suite without anyone writing its name down.

@@ -10,7 +10,7 @@ export const protobufPackage = "shtp.v1";
 
 export const protobufFileName = "shtp/v1/users.proto";
 
-/** What a user may do; see api.md section 3. */
+/** What a user may do; README "Identity and security" lists who may act on whom. */
 export enum Role {
   UNSPECIFIED = 0,
   STUDENT = 1,

@@ -40,7 +40,7 @@ import { startTestServer, type TestServer } from "../../testing/server.js";
 import { readZip } from "../../testing/zip.js";
 
 /**
- * Achievements over real HTTP (api.md section 5): submission as multipart with the message part in
+ * Achievements over real HTTP: submission as multipart with the message part in
  * either encoding, reading, the moderation queue, exactly-once moderation with rating, notifications
  * and medals, deletion, export, and the files behind all of it. The server has a storage root of
  * its own, so the tests can count exactly which files exist.

@@ -26,7 +26,7 @@ type Outcome = "ok" | 404 | 403;
 type Row = readonly [Outcome, Outcome, Outcome, Outcome, Outcome];
 
 /**
- * api.md section 6 as a table, written independently of the implementation. Staff see every event; a
+ * The event rules of README "Events" as a table, written independently of the implementation. Staff see every event; a
  * student sees their audience's and those they are registered for (anything else is 404). Admins edit
  * any event, teachers their own, students none; only students register; only staff manage
  * registrations. Visible but not allowed is 403. (Route gates refuse some of these callers first; the
@@ -66,7 +66,7 @@ function outcomeOf(role: RoleName, action: EventAction, event: EventFacts): Outc
   }
 }
 
-describe("event policy (api.md section 6)", () => {
+describe("event policy", () => {
   const actions = Object.keys(table.student) as EventAction[];
   const names = Object.keys(situations) as Situation[];
 

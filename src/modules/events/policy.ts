@@ -2,7 +2,7 @@ import { enforce, type Decision } from "../../auth/policy.js";
 import { isStaff, type Actor } from "../../auth/roles.js";
 
 /**
- * Who may do what with events (api.md section 6): pure functions over the caller and the loaded row,
+ * Who may do what with events (README "Events"): pure functions over the caller and the loaded row,
  * plus the visibility predicate in SQL that this module's queries use, so lists scope in the query
  * exactly as single reads are judged here.
  */

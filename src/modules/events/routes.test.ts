@@ -32,7 +32,7 @@ import type { User } from "../users/user.model.js";
 import { listScope } from "./policy.js";
 import { eventsPageStatement } from "./queries.js";
 
-/** The events endpoints over real HTTP (api.md section 6), each case in JSON and in protobuf. */
+/** The events endpoints over real HTTP, each case in JSON and in protobuf. */
 
 let server: TestServer;
 const { apiFor, bothEncodings } = encodingClients(() => server);

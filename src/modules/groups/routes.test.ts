@@ -20,7 +20,7 @@ import { User } from "../users/user.model.js";
 import { Group } from "./group.model.js";
 import { decodeAs } from "../../testing/api.js";
 
-/** The groups endpoints over real HTTP (api.md section 4), each case in JSON and in protobuf. */
+/** The groups endpoints over real HTTP, each case in JSON and in protobuf. */
 
 type Encoding = "json" | "protobuf";
 const encodings: readonly Encoding[] = ["json", "protobuf"];

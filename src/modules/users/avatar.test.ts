@@ -14,7 +14,7 @@ import { User } from "./user.model.js";
 import { decodeAs } from "../../testing/api.js";
 
 /**
- * PUT /users/me/avatar and GET /storage/avatars/<name> over real HTTP (api.md sections 4 and 8). Each
+ * PUT /users/me/avatar and GET /storage/avatars/<name> over real HTTP. Each
  * test has a server with a storage root of its own inside a scratch folder, so the tests can assert
  * exactly which files exist, there and around it.
  */

@@ -15,7 +15,7 @@ import { User } from "./user.model.js";
 import { decodeAs } from "../../testing/api.js";
 
 /**
- * POST /users/import over real HTTP: multipart `file`, CSV, all or nothing (api.md section 4). Every
+ * POST /users/import over real HTTP: multipart `file`, CSV, all or nothing. Every
  * request runs against a server with a storage root of its own, so the temporary folder can be checked.
  */
 

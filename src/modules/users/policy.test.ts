@@ -6,7 +6,7 @@ import { authorize, decideUserAction, type UserAction } from "./policy.js";
 const actions: readonly UserAction[] = ["create", "update", "changeRole", "resetPassword", "delete"];
 
 /**
- * The rule of api.md section 3, written independently of the implementation: admins may do
+ * The account rule (README "Identity and security"), written independently of the implementation: admins may do
  * everything; teachers everything but changing a role, and on students only; students nothing.
  */
 function expected(actor: RoleName, action: UserAction, target: RoleName): boolean {
@@ -27,7 +27,7 @@ function passes(actor: RoleName, action: UserAction, target: RoleName): boolean 
   }
 }
 
-describe("user account policy (api.md section 3)", () => {
+describe("user account policy", () => {
   it("covers the three roles", () => {
     assert.deepEqual([...roleNames], ["student", "teacher", "admin"]);
   });

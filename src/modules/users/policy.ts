@@ -5,7 +5,7 @@ import type { Actor, RoleName } from "../../auth/roles.js";
 export type UserAction = "create" | "update" | "changeRole" | "resetPassword" | "delete";
 
 /**
- * Who may act on which accounts (api.md section 3): teachers act on students only; only admins act on
+ * Who may act on which accounts (README "Identity and security"): teachers act on students only; only admins act on
  * teachers and admins, and only admins change a role. Every account is visible (profiles are public),
  * so a refusal is a 403, never a 404. Pure: the last-admin rule needs the database and lives in the
  * accounts service.
