@@ -123,6 +123,16 @@ export function keyedValue(text: string, key: string): number {
   return 0;
 }
 
+/** @returns the processes in a cgroup's folder (its `cgroup.procs`, v1 and v2 alike); none once it is gone */
+async function processesIn(dir: string, name: string): Promise<number[]> {
+  try {
+    return pidsOf(await fs.readFile(path.join(dir, "cgroup.procs"), "utf8"));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw faultOf(`listing the processes of cgroup ${name}`, error);
+  }
+}
+
 function pidsOf(text: string): number[] {
   return text
     .split("\n")
@@ -309,13 +319,8 @@ class V1RunCgroup implements RunCgroup {
     };
   }
 
-  private async procs(): Promise<number[]> {
-    try {
-      return pidsOf(await fs.readFile(path.join(this.dirs.pids, "cgroup.procs"), "utf8"));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw faultOf(`listing the processes of cgroup ${this.name}`, error);
-    }
+  private procs(): Promise<number[]> {
+    return processesIn(this.dirs.pids, this.name);
   }
 
   async killAll(sparing?: number): Promise<void> {
@@ -404,13 +409,8 @@ class V2RunCgroup implements RunCgroup {
     };
   }
 
-  private async procs(): Promise<number[]> {
-    try {
-      return pidsOf(await fs.readFile(path.join(this.dir, "cgroup.procs"), "utf8"));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw faultOf(`listing the processes of cgroup ${this.name}`, error);
-    }
+  private procs(): Promise<number[]> {
+    return processesIn(this.dir, this.name);
   }
 
   async killAll(sparing?: number): Promise<void> {
