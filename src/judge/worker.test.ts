@@ -17,6 +17,7 @@ import type { LanguageName } from "../modules/tasks/service.js";
 import { encodingClients, expectMessage, message, rawJson } from "../testing/api.js";
 import { buildContest, buildTask, SCHOOL_ZONE, type BuiltTest } from "../testing/assignments.js";
 import { testDatabase } from "../testing/database.js";
+import { waitFor } from "../testing/wait.js";
 import { buildGroup, buildUser, tokenFor } from "../testing/factories.js";
 import { assertNoSlotProcesses, TEST_UID_BASE, workerUidBase } from "../testing/judge.js";
 import {
@@ -425,6 +426,8 @@ describe("the judge worker", function () {
       await started(heir);
       const row = await settledOne(id, 60_000);
       assert.deepEqual([row.verdict, row.attempts, row.passedTests], ["accepted", 2, 5]);
+      // The worker logs "judged" after the verdict's commit, which settledOne may see first.
+      await waitFor(() => judgedBy(heir).length > 0, 5_000).catch(() => undefined);
       assert.deepEqual(judgedBy(heir), [id]);
       assert.equal(await judgedNotices(id), 1);
       assert.equal((await testRowsOf(id)).length, 5);
