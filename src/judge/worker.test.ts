@@ -379,6 +379,8 @@ describe("the judge worker", function () {
         { ids },
       );
       assert.deepEqual(counts, { results: 250, distinct: 250, notices: 50 });
+      // Each "judged" line follows its verdict's commit, which settled() may see first.
+      await waitFor(() => workers.flatMap(judgedBy).length >= ids.length, 5_000).catch(() => undefined);
       const [first, second] = workers.map(judgedBy);
       assert.ok(first && second);
       assert.ok(first.length > 0 && second.length > 0, `one worker judged all: ${first.length} + ${second.length}`);
