@@ -13,7 +13,7 @@ import { errorBoundary } from "./http/error-boundary.js";
 import { buildHealthRouter } from "./http/health.js";
 import { messageMediaTypes } from "./http/media.js";
 import { buildOpenApiDocument } from "./http/openapi.js";
-import { API_PREFIX, buildApiRouter } from "./http/router.js";
+import { API_PREFIX, apiDispatcher, buildApiRouter } from "./http/router.js";
 import { requestId } from "./http/request-id.js";
 import type { Route } from "./http/route.js";
 import type { Logger } from "./logging/logger.js";
@@ -53,21 +53,12 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
   app.use(requestId());
   app.use(async (ctx, next) => {
     ctx.set("X-Content-Type-Options", "nosniff");
-    ctx.vary("Accept");
+    // Every answer may depend on both (the encoding negotiated, the compression); set once as one header.
+    ctx.set("Vary", "Accept, Accept-Encoding");
     await next();
   });
   app.use(accessLog(deps.logger));
-  app.use(
-    compress({
-      threshold: 1024,
-      filter: (type) =>
-        compressible.has(type.split(";")[0]?.trim().toLowerCase() ?? "") || type.startsWith("application/json"),
-      // Level 4 brotli and level 6 gzip keep the CPU cost per response low; 11 would cost far more for little.
-      br: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } },
-      gzip: { level: 6 },
-      deflate: false,
-    }),
-  );
+  app.use(compressLargeBodies());
   // Above the error boundary, so errors carry its headers too; preflights end here, before any route.
   app.use(cors(deps.config.cors));
   app.use(errorBoundary(deps.logger));
@@ -77,14 +68,44 @@ export function buildApp(deps: AppDeps): Koa<AppState> {
     app.use(limitRequestsPerAddress(connectionsPerAddress, deps.logger));
   }
   // An API request goes straight to the API router: the routers in front would only try their routes on it.
-  app.use(unlessApiRoute(health.routes()));
-  app.use(unlessApiRoute(docs.routes()));
-  for (const folder of publicFolders) {
-    app.use(unlessApiRoute(buildPublicFilesRouter(services.files, folder).routes()));
-  }
-  app.use(api.routes());
-  app.use(api.allowedMethods());
+  const frontRouters = [health, docs, ...publicFolders.map((folder) => buildPublicFilesRouter(services.files, folder))];
+  app.use(unlessApiRoute(inSequence(frontRouters.map((router) => router.routes()))));
+  app.use(apiDispatcher(api));
   return app;
+}
+
+/** Middleware run one after the other, as `app.use` would run them. */
+function inSequence<Context>(
+  middleware: readonly ((ctx: Context, next: Koa.Next) => Promise<unknown>)[],
+): (ctx: Context, next: Koa.Next) => Promise<unknown> {
+  return (ctx, next) => {
+    const step = (index: number): Promise<unknown> => {
+      const current = middleware[index];
+      return current ? current(ctx, () => step(index + 1)) : next();
+    };
+    return step(0);
+  };
+}
+
+/** Compression of what is worth it, by the body's size: a small answer skips koa-compress's checks. */
+function compressLargeBodies(): Koa.Middleware<AppState> {
+  const threshold = 1024;
+  const compressor = compress({
+    threshold,
+    filter: (type) =>
+      compressible.has(type.split(";")[0]?.trim().toLowerCase() ?? "") || type.startsWith("application/json"),
+    // Level 4 brotli and level 6 gzip keep the CPU cost per response low; 11 would cost far more for little.
+    br: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } },
+    gzip: { level: 6 },
+    deflate: false,
+  });
+  const nothingBelow = () => Promise.resolve();
+  return async (ctx, next) => {
+    await next();
+    // A stream's length is unknown (undefined); koa-compress decides about it.
+    const length = ctx.body ? ctx.response.length : 0;
+    if (length === undefined || length >= threshold) await compressor(ctx, nothingBelow);
+  };
 }
 
 const apiPrefix = `${API_PREFIX.toLowerCase()}/`;

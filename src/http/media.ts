@@ -70,6 +70,9 @@ export function responseMedia(ctx: Context, mirror: Media | undefined): Media {
   const preferred = mirror ?? JSON_MEDIA;
   const accept = ctx.get("accept").trim();
   if (accept === "" || accept === "*/*") return preferred;
+  // What clients send nearly always, one of ours alone, needs no negotiation.
+  if (accept === JSON_MEDIA.type) return JSON_MEDIA;
+  if ((protobufMediaTypes as readonly string[]).includes(accept)) return { encoding: "protobuf", type: accept };
   const offered = [preferred.type, ...messageMediaTypes.filter((type) => type !== preferred.type)];
   const chosen = ctx.accepts(offered);
   if (typeof chosen !== "string") {
