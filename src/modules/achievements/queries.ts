@@ -1,4 +1,4 @@
-import { execute, select, type Db } from "../../db/db.js";
+import { execute, select, selectPrepared, type Db } from "../../db/db.js";
 import { publicAchievementSql } from "./policy.js";
 
 export type AchievementKindName = "olympiad" | "event" | "other";
@@ -116,12 +116,12 @@ export async function findAchievement(
 
 /**
  * Pending achievements, oldest first, each joined with its submitter: one statement over the partial
- * index of pending rows, whatever the page size.
+ * index of pending rows, whatever the page size, prepared (moderators page through it all day).
  * @param after - the seq the previous page ended on
  * @param limit - how many rows to read (the page size plus one)
  */
 export function pendingAchievements(db: Db, after: string | undefined, limit: number): Promise<QueuedRow[]> {
-  return select<QueuedRow>(
+  return selectPrepared<QueuedRow>(
     db,
     `SELECT ${achievementColumns}, u.nick_name AS "submitterNickName", u.first_name AS "submitterFirstName",
             u.last_name AS "submitterLastName", u.avatar_file AS "submitterAvatarFile"
