@@ -140,7 +140,7 @@ describe("the route chain (src/http/router.ts)", () => {
       assert.equal(response.headers["content-type"], undefined);
     });
 
-    bothEncodings("holds a route to its own body limit, before reading the body", async (api) => {
+    bothEncodings("holds a route to its own body limit, declared or streamed", async (api) => {
       const small = { code: "x", detail: "", fieldViolations: [], requestId: "" };
       expectMessage(
         api,
@@ -148,6 +148,10 @@ describe("the route chain (src/http/router.ts)", () => {
         ErrorMessage,
       );
       const large = message(ErrorMessage, { ...small, detail: "d".repeat(100) });
+      // Declared up front (refused unread) and streamed in chunks (refused as it arrives).
+      const declared = { "content-length": String(Buffer.byteLength(large.bytes(api.encoding))) };
+      const refusedUnread = await api.call("POST", "/test/small-echo", { body: large, headers: declared });
+      expectError(api, refusedUnread, 413, "payload_too_large");
       expectError(api, await api.call("POST", "/test/small-echo", { body: large }), 413, "payload_too_large");
       // The same body within the server's own limit passes where the route does not set one.
       const echoed = expectMessage(api, await api.call("POST", "/test/echo", { body: large }), ErrorMessage);
