@@ -151,6 +151,25 @@ describe("authentication and the role gate over real HTTP", () => {
     await expectRefusal(`Bearer ${notAUuid}`, 401, "unauthenticated");
   });
 
+  it("answers 401 to a valid signature over a token without a session, or with a session id that is not one", async () => {
+    const user = await buildUser({ role: "teacher" });
+    const withoutSession = await issueAccessToken({ userId: user.id }, server.config.auth);
+    await expectRefusal(`Bearer ${withoutSession}`, 401, "unauthenticated");
+    const oddSession = await issueAccessToken({ userId: user.id, sessionId: "session-1" }, server.config.auth);
+    await expectRefusal(`Bearer ${oddSession}`, 401, "unauthenticated");
+  });
+
+  it("answers 401 to a token naming another user's session, cached or not, and still admits its owner", async () => {
+    const [owner, other] = [await buildUser({ role: "teacher" }), await buildUser({ role: "teacher" })];
+    const ownerToken = await tokenFor(owner, server.config);
+    const borrowed = await issueAccessToken({ userId: other.id, sessionId: sessionOf(ownerToken) }, server.config.auth);
+    await expectRefusal(`Bearer ${borrowed}`, 401, "unauthenticated");
+    // Now the owner's check is cached under that session id; the borrowed token must not be served from it.
+    assert.equal((await teachers({ authorization: `Bearer ${ownerToken}` })).status, 200);
+    await expectRefusal(`Bearer ${borrowed}`, 401, "unauthenticated");
+    assert.equal((await teachers({ authorization: `Bearer ${ownerToken}` })).status, 200);
+  });
+
   it("answers 403 permission_denied to a student", async () => {
     const student = await buildUser({ role: "student" });
     await expectRefusal(`Bearer ${await tokenFor(student, server.config)}`, 403, "permission_denied");

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { errors as joseErrors } from "jose";
-import { ConnectionError, DatabaseError, ForeignKeyConstraintError, UniqueConstraintError } from "sequelize";
+import {
+  ConnectionError,
+  DatabaseError,
+  EmptyResultError,
+  ForeignKeyConstraintError,
+  UniqueConstraintError,
+} from "sequelize";
 import { z } from "zod";
 import { issueAccessToken, verifyAccessToken } from "../auth/tokens.js";
 import { createSequelize } from "../db/sequelize.js";
@@ -106,6 +112,30 @@ describe("toAppError (src/errors/translate.ts)", () => {
       const error = toAppError(thrown);
       assert.equal(error.code, "conflict");
       assert.deepEqual(error.fieldViolations, [{ field: "nickName", description: "Already taken." }]);
+    });
+
+    it("turns a unique violation that names no field into conflict without field violations", () => {
+      const error = toAppError(new UniqueConstraintError({}));
+      assert.equal(error.code, "conflict");
+      assert.deepEqual(error.fieldViolations, []);
+    });
+
+    it("reads a foreign key violation without pg's detail as a reference to a missing row", () => {
+      const parent = Object.assign(new Error("insert or update violates foreign key constraint"), {
+        sql: "INSERT INTO users",
+        code: "23503",
+      });
+      const error = toAppError(new ForeignKeyConstraintError({ parent }));
+      assert.equal(error.code, "failed_precondition");
+      assert.equal(error.status, 422);
+    });
+
+    it("turns a real lookup that must find a row (rejectOnEmpty) and finds none into not_found", async () => {
+      const thrown = await thrownBy(() => User.findByPk(randomUUID(), { rejectOnEmpty: true }));
+      assert.ok(thrown instanceof EmptyResultError);
+      const error = toAppError(thrown);
+      assert.equal(error.code, "not_found");
+      assert.equal(error.status, 404);
     });
 
     it("turns a real reference to a missing row into failed_precondition", async () => {

@@ -155,7 +155,10 @@ describe("content negotiation over real HTTP", () => {
   it("answers 413 past the body limit, by Content-Length and by streamed size", async () => {
     const limit = server.config.http.maxBodyBytes;
     const big = JSON.stringify({ code: "x", detail: "y".repeat(limit) });
-    const declared = await post({ "content-type": "application/json", accept: "application/protobuf" }, big);
+    const declared = await post(
+      { "content-type": "application/json", "content-length": String(big.length), accept: "application/protobuf" },
+      big,
+    );
     assert.equal(declared.status, 413);
     assert.equal(ErrorMessage.decode(declared.body).code, "payload_too_large");
     const chunked = await rawRequest(`${server.url}/api/v1/test/echo`, {

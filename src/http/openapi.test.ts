@@ -10,10 +10,15 @@ import { fixtureRoutes } from "../testing/fixture-routes.js";
 import { rawRequest, type RawResponse } from "../testing/http.js";
 import { startTestServer, type TestServer } from "../testing/server.js";
 import { protobufMediaTypes } from "./media.js";
-import { errorsOf, permissionTable } from "./openapi.js";
+import { buildOpenApiDocument, errorsOf, permissionTable } from "./openapi.js";
 import { protoDir } from "../contract/descriptors.js";
-import { openApiPath, type Route } from "./route.js";
+import { defineRoute, openApiPath, type Route } from "./route.js";
 import { decodeAs } from "../testing/api.js";
+import { z } from "zod";
+import { CreateEventRequest } from "../../generated/shtp/v1/events.js";
+import { VersionInfo } from "../../generated/shtp/v1/meta.js";
+import { token as tokenRoute } from "../modules/auth/routes.js";
+import { each, required, requestBody } from "../validation/rules.js";
 
 /** The parts of the OpenAPI document these tests read. */
 interface MediaObject {
@@ -309,6 +314,106 @@ for (const [label, table] of tables) {
     });
   });
 }
+
+/**
+ * Corners no route of today's table reaches, on a table of the test's own: the document must follow the
+ * declarations wherever a module takes them next.
+ */
+describe("buildOpenApiDocument on a route table of its own", () => {
+  const protectedRoute = defineRoute({
+    name: "ownProtected",
+    method: "post",
+    path: "/own/events",
+    summary: "A protected route with a body that adds no rules and a free-form query.",
+    access: "signedIn",
+    query: z.record(z.string(), z.string()),
+    body: requestBody(ErrorMessage),
+    response: ErrorMessage,
+    handler: async () => ({ code: "", detail: "", fieldViolations: [], requestId: "" }),
+  });
+  const requiredOnly = defineRoute({
+    name: "ownRequiredOnly",
+    method: "put",
+    path: "/own/events",
+    summary: "A body whose only rule is that a field is set.",
+    access: "public",
+    body: requestBody(CreateEventRequest, { startsAt: required() }),
+    handler: async () => undefined,
+  });
+  const requiredItems = defineRoute({
+    name: "ownRequiredItems",
+    method: "patch",
+    path: "/own/events",
+    summary: "A list rule over required nested items.",
+    access: "public",
+    body: requestBody(ErrorMessage, { fieldViolations: each(required({ field: z.string().min(3) }), { max: 4 }) }),
+    handler: async () => undefined,
+  });
+  const root = defineRoute({
+    name: "ownRoot",
+    method: "get",
+    path: "/",
+    summary: "The API's root.",
+    access: "public",
+    response: VersionInfo,
+    handler: async () => ({ name: "", version: "", apiVersion: "" }),
+  });
+  type Document = OpenApiDocument & { paths: Record<string, Record<string, Record<string, unknown>>> };
+  const documentOf = (table: Route[]) => buildOpenApiDocument(table, "1.2.3") as unknown as Document;
+
+  it("without a token endpoint, protects with the bearer token alone and declares no OAuth 2.0 parts", () => {
+    const document = documentOf([protectedRoute, root]);
+    assert.deepEqual(Object.keys(document.components.securitySchemes), ["bearerAuth"]);
+    assert.equal("OAuth2Error" in document.components.schemas, false);
+    assert.deepEqual(document.paths["/own/events"]?.post?.security, [{ bearerAuth: [] }]);
+    assert.equal(document.info.version, "1.2.3");
+  });
+
+  it("references the bare message when a body adds no rules, and lists no parameters for a free-form query", () => {
+    const operation = documentOf([protectedRoute]).paths["/own/events"]?.post as unknown as Operation & {
+      parameters: unknown[];
+    };
+    assert.deepEqual(operation.requestBody?.content["application/json"]?.schema, { $ref: ERROR_REF });
+    assert.deepEqual(operation.parameters, []);
+  });
+
+  it("lists a field that is only required, with no properties of its own", () => {
+    const operation = documentOf([requiredOnly]).paths["/own/events"]?.put as unknown as Operation;
+    assert.deepEqual(operation.requestBody?.content["application/json"]?.schema, {
+      allOf: [
+        { $ref: "#/components/schemas/CreateEventRequest" },
+        { type: "object", properties: {}, required: ["startsAt"] },
+      ],
+    });
+  });
+
+  it("describes required items of a list by their own rules, under the list's bound", () => {
+    const operation = documentOf([requiredItems]).paths["/own/events"]?.patch as unknown as Operation;
+    const schema = operation.requestBody?.content["application/json"]?.schema as unknown as {
+      allOf: [unknown, { properties: { fieldViolations: Record<string, unknown> } }];
+    };
+    assert.deepEqual(schema.allOf[1].properties.fieldViolations, {
+      type: "array",
+      maxItems: 4,
+      items: { type: "object", properties: { field: { type: "string", minLength: 3 } } },
+    });
+  });
+
+  it("tags a route at the API's root as meta", () => {
+    assert.deepEqual(documentOf([root]).paths["/"]?.get?.tags, ["meta"]);
+  });
+
+  it("gives a token endpoint without a description none, and signs protected routes in with it", () => {
+    const { description: _description, ...undescribed } = tokenRoute;
+    const document = documentOf([undescribed, protectedRoute]);
+    const operation = document.paths["/auth/token"]?.post;
+    assert.ok(operation);
+    assert.equal("description" in operation, false);
+    assert.equal(operation.summary, tokenRoute.summary);
+    assert.deepEqual(document.paths["/own/events"]?.post?.security, [{ bearerAuth: [] }, { oauth2: [] }]);
+    assert.ok("OAuth2Error" in document.components.schemas);
+  });
+});
 
 describe("permissionTable", () => {
   it("has one row per route, derived from its declaration", () => {

@@ -42,6 +42,8 @@ protobuf.parse(
      map<string, int64> totals = 19;
      oneof target { string user_id = 20; bool everyone = 21; }
      string renamed = 22 [json_name = "otherName"];
+     map<bool, string> switches = 23;
+     map<int32, Inner> by_number = 24;
    }
    message WithStruct { google.protobuf.Struct data = 1; }`,
   root,
@@ -185,6 +187,8 @@ describe("the derived ProtoJSON parser (src/validation/protojson.ts)", () => {
         "2026-11-22T25:00:00Z",
         "2026-11-22T10:00:00.1234567891Z",
         "0000-12-31T10:00:00Z",
+        "0001-01-01T00:30:00+01:00",
+        "9999-12-31T23:30:00-01:00",
         0,
       ]) {
         assert.deepEqual(fieldsOf(refuses({ at })), ["at"], String(at));
@@ -194,6 +198,10 @@ describe("the derived ProtoJSON parser (src/validation/protojson.ts)", () => {
     it("take durations and wrappers in their JSON forms", () => {
       assert.deepEqual(accepts({ took: "1.5s", wrapped: "12" }), { took: "1.5s", wrapped: 12 });
       assert.deepEqual(fieldsOf(refuses({ took: "90m", wrapped: 1.5 })), ["took", "wrapped"]);
+      for (const took of [1.5, "315576000001s", "-1.0000000001s"]) {
+        assert.deepEqual(fieldsOf(refuses({ took })), ["took"], String(took));
+      }
+      assert.deepEqual(accepts({ took: "-315576000000.999999999s" }), { took: "-315576000000.999999999s" });
     });
 
     it("are refused at compile time when the API has no parser for them", () => {
@@ -217,6 +225,28 @@ describe("the derived ProtoJSON parser (src/validation/protojson.ts)", () => {
     it("parse maps, keys and values by their types", () => {
       assert.deepEqual(accepts({ totals: { a: 1, b: "2" } }), { totals: { a: "1", b: "2" } });
       assert.deepEqual(fieldsOf(refuses({ totals: { a: "x" } })), ["totals.a"]);
+    });
+
+    it("refuse a value where a map belongs, and null as a map value", () => {
+      assert.deepEqual(fieldsOf(refuses({ totals: ["a"] })), ["totals"]);
+      assert.deepEqual(fieldsOf(refuses({ totals: "a=1" })), ["totals"]);
+      assert.deepEqual(fieldsOf(refuses({ totals: { a: 1, b: null } })), ["totals.b"]);
+    });
+
+    it("take boolean and integer map keys in their text forms, with message values checked by path", () => {
+      assert.deepEqual(accepts({ switches: { true: "on", false: "off" } }), { switches: { true: "on", false: "off" } });
+      assert.deepEqual(accepts({ byNumber: { "7": { label: "seven" }, "-1": {} } }), {
+        byNumber: { "7": { label: "seven" }, "-1": {} },
+      });
+      assert.deepEqual(
+        fieldsOf(refuses({ switches: { yes: "on" }, by_number: { x: {}, "2": { lable: "two" }, "3": "three" } })),
+        // Integer-like keys come first in a JavaScript object, whatever the order in the text.
+        ["switches.yes", "byNumber.2.lable", "byNumber.3", "byNumber.x"],
+      );
+    });
+
+    it("leave out an empty list, as the default it is", () => {
+      assert.deepEqual(accepts({ tags: [], inners: [], textValue: "a" }), { textValue: "a" });
     });
 
     it("refuse a list where one value belongs, and a value where a list does", () => {

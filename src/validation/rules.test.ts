@@ -59,6 +59,16 @@ describe("business rules over derived request shapes (src/validation/rules.ts)",
     assert.throws(() => buildApiRouter([route], services), /nickname/);
   });
 
+  it("nested rules on a field that is not a message fail when compiled, under required and each too", () => {
+    for (const rule of [{ first: z.string() }, required({ first: z.string() }), each({ first: z.string() })]) {
+      const body = requestBody(CreateUserRequest, { firstName: rule });
+      assert.throws(
+        () => compileRequestBody(body),
+        /shtp\.v1\.CreateUserRequest\.firstName: nested rules need a message field/,
+      );
+    }
+  });
+
   it("checks implicit-presence fields at their default, so a required string refuses absent, null and empty", () => {
     const body = requestBody(CreateUserRequest, { firstName: z.string().trim().min(1) });
     for (const json of [{}, { firstName: null }, { firstName: "" }, { firstName: "   " }]) {

@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { z } from "zod";
+import { Error as ErrorMessage, FieldViolation } from "../../generated/shtp/v1/error.js";
+import { streamTicketCredential } from "../modules/auth/routes.js";
+import { createLogger } from "../logging/logger.js";
+import { createServices } from "../services.js";
+import { echoRoute } from "../testing/fixture-routes.js";
+import { encodingClients, expectError, expectMessage, expectNoContent, message } from "../testing/api.js";
+import { testDatabase } from "../testing/database.js";
+import { buildUser, tokenFor } from "../testing/factories.js";
+import { rawRequest } from "../testing/http.js";
+import { startTestServer, testConfig, type TestServer } from "../testing/server.js";
+import { buildApiRouter } from "./router.js";
+import { defineRoute, type Route } from "./route.js";
+
+/**
+ * The chain every route runs through (src/http/router.ts), on routes of the test's own: what the
+ * declaration says is enforced before the handler runs, and what goes wrong after it is answered safely.
+ */
+
+const brokenRoute = defineRoute({
+  name: "testBroken",
+  method: "get",
+  path: "/test/broken",
+  summary: "Fails with an error of no known kind.",
+  access: "public",
+  response: FieldViolation,
+  handler: async () => {
+    throw new Error("secret internals: password=hunter2");
+  },
+});
+
+const whoRoute = defineRoute({
+  name: "testWho",
+  method: "get",
+  path: "/test/who/:id",
+  summary: "Names its caller, if any, on a public route.",
+  access: "public",
+  params: z.strictObject({ id: z.uuid() }),
+  query: z.strictObject({ verbose: z.enum(["yes", "no"]).optional() }),
+  response: FieldViolation,
+  handler: async ({ actor, params }) => ({ field: params.id, description: actor?.role ?? "nobody" }),
+});
+
+const forgetRoute = defineRoute({
+  name: "testForget",
+  method: "delete",
+  path: "/test/forget",
+  summary: "Answers no content.",
+  access: "public",
+  transactional: false,
+  handler: async () => undefined,
+});
+
+const smallBodyRoute = defineRoute({
+  ...echoRoute,
+  name: "testSmallEcho",
+  path: "/test/small-echo",
+  summary: "The echo with a body limit of its own.",
+  maxBodyBytes: 64,
+});
+
+describe("the route chain (src/http/router.ts)", () => {
+  describe("when the router is built", () => {
+    const services = () =>
+      createServices({
+        config: testConfig(),
+        logger: createLogger("silent"),
+        sequelize: testDatabase().database.sequelize,
+      });
+
+    it("refuses a route declared twice, by method and path or by name", () => {
+      assert.throws(
+        () => buildApiRouter([echoRoute, { ...echoRoute, name: "testEchoAgain" }], services()),
+        /Route declared twice: post \/test\/echo \(testEchoAgain\)/,
+      );
+      assert.throws(
+        () => buildApiRouter([echoRoute, { ...echoRoute, path: "/test/echo-again" }], services()),
+        /Route declared twice: post \/test\/echo-again \(testEcho\)/,
+      );
+    });
+
+    it("refuses a query credential on a public route", () => {
+      const route: Route = { ...whoRoute, queryCredential: streamTicketCredential };
+      assert.throws(() => buildApiRouter([route], services()), /testWho: a query credential is for protected routes/);
+    });
+  });
+
+  describe("over real HTTP", () => {
+    let server: TestServer;
+    const lines: string[] = [];
+    before(async () => {
+      server = await startTestServer({
+        routes: [echoRoute, brokenRoute, whoRoute, forgetRoute, smallBodyRoute],
+        logger: createLogger("error", { write: (line: string) => void lines.push(line) }),
+      });
+    });
+    after(() => server.close());
+    const { bothEncodings } = encodingClients(() => server);
+
+    bothEncodings(
+      "hides an unexpected failure behind 500 internal, and logs it once with its request id",
+      async (api) => {
+        lines.length = 0;
+        const response = await api.call("GET", "/test/broken");
+        const error = expectError(api, response, 500, "internal");
+        assert.doesNotMatch(error.detail, /secret|hunter2/);
+        assert.equal(response.body.includes("hunter2"), false);
+        const logged = lines.map(
+          (line) => JSON.parse(line) as { msg: string; requestId?: string; err?: { message?: string } },
+        );
+        assert.deepEqual(
+          logged.map((entry) => [entry.msg, entry.requestId, entry.err?.message]),
+          [["request failed", error.requestId, "secret internals: password=hunter2"]],
+        );
+      },
+    );
+
+    bothEncodings("refuses bad path and query parameters with 400 naming each", async (api) => {
+      expectError(api, await api.call("GET", "/test/who/not-a-uuid"), 400, "invalid_argument", "id");
+      const id = "5d0b3f5c-8a53-4b0e-9a43-4c1f1e8e0d7a";
+      expectError(api, await api.call("GET", `/test/who/${id}?verbose=maybe`), 400, "invalid_argument", "verbose");
+      expectError(api, await api.call("GET", `/test/who/${id}?other=1`), 400, "invalid_argument", "other");
+    });
+
+    bothEncodings("names a caller whose token holds on a public route, and nobody without one", async (api) => {
+      const id = "5d0b3f5c-8a53-4b0e-9a43-4c1f1e8e0d7a";
+      const anonymous = expectMessage(api, await api.call("GET", `/test/who/${id}`), FieldViolation);
+      assert.deepEqual(anonymous, { field: id, description: "nobody" });
+      const teacher = await buildUser({ role: "teacher" });
+      const token = await tokenFor(teacher, server.config);
+      const known = expectMessage(api, await api.call("GET", `/test/who/${id}`, { token }), FieldViolation);
+      assert.deepEqual(known, { field: id, description: "teacher" });
+    });
+
+    it("answers a route without a response message 204, with no body and not cached", async () => {
+      const response = await rawRequest(`${server.url}/api/v1/test/forget`, { method: "DELETE" });
+      expectNoContent(response);
+      assert.equal(response.headers["cache-control"], "no-store");
+      assert.equal(response.headers["content-type"], undefined);
+    });
+
+    bothEncodings("holds a route to its own body limit, declared or streamed", async (api) => {
+      const small = { code: "x", detail: "", fieldViolations: [], requestId: "" };
+      expectMessage(
+        api,
+        await api.call("POST", "/test/small-echo", { body: message(ErrorMessage, small) }),
+        ErrorMessage,
+      );
+      const large = message(ErrorMessage, { ...small, detail: "d".repeat(100) });
+      // Declared up front (refused unread) and streamed in chunks (refused as it arrives).
+      const declared = { "content-length": String(Buffer.byteLength(large.bytes(api.encoding))) };
+      const refusedUnread = await api.call("POST", "/test/small-echo", { body: large, headers: declared });
+      expectError(api, refusedUnread, 413, "payload_too_large");
+      expectError(api, await api.call("POST", "/test/small-echo", { body: large }), 413, "payload_too_large");
+      // The same body within the server's own limit passes where the route does not set one.
+      const echoed = expectMessage(api, await api.call("POST", "/test/echo", { body: large }), ErrorMessage);
+      assert.equal(echoed.detail.length, 100);
+    });
+  });
+});
