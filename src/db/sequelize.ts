@@ -1,6 +1,7 @@
 import net from "node:net";
 import { Sequelize } from "sequelize";
 import { loadConfig, type Config } from "../config/index.js";
+import { useFastTimestampParser } from "./timestamps.js";
 
 /** The pool size and the limits that keep a slow or silent database from holding requests. */
 export type ConnectionSettings = Pick<
@@ -45,6 +46,7 @@ export function maintenanceSettings(
  * @param settings - pool size and limits (0 turns a limit off)
  */
 export function createSequelize(url: string, settings: ConnectionSettings): Sequelize {
+  useFastTimestampParser();
   const sequelize = new Sequelize(url, {
     dialect: "postgres",
     logging: false,
