@@ -37,7 +37,7 @@ import {
 } from "./report.js";
 import { SCENARIOS, UPLOAD, type Scenario, type ScenarioContext, type ServerName } from "./scenarios.js";
 import { BENCH_PASSWORD, benchEmail, prepareBenchDatabase, readFixtures, userNumbers } from "./seed.js";
-import { measureWrites } from "./writes.js";
+import { forgetBenchSubmissions, measureWrites } from "./writes.js";
 
 const say = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
@@ -277,6 +277,8 @@ async function main(): Promise<void> {
       memory.load = await memoryUnderLoad(options, load, app.origin, app.pid, runnable, context);
     }
     if (selected(options, "upload")) memory.upload = await uploadGrowth(load, app.origin, app.pid, context);
+    const forgotten = await forgetBenchSubmissions(database.url);
+    if (forgotten > 0) say(`deleted the ${forgotten} submissions the run sent, and their judging jobs`);
     // After the HTTP load, whose figures the judge's CPU use would otherwise disturb.
     const judge = selected(options, "judge") ? await measureJudge(options, logger) : { note: "BENCH_ONLY" };
 

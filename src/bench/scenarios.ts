@@ -3,6 +3,9 @@ import type { LoadRequest } from "./protocol.js";
 import type { BenchFixtures } from "./seed.js";
 
 const API = "/api/v1";
+
+/** The source the submission scenario sends; what the run leaves behind is found by it and deleted. */
+export const BENCH_SUBMISSION_SOURCE = "# bench\nprint(sum(map(int, input().split())))";
 const JSON_ACCEPT = { accept: "application/json" };
 const PROTOBUF_ACCEPT = { accept: "application/x-protobuf" };
 
@@ -131,6 +134,33 @@ export const SCENARIOS: readonly Scenario[] = [
     server: "app",
     pendingModule: "events",
     request: ({ tokens }) => get(`${API}/events`, { ...JSON_ACCEPT, ...bearer(tokens.heavy) }),
+  },
+  {
+    id: "contest-results",
+    title: "GET /contests/{id}/results (40 students × 10 tasks)",
+    kind: "read",
+    server: "app",
+    pendingModule: "contests",
+    request: ({ tokens, fixtures }) =>
+      get(`${API}/contests/${fixtures.contestId}/results?limit=40`, { ...JSON_ACCEPT, ...bearer(tokens.teacher) }),
+  },
+  {
+    id: "submit",
+    title: "POST /submissions (a contest's a+b, queued)",
+    kind: "write",
+    server: "app",
+    pendingModule: "submissions",
+    request: ({ tokens, fixtures }) => ({
+      method: "POST",
+      path: `${API}/submissions`,
+      headers: { ...JSON_ACCEPT, "content-type": "application/json", ...bearer(tokens.heavy) },
+      body: JSON.stringify({
+        taskId: fixtures.contestTaskId,
+        contestId: fixtures.contestId,
+        language: "LANGUAGE_PYTHON",
+        source: BENCH_SUBMISSION_SOURCE,
+      }),
+    }),
   },
   {
     id: "mark-read",

@@ -21,6 +21,13 @@ export const GROUP_COUNT = 40;
 export const NOTIFICATION_COUNT = 1_000_000;
 export const ACHIEVEMENT_COUNT = 50_000;
 export const EVENT_COUNT = 500;
+/** The contest of the results scenario: its tasks, and the students of its audience who sent solutions. */
+export const CONTEST_TASKS = 10;
+export const CONTEST_STUDENTS = 40;
+/** Seeded submissions per student and task: a wrong answer, then the final attempt. */
+const ATTEMPTS_PER_TASK = 2;
+/** The contest's audience: the group of the heavy student (user n is in group 1 + n % GROUP_COUNT). */
+const CONTEST_GROUP = 1 + (1 % GROUP_COUNT);
 /** The heavy user gets every 5th notification: 200,000 rows, interleaved with everyone else's as in real life. */
 export const HEAVY_USER_ROWS = NOTIFICATION_COUNT / 5;
 /** The light user gets every 800th of the other rows: 1,000. */
@@ -191,6 +198,57 @@ export const SEED_STEPS: readonly SeedStep[] = [
               UNION ALL
               SELECT ${benchUuid("'bench-event-' || e")}, ${userId(String(userNumbers.heavy))}
                 FROM generate_series(10, ${EVENT_COUNT}, 10) AS e`,
+      },
+    ],
+  },
+  {
+    // A contest of CONTEST_TASKS two-test tasks for the heavy student's group (50 students), open for ten years
+    // from the seeding, so the submission scenario can send to it; CONTEST_STUDENTS of them (the heavy one
+    // first) judged twice on every task: a wrong answer on test 2, then an accepted or (one task in four) a
+    // second wrong answer.
+    name: "assignments",
+    table: "submissions",
+    target: `a contest of ${CONTEST_TASKS} tasks, ${CONTEST_STUDENTS} students × ${CONTEST_TASKS} tasks × ${ATTEMPTS_PER_TASK} judged submissions`,
+    statements: [
+      {
+        sql: `INSERT INTO tasks (id, title, statement, languages, author_id)
+              SELECT ${benchUuid("'bench-task-' || t")}, 'Benchmark task ' || t, 'Print the sum of two integers.',
+                     ARRAY['python', 'cpp'], ${userId(String(userNumbers.teacher))}
+                FROM generate_series(1, ${CONTEST_TASKS}) AS t`,
+      },
+      {
+        sql: `INSERT INTO task_tests (task_id, ordinal, input, output, demo)
+              SELECT ${benchUuid("'bench-task-' || t")}, o, o || ' ' || t || E'\n', (o + t) || E'\n', o = 1
+                FROM generate_series(1, ${CONTEST_TASKS}) AS t, generate_series(1, 2) AS o`,
+      },
+      {
+        // One statement: the marks are checked against the contest's tasks when it commits.
+        sql: `WITH contest AS (
+                INSERT INTO contests (id, title, description, starts_at, deadline, audience_group_ids, mark5, mark4,
+                                      mark3, author_id)
+                VALUES (${benchUuid("'bench-contest'")}, 'Benchmark contest', 'Seeded for the benchmark.',
+                        now() - interval '1 day', now() + interval '10 years',
+                        ARRAY[${benchUuid(`'bench-group-' || ${CONTEST_GROUP}`)}], 9, 7, 5,
+                        ${userId(String(userNumbers.teacher))})
+                RETURNING id)
+              INSERT INTO contest_tasks (contest_id, task_id, position)
+              SELECT contest.id, ${benchUuid("'bench-task-' || t")}, t
+                FROM contest, generate_series(1, ${CONTEST_TASKS}) AS t`,
+      },
+      {
+        sql: `INSERT INTO submissions (user_id, task_id, contest_id, language, source, status, verdict, failed_test,
+                                       passed_tests, total_tests, max_time_ms, max_memory_kb, tests_version,
+                                       created_at, finished_at)
+              SELECT ${userId(`1 + ${GROUP_COUNT} * k`)}, ${benchUuid("'bench-task-' || t")}, ${benchUuid("'bench-contest'")},
+                     'python', '# seeded' || E'\n' || 'print(sum(map(int, input().split())))', 'finished', verdict,
+                     CASE WHEN verdict = 'accepted' THEN NULL ELSE 2 END,
+                     CASE WHEN verdict = 'accepted' THEN 2 ELSE 1 END, 2, 20 + (k + t) % 30, 9000 + k * 10, 1,
+                     sent, sent + interval '2 seconds'
+                FROM generate_series(0, ${CONTEST_STUDENTS - 1}) AS k, generate_series(1, ${CONTEST_TASKS}) AS t,
+                     generate_series(1, ${ATTEMPTS_PER_TASK}) AS a,
+                     LATERAL (SELECT CASE WHEN a = ${ATTEMPTS_PER_TASK} AND (k + t) % 4 <> 0 THEN 'accepted'
+                                          ELSE 'wrong_answer' END AS verdict,
+                                     now() - interval '1 hour' + (k * 100 + t * 10 + a) * interval '1 second' AS sent) AS s`,
       },
     ],
   },
@@ -399,6 +457,9 @@ export interface BenchFixtures {
   deepSeq: string;
   /** Ids of the heavy user's newest notifications: what a client marks read after showing the first page. */
   markReadIds: string[];
+  /** The seeded contest (the heavy student is in its audience) and its first task. */
+  contestId: string;
+  contestTaskId: string;
 }
 
 /**
@@ -421,6 +482,17 @@ export async function readFixtures(url: string): Promise<BenchFixtures> {
     );
     const deepSeq = deep.rows[0]?.seq;
     if (!deepSeq) throw new Error("The heavy user has too few notifications; reseed with BENCH_RESEED=1");
-    return { heavyUserId, lightUserId, deepSeq, markReadIds: newest.rows.map((row) => row.id) };
+    const contest = await client.query<{ contestId: string; taskId: string }>(
+      `SELECT ${benchUuid("'bench-contest'")}::text AS "contestId", ${benchUuid("'bench-task-1'")}::text AS "taskId"`,
+    );
+    const { contestId, taskId: contestTaskId } = contest.rows[0]!;
+    return {
+      heavyUserId,
+      lightUserId,
+      deepSeq,
+      markReadIds: newest.rows.map((row) => row.id),
+      contestId,
+      contestTaskId,
+    };
   });
 }

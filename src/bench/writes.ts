@@ -1,5 +1,7 @@
 import pg from "pg";
+import { JUDGING_QUEUE, QUEUE_SCHEMA } from "../modules/submissions/queries.js";
 import { percentile } from "./report.js";
+import { BENCH_SUBMISSION_SOURCE } from "./scenarios.js";
 import { benchUuid, GROUP_COUNT } from "./seed.js";
 
 /**
@@ -150,4 +152,28 @@ async function restore(client: pg.Client, accepted: string[], events: string[], 
   );
   await client.query("DELETE FROM events WHERE id = ANY($1::uuid[])", [events]);
   await client.query("COMMIT");
+}
+
+/**
+ * Deletes what the submission scenario sent (found by its source text) and the judging jobs queued for it:
+ * left behind, they would grow the contest's results, which a later run measures, and the judge's queue.
+ * @param url - the bench database
+ */
+export async function forgetBenchSubmissions(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query("BEGIN");
+    const deleted = await client.query<{ id: string }>("DELETE FROM submissions WHERE source = $1 RETURNING id", [
+      BENCH_SUBMISSION_SOURCE,
+    ]);
+    await client.query(`DELETE FROM ${QUEUE_SCHEMA}.job WHERE name = $1 AND data->>'submissionId' = ANY($2::text[])`, [
+      JUDGING_QUEUE,
+      deleted.rows.map((row) => row.id),
+    ]);
+    await client.query("COMMIT");
+    return deleted.rowCount ?? 0;
+  } finally {
+    await client.end();
+  }
 }

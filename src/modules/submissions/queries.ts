@@ -234,6 +234,8 @@ export async function setRejection(
 
 /** The judging queue, made by the migration that made pg-boss's schema. */
 export const JUDGING_QUEUE = "submission-judging";
+/** The schema pg-boss's tables live in. */
+export const QUEUE_SCHEMA = "pgboss";
 
 /** What a judging job carries: which submission, for which judging round. */
 export interface JudgingJob {
@@ -247,7 +249,7 @@ export interface JudgingJob {
  */
 const boss = new PgBoss({
   db: { executeSql: () => Promise.reject(new Error("pg-boss must be given the caller's executor.")) },
-  schema: "pgboss",
+  schema: QUEUE_SCHEMA,
 });
 
 /**
@@ -324,7 +326,7 @@ export async function startQueueMaintenance(
 ): Promise<QueueMaintenance> {
   const maintainer = new PgBoss({
     connectionString: databaseUrl,
-    schema: "pgboss",
+    schema: QUEUE_SCHEMA,
     migrate: false,
     supervise: true,
     schedule: false,
