@@ -1,4 +1,4 @@
-import { arrayParam, execute, select, type Db } from "../../db/db.js";
+import { arrayParam, execute, select, selectPrepared, type Db } from "../../db/db.js";
 import type { VerdictName } from "../submissions/service.js";
 import { studentSeesContest } from "./policy.js";
 
@@ -240,7 +240,8 @@ export function resultRows(
        UNION
        SELECT s.user_id FROM submissions s WHERE s.contest_id = :contestId`;
   const best = "ORDER BY s.verdict = 'accepted' DESC, s.passed_tests DESC, s.seq";
-  return select<ResultRow>(
+  // Prepared: planning this statement took as long as running it (about 1.5 ms of 4).
+  return selectPrepared<ResultRow>(
     db,
     `WITH contest AS (
        SELECT c.id, c.deadline, c.mark5, c.mark4, c.mark3, c.audience_keys FROM contests c WHERE c.id = :contestId
