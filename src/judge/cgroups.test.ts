@@ -275,6 +275,15 @@ describe("cgroups (src/judge/cgroups.ts)", () => {
       // Attached by name, as a worker cleaning up after a dead one does; killed without a freezer.
       await cgroups.attach("run-1").killAll();
       assert.deepEqual((await inside.exited)[1], "SIGKILL");
+
+      // The fake has no `tasks` files to hand to the owner: the fault says so, and the cleanup removes
+      // what it made where it can (the fake keeps folders with files in them) without hiding the fault.
+      await assert.rejects(
+        cgroups.create("run-2", limits, { uid: 61_000, gid: 61_000 }),
+        faultMatching(/^handing .*\/memory\/judge\/run-2\/tasks to uid 61000: ENOENT/),
+      );
+      await assert.rejects(fs.access(path.join(root, "cpuacct", "judge", "run-2")), { code: "ENOENT" });
+      assert.deepEqual(await fs.readdir(path.join(root, "pids", "judge", "run-2")), ["pids.max"]);
     });
   });
 
