@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import os from "node:os";
 import { ConfigError, loadConfig } from "../config/index.js";
+import { childEnv, cleanUpProcesses, exitWithin, logLines, runTs } from "../testing/processes.js";
 import { DEFAULT_WORKER_UID_BASE, parseWorkerArguments } from "./main.js";
 
 describe("npm run judge's command line", () => {
@@ -63,5 +64,27 @@ describe("npm run judge's command line", () => {
   it("needs no JWT secret in production: a worker signs no token", () => {
     assert.throws(() => loadConfig({ NODE_ENV: "production" }), /JWT_SECRET/);
     assert.equal(loadConfig({ NODE_ENV: "production" }, { signsTokens: false }).env, "production");
+  });
+
+  describe("as a process that cannot start", function () {
+    this.timeout(60_000);
+    afterEach(() => cleanUpProcesses());
+
+    const judge = (args: string[]) => runTs("src/judge/main.ts", args, childEnv({ NODE_ENV: "test" }));
+
+    it("exits 78 with the usage on a bad command line, before it connects to anything", async () => {
+      const worker = judge(["--slot", "2", "--database-url", url]);
+      assert.equal((await exitWithin(worker, 30_000)).code, 78);
+      assert.match(worker.stderr(), /Unknown option '--slot'/);
+      assert.match(worker.stderr(), /^Usage: npm run judge -- \[options\]$/m);
+      assert.equal(worker.stdout(), "", "nothing was logged: no logger, no database");
+    });
+
+    it("exits 1 saying why when the database cannot be reached", async () => {
+      const worker = judge(["--database-url", "postgres://nobody:nothing@127.0.0.1:1/none", "--slots", "1"]);
+      assert.equal((await exitWithin(worker, 30_000)).code, 1);
+      const [fatal] = logLines(worker).filter((line) => line.msg === "judge boot failed");
+      assert.match(JSON.stringify(fatal?.err), /ECONNREFUSED 127\.0\.0\.1:1/);
+    });
   });
 });

@@ -277,6 +277,9 @@ print(json.dumps({
     assert.deepEqual([exited.exitCode, exited.signal], [3, null]);
     const killed = await runPython("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)");
     assert.deepEqual([killed.exitCode, killed.signal], [null, "SIGSEGV"]);
+    // Above 128 but no signal's number plus 128: an exit status as it is.
+    const high = await runPython("import sys\nsys.exit(200)");
+    assert.deepEqual([high.exitCode, high.signal], [200, null]);
     const fine = await runPython("print('ok')");
     assert.deepEqual([fine.exitCode, fine.signal, textOf(fine)], [0, null, "ok\n"]);
   });
@@ -332,6 +335,14 @@ print(json.dumps({
       assert.deepEqual(probe, {
         available: false,
         reason: "/nonexistent/bwrap is missing (apt-get install bubblewrap)",
+      });
+    });
+
+    it("is a fault, with the command's words, when bubblewrap does not run", async () => {
+      await assert.rejects(Sandbox.open({ bwrapPath: "/bin/false" }), (error) => {
+        assert.ok(error instanceof JudgeFault);
+        assert.match(error.message, /^running \/bin\/false --version: Command failed: \/bin\/false --version/);
+        return true;
       });
     });
 

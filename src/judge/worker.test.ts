@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { QueryTypes } from "sequelize";
@@ -10,6 +12,7 @@ import {
   Verdict,
 } from "../../generated/shtp/v1/assignments.js";
 import { inTransaction, type Db } from "../db/db.js";
+import { createSequelize } from "../db/sequelize.js";
 import { createLogger } from "../logging/logger.js";
 import { enqueueJudging, insertSubmission } from "../modules/submissions/queries.js";
 import { finishSubmission, parseProgress, PROGRESS_CHANNEL, recordTestResult } from "../modules/submissions/service.js";
@@ -19,7 +22,7 @@ import { buildContest, buildTask, SCHOOL_ZONE, type BuiltTest } from "../testing
 import { testDatabase } from "../testing/database.js";
 import { waitFor } from "../testing/wait.js";
 import { buildGroup, buildUser, tokenFor } from "../testing/factories.js";
-import { assertNoSlotProcesses, TEST_UID_BASE, workerUidBase } from "../testing/judge.js";
+import { assertNoSlotProcesses, TEST_UID_BASE, testSandbox, testSlot, workerUidBase } from "../testing/judge.js";
 import {
   childEnv,
   cleanUpProcesses,
@@ -28,11 +31,12 @@ import {
   listeningUrl,
   logLines,
   runTs,
+  type LogLine,
   type Spawned,
 } from "../testing/processes.js";
 import { startTestServer, testConfig, type TestServer } from "../testing/server.js";
-import { processesOfUser } from "./slots.js";
-import { startJudge, type JudgeProcess } from "./worker.js";
+import { judgeSlot, processesOfUser } from "./slots.js";
+import { JudgeWorker, startJudge, type JudgeProcess } from "./worker.js";
 
 /**
  * The judge worker end to end: real PostgreSQL, the real queue, the real sandbox. In-process workers
@@ -324,6 +328,99 @@ describe("the judge worker", function () {
     });
   });
 
+  describe("meeting faults in one process", () => {
+    /** A logger whose lines the test reads back. */
+    function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: LogLine[] } {
+      const lines: LogLine[] = [];
+      const logger = createLogger("debug", { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
+      return { logger, lines };
+    }
+    const messages = (lines: LogLine[], msg: string) => lines.filter((line) => line.msg === msg);
+
+    it("needs at least one slot", async () => {
+      const sandbox = await testSandbox();
+      assert.throws(
+        () => new JudgeWorker({ db: db(), sandbox, slots: [], logger: createLogger("silent") }),
+        /^RangeError: a judge worker needs at least one slot$/,
+      );
+    });
+
+    it("without its database: warns at every heartbeat and when its row cannot be removed, and still stops", async () => {
+      const { logger, lines } = capturingLogger();
+      // Port 1 on loopback: nothing listens there, so every connection is refused at once.
+      const unreachable = createSequelize("postgres://nobody:nothing@127.0.0.1:1/none", {
+        ...testConfig().database,
+        poolMax: 1,
+      });
+      try {
+        const worker = new JudgeWorker({
+          db: { sequelize: unreachable },
+          sandbox: await testSandbox(),
+          slots: [testSlot],
+          logger,
+          pollMs: 20,
+          heartbeatSeconds: 0.05,
+        });
+        await worker.start();
+        assert.equal(messages(lines, "judge heartbeat failed; will retry").length, 1, "the first one, at start");
+        await waitFor(() => messages(lines, "judge heartbeat failed; will retry").length >= 3);
+        await worker.stop(1000);
+        const [notRemoved] = messages(lines, "could not remove the judge worker's row");
+        assert.match(JSON.stringify(notRemoved?.err), /ECONNREFUSED 127\.0\.0\.1:1/);
+        assert.equal(lines.at(-1)?.msg, "judge worker stopped");
+        const beats = messages(lines, "judge heartbeat failed; will retry").length;
+        await sleep(200);
+        assert.equal(
+          messages(lines, "judge heartbeat failed; will retry").length,
+          beats,
+          "no heartbeat after the stop",
+        );
+      } finally {
+        await unreachable.close();
+      }
+    });
+
+    it("a judge fault on every attempt: handed back twice, then FAILED on the third, never a verdict", async () => {
+      const { logger, lines } = capturingLogger();
+      // The last of this test process's slot uids, taken by a process that is not the judge's.
+      const slot = judgeSlot(7, TEST_UID_BASE);
+      const squatter = spawn("/bin/sleep", ["30"], { uid: slot.uid, gid: slot.gid, stdio: "ignore" });
+      const gone = once(squatter, "exit");
+      const worker = new JudgeWorker({ db: db(), sandbox: await testSandbox(), slots: [slot], logger, pollMs: 50 });
+      try {
+        const student = await buildUser({ role: "student" });
+        const task = await abTask();
+        await worker.start();
+        const id = await queue(student.id, task.id, "python", PYTHON_AB);
+        const row = await settledOne(id);
+        assert.deepEqual([row.status, row.verdict, row.attempts], ["failed", null, 3]);
+        assert.deepEqual(await testRowsOf(id), []);
+        const ours = lines.filter((line) => line.submissionId === id);
+        const faults = messages(ours, "judge fault: handing back");
+        assert.equal(faults.length, 3);
+        for (const fault of faults) {
+          assert.match(
+            JSON.stringify(fault.err),
+            new RegExp(`uid ${slot.uid} of slot 7 has processes ${squatter.pid}`),
+          );
+        }
+        await waitFor(() => messages(ours, "handed back").length === 3);
+        assert.deepEqual(
+          messages(ours, "handed back").map((line) => [line.attempt, line.released]),
+          [
+            [1, "requeued"],
+            [2, "requeued"],
+            [3, "failed"],
+          ],
+        );
+      } finally {
+        await worker.stop(5000);
+        squatter.kill("SIGKILL");
+        await gone;
+      }
+    });
+  });
+
   describe("as processes", () => {
     const startWorker = (uidBase: number, args: string[] = []): Spawned =>
       runTs(
@@ -357,6 +454,25 @@ describe("the judge worker", function () {
         .map((line) => String(line.submissionId));
 
     afterEach(() => cleanUpProcesses());
+
+    it("a worker whose slot's uid already has a process exits 1 saying the sandbox does not work here", async () => {
+      // The last of this test process's slot uids: no sandbox ever ran on it, here or in a worker.
+      const uid = TEST_UID_BASE + 7;
+      const squatter = spawn("/bin/sleep", ["30"], { uid, gid: uid, stdio: "ignore" });
+      const gone = once(squatter, "exit");
+      try {
+        const worker = startWorker(uid, ["--slots", "1"]);
+        assert.equal((await exitWithin(worker, 30_000)).code, 1);
+        const [fatal] = logLines(worker).filter((line) => line.msg === "the sandbox does not work here");
+        assert.match(
+          JSON.stringify(fatal?.err),
+          new RegExp(`uid ${uid} of slot 0 has processes ${squatter.pid} before its first run`),
+        );
+      } finally {
+        squatter.kill("SIGKILL");
+        await gone;
+      }
+    });
 
     it("two workers judge 50 queued submissions: each once, one attempt, one notification, both used", async () => {
       const student = await buildUser({ role: "student" });
@@ -466,7 +582,7 @@ describe("the judge worker", function () {
     it("SIGTERM: the worker finishes its running submission, leaves the status, exits 0", async () => {
       const student = await buildUser({ role: "student" });
       const task = await abTask({ timeLimitMs: 2000 });
-      const slow = "import time\ntime.sleep(0.4)\na, b = map(int, input().split()[:2])\nprint(a + b)\n";
+      const slow = "import time\ntime.sleep(0.8)\na, b = map(int, input().split()[:2])\nprint(a + b)\n";
       const worker = startWorker(workerUidBase(0), ["--slots", "1"]);
       await started(worker);
       const [registered] = await rows<{ n: number }>("SELECT count(*)::int AS n FROM judge_workers");
@@ -478,7 +594,16 @@ describe("the judge worker", function () {
         await sleep(20);
       }
       worker.child.kill("SIGTERM");
+      // A second signal while it finishes changes nothing: it is noted, and the stop goes on.
+      await waitFor(() => logLines(worker).some((line) => line.msg?.startsWith("stopping: no new jobs") === true));
+      worker.child.kill("SIGINT");
       assert.equal((await exitWithin(worker, 30_000)).code, 0, worker.stderr());
+      assert.deepEqual(
+        logLines(worker)
+          .filter((line) => line.msg === "already stopping")
+          .map((line) => line.signal),
+        ["SIGINT"],
+      );
       const [row] = await storedOf([id]);
       assert.deepEqual([row?.status, row?.verdict, row?.attempts], ["finished", "accepted", 1]);
       const [left] = await rows<{ n: number }>("SELECT count(*)::int AS n FROM judge_workers WHERE id LIKE :pid", {
