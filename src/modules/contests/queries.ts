@@ -72,7 +72,8 @@ export async function findContest(
   viewer: Viewer,
   options: { lock?: boolean } = {},
 ): Promise<ContestRow | null> {
-  const [row] = await select<ContestRow>(
+  // Prepared: every student's look at a contest, and every solution sent to one, loads it.
+  const [row] = await selectPrepared<ContestRow>(
     db,
     `SELECT ${contestColumns(viewer)} FROM contests c ${mineJoin(viewer)} WHERE c.id = :id
      ${options.lock && db.transaction ? "FOR UPDATE OF c" : ""}`,

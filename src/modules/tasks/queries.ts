@@ -1,5 +1,5 @@
 import { QueryTypes } from "sequelize";
-import { execute, select, type Db } from "../../db/db.js";
+import { execute, select, selectPrepared, type Db } from "../../db/db.js";
 import { studentSeesTask } from "./policy.js";
 
 /** The languages a task may take, as stored. */
@@ -89,7 +89,8 @@ export async function findTask(
 ): Promise<LoadedTask | null> {
   if (!viewer.staff && zone === undefined) throw new Error("What a student sees depends on the school's time zone.");
   const visible = viewer.staff ? "TRUE" : viewer.id ? studentSeesTask : "FALSE";
-  const [row] = await select<LoadedTask>(
+  // Prepared: the visibility test (started contests, day challenges) planned in longer than it ran.
+  const [row] = await selectPrepared<LoadedTask>(
     db,
     `SELECT ${taskColumns}, ${testsColumn(options.tests)}, ${visible} AS visible
        FROM tasks t WHERE t.id = :id ${options.lock && db.transaction ? "FOR UPDATE OF t" : ""}`,
