@@ -225,6 +225,32 @@ describe("verdicts (src/judge/verdict.ts)", function () {
       assert.ok(["TIME_LIMIT", "RUNTIME_ERROR"].includes(bombVerdict), bombVerdict);
     });
 
+    it("takes tests given as bytes as they are, and checks tokens when the task says so", async () => {
+      const { outcome, dispose } = await compiledOn(
+        testSlot,
+        "PYTHON",
+        "import sys\nsys.stdout.buffer.write(sys.stdin.buffer.read()[::-1])\n",
+      );
+      try {
+        const tests: JudgeTest[] = [
+          // Not UTF-8: the bytes must reach the program and the checker unchanged.
+          { ordinal: 1, input: Buffer.from([0x31, 0xff, 0x20, 0x32]), expected: Buffer.from([0x32, 0x20, 0xff, 0x31]) },
+          { ordinal: 2, input: Buffer.from("a\n\nb"), expected: Buffer.from("  b   a  ") },
+        ];
+        const judged = await judgeTests({
+          sandbox: await testSandbox(),
+          program: programOf(outcome),
+          limits: LIMITS,
+          tests,
+          checker: "TOKENS",
+          slot: testSlot,
+        });
+        assert.deepEqual([judged.verdict, judged.failedTest, judged.passedTests], ["ACCEPTED", null, 2]);
+      } finally {
+        await dispose();
+      }
+    });
+
     it("refuses to judge without tests", async () => {
       await assert.rejects(judge("PYTHON", PYTHON_SUM, []), RangeError);
     });

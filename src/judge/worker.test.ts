@@ -19,7 +19,7 @@ import { finishSubmission, parseProgress, PROGRESS_CHANNEL, recordTestResult } f
 import type { LanguageName } from "../modules/tasks/service.js";
 import { encodingClients, expectMessage, message, rawJson } from "../testing/api.js";
 import { buildContest, buildTask, SCHOOL_ZONE, type BuiltTest } from "../testing/assignments.js";
-import { testDatabase } from "../testing/database.js";
+import { createScratchDatabase, testDatabase } from "../testing/database.js";
 import { waitFor } from "../testing/wait.js";
 import { buildGroup, buildUser, tokenFor } from "../testing/factories.js";
 import { assertNoSlotProcesses, TEST_UID_BASE, testSandbox, testSlot, workerUidBase } from "../testing/judge.js";
@@ -380,6 +380,48 @@ describe("the judge worker", function () {
       }
     });
 
+    it("stopped past the grace period: hands back what runs, its program killed, and removes its row", async () => {
+      const { logger, lines } = capturingLogger();
+      const worker = new JudgeWorker({ db: db(), sandbox: await testSandbox(), slots: [testSlot], logger, pollMs: 50 });
+      const student = await buildUser({ role: "student" });
+      const task = await abTask({ timeLimitMs: 3000 });
+      await worker.start();
+      const id = await queue(student.id, task.id, "python", "import time\ntime.sleep(2.5)\nprint(3)\n");
+      try {
+        await waitFor(() => processesOfUser(testSlot.uid).length > 0, 30_000);
+        const stoppedAt = Date.now();
+        await worker.stop(200);
+        assert.ok(Date.now() - stoppedAt < 2000, `stopping took ${Date.now() - stoppedAt} ms`);
+        assert.deepEqual(processesOfUser(testSlot.uid), [], "the program was killed");
+        const [row] = await storedOf([id]);
+        assert.deepEqual([row?.status, row?.verdict, row?.attempts, row?.leaseToken], ["queued", null, 1, null]);
+        const [warned] = messages(lines, "judge worker stopping: handing back what is still running");
+        assert.deepEqual([warned?.jobs, warned?.graceMs], [1, 200]);
+        const handedBack = messages(lines, "handed back: the worker is stopping");
+        assert.deepEqual(
+          handedBack.map((line) => [line.submissionId, line.released]),
+          [[id, "requeued"]],
+        );
+        assert.equal(messages(lines, "judge fault: handing back").length, 0, "a stop is no fault of the judge");
+        const [jobs] = await rows<{ waiting: number }>(
+          `SELECT count(*)::int AS waiting FROM pgboss.job
+            WHERE data->>'submissionId' = :id AND state IN ('created', 'retry')`,
+          { id },
+        );
+        assert.equal(jobs?.waiting, 1, "a new job waits for the next worker");
+        const [left] = await rows<{ n: number }>("SELECT count(*)::int AS n FROM judge_workers WHERE id = :id", {
+          id: worker.workerId,
+        });
+        assert.equal(left?.n, 0);
+      } finally {
+        // The round's new job is for a worker to come: none of this file's must judge it.
+        await sql().query(
+          "DELETE FROM pgboss.job WHERE name = 'submission-judging' AND data->>'submissionId' = :id AND state IN ('created', 'retry')",
+          { replacements: { id } },
+        );
+      }
+    });
+
     it("a judge fault on every attempt: handed back twice, then FAILED on the third, never a verdict", async () => {
       const { logger, lines } = capturingLogger();
       // The last of this test process's slot uids, taken by a process that is not the judge's.
@@ -454,6 +496,26 @@ describe("the judge worker", function () {
         .map((line) => String(line.submissionId));
 
     afterEach(() => cleanUpProcesses());
+
+    it("a worker refuses a database whose schema is not migrated: exit 78 naming the pending migrations", async () => {
+      const scratch = await createScratchDatabase();
+      try {
+        const worker = runTs(
+          "src/judge/main.ts",
+          ["--database-url", scratch.url, "--slots", "1"],
+          childEnv({ NODE_ENV: "test", LOG_LEVEL: "info" }),
+        );
+        assert.equal((await exitWithin(worker, 30_000)).code, 78, worker.stderr());
+        assert.match(worker.stderr(), /migration\(s\) are pending \(.+\); run `node dist\/db\.js migrate` first/);
+        assert.equal(
+          logLines(worker).filter((line) => line.msg === "judge boot failed").length,
+          1,
+          "it never got as far as the sandbox",
+        );
+      } finally {
+        await scratch.drop();
+      }
+    });
 
     it("a worker whose slot's uid already has a process exits 1 saying the sandbox does not work here", async () => {
       // The last of this test process's slot uids: no sandbox ever ran on it, here or in a worker.
