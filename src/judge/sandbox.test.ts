@@ -318,7 +318,11 @@ print(json.dumps({
     assert.equal(other.exitCode, 0);
     assert.ok(otherMs < 2000, `the other slot's run took ${otherMs} ms`);
     assert.equal(bombed.processLimitReached, true);
-    assert.ok(bombed.cpuTimeExceeded || bombed.wallTimeExceeded, "the bomb ran until a time limit");
+    const { exitCode, signal, cpuMs, wallMs, memoryLimitExceeded } = bombed;
+    assert.ok(
+      bombed.cpuTimeExceeded || bombed.wallTimeExceeded,
+      `the bomb ran until a time limit: ${JSON.stringify({ exitCode, signal, cpuMs, wallMs, memoryLimitExceeded, stderr: bombed.stderr.toString("utf8").slice(0, 300) })}`,
+    );
     // The program's tasks plus the sandbox's two (bubblewrap's monitor and the shell).
     assert.ok(mostSeen > 2 && mostSeen <= processes + 2, `${mostSeen} processes of the bomb's uid at once`);
   });
