@@ -153,4 +153,6 @@ export async function runJudgeProcess(argv: readonly string[]): Promise<void> {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await runJudgeProcess(process.argv.slice(2));
+// Not awaited at the top level: a module with top-level await loads only as ES module, and a test importing
+// this one would then get a second copy of everything it imports (a failure still ends the process).
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) void runJudgeProcess(process.argv.slice(2));
