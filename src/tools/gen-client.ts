@@ -473,8 +473,11 @@ export async function writeClient(outDir: string): Promise<void> {
   for (const [name, text] of files) await fs.writeFile(path.join(outDir, name), text);
 }
 
+// Not awaited at the top level: a module with top-level await loads only as ES module, and its test, which
+// imports it, would then load a second copy of everything it imports (a failure still ends the process).
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const outDir = path.resolve(process.argv[2] ?? path.join(root, "generated", "client"));
-  await writeClient(outDir);
-  process.stdout.write(`gen-client: wrote ${path.relative(process.cwd(), outDir) || "."}\n`);
+  void writeClient(outDir).then(() =>
+    process.stdout.write(`gen-client: wrote ${path.relative(process.cwd(), outDir) || "."}\n`),
+  );
 }
