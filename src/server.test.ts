@@ -238,6 +238,35 @@ describe("db CLI process", function () {
     assert.deepEqual(lines(rolledBack.stdout), [`reverted ${migrationNames.at(-1)}`]);
   });
 
+  it("uses the embedded database under STORAGE_DIR without DATABASE_URL, and stops it after each command", async () => {
+    const storageDir = await makeStorageDir();
+    const embeddedCli = async (command: string) => {
+      const spawned = run("src/db/cli.ts", [command], childEnv({ STORAGE_DIR: storageDir, LOG_LEVEL: "error" }));
+      const exit = await exitWithin(spawned, 60_000);
+      assert.deepEqual(exit, { code: 0, signal: null }, spawned.stderr());
+      const pid = await postmasterPid(storageDir);
+      assert.ok(pid === undefined || !isAlive(pid), "the embedded PostgreSQL was stopped");
+      return spawned.stdout();
+    };
+    assert.equal(await embeddedCli("rollback"), "nothing to revert\n");
+    const status = (await embeddedCli("status")).trimEnd().split("\n");
+    assert.deepEqual(
+      status,
+      migrationNames.map((name) => `pending  ${name}`),
+      "the same data folder, its database still empty",
+    );
+  });
+
+  it("exits 1 with the configuration's message alone when the environment is invalid", async () => {
+    const storageDir = await makeStorageDir();
+    const spawned = run("src/db/cli.ts", ["status"], childEnv({ STORAGE_DIR: storageDir, DATABASE_POOL_MAX: "0" }));
+    assert.deepEqual(await exitWithin(spawned, 60_000), { code: 1, signal: null });
+    assert.equal(spawned.stdout(), "");
+    assert.match(spawned.stderr(), /^Invalid configuration:\n {2}DATABASE_POOL_MAX: /);
+    assert.doesNotMatch(spawned.stderr(), /\n\s+at /, "no stack trace for a configuration mistake");
+    await assert.rejects(fs.stat(path.join(storageDir, "postgres")), "no database was started");
+  });
+
   it("exits 2 with the usage on an unknown command", async () => {
     const result = await cli("explode");
     assert.deepEqual(result.exit, { code: 2, signal: null });

@@ -5,6 +5,7 @@ import path from "node:path";
 import pg from "pg";
 import { createLogger } from "../logging/logger.js";
 import { recordingLogger } from "../testing/logs.js";
+import { isAlive } from "../testing/processes.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded.js";
 
 /**
@@ -22,13 +23,6 @@ async function query<Row extends object>(url: string, sql: string): Promise<Row[
     await client.end();
   }
 }
-
-/** Whether a process of this id exists (Linux). */
-const isAlive = (pid: number) =>
-  fs.access(`/proc/${pid}`).then(
-    () => true,
-    () => false,
-  );
 
 describe("startEmbeddedPostgres (src/db/embedded.ts)", function () {
   this.timeout(60_000);
@@ -51,7 +45,7 @@ describe("startEmbeddedPostgres (src/db/embedded.ts)", function () {
     const [{ pid }] = (await query<{ pid: number }>(orphan.url, "SELECT pg_backend_pid() AS pid")) as [{ pid: number }];
     assert.ok(pid > 0);
     const postmaster = Number((await fs.readFile(path.join(dataDir, "postmaster.pid"), "utf8")).split("\n")[0]);
-    assert.ok(await isAlive(postmaster));
+    assert.ok(isAlive(postmaster));
 
     const { logger, lines } = recordingLogger("warn");
     const next = await startEmbeddedPostgres({ dataDir, logger });
@@ -61,7 +55,7 @@ describe("startEmbeddedPostgres (src/db/embedded.ts)", function () {
       lines.filter((line) => line.msg === "stopping an orphaned embedded PostgreSQL").map((line) => line.pid),
       [postmaster],
     );
-    assert.equal(await isAlive(postmaster), false, "the orphan is gone");
+    assert.equal(isAlive(postmaster), false, "the orphan is gone");
     assert.notEqual(next.port, orphan.port);
     assert.deepEqual(await query(next.url, "SELECT value FROM kept"), [{ value: 42 }], "the data was reused");
   });
