@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
+import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { serverVersion } from "./config/version.js";
@@ -168,6 +169,65 @@ describe("server process", function () {
     } finally {
       await cleanUp();
       await scratch.drop();
+    }
+  });
+
+  it("only logs a second SIGTERM while draining (on IPv6): the in-flight request still finishes, and the exit is 0", async () => {
+    const storageDir = await makeStorageDir();
+    // On IPv6 loopback, which the logged URL must write in brackets.
+    const server = run("src/testing/fixture-server.ts", [], childEnv({ STORAGE_DIR: storageDir, HOST: "::1" }));
+    const url = await listeningUrl(server);
+    assert.match(url, /^http:\/\/\[::1\]:\d+$/);
+    await pollUntilOk(server, `${url}/readyz`);
+
+    const slow = rawRequest(`${url}/api/v1/test/slow?ms=1500`);
+    await sleep(300);
+    server.child.kill("SIGTERM");
+    await sleep(200);
+    server.child.kill("SIGTERM");
+    assert.equal((await slow).status, 200, "the drain was not cut short");
+    assert.deepEqual(await exitWithin(server, 15_000), { code: 0, signal: null }, server.stderr());
+    assert.deepEqual(
+      logLines(server)
+        .filter((line) => line.msg === "shutting down" || line.msg === "already shutting down")
+        .map((line) => [line.msg, line.signal]),
+      [
+        ["shutting down", "SIGTERM"],
+        ["already shutting down", "SIGTERM"],
+      ],
+    );
+  });
+
+  it("exits 1 with a fatal log line when the database cannot be reached at boot", async () => {
+    const storageDir = await makeStorageDir();
+    const server = run(
+      "src/server.ts",
+      [],
+      childEnv({ STORAGE_DIR: storageDir, DATABASE_URL: "postgres://nobody:nothing@127.0.0.1:1/none" }),
+    );
+    assert.deepEqual(await exitWithin(server, 30_000), { code: 1, signal: null });
+    const fatal = logLines(server).filter((line) => line.msg === "boot failed");
+    assert.equal(fatal.length, 1, server.stdout());
+    assert.match(JSON.stringify(fatal[0]?.err), /ECONNREFUSED/);
+    assert.equal(server.stderr(), "", "not a configuration mistake: the log says it all");
+    assert.equal(logLines(server).filter((line) => line.msg === "listening").length, 0);
+  });
+
+  it("exits 1 when its port is taken, having stopped the PostgreSQL it started", async () => {
+    const storageDir = await makeStorageDir();
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = taken.address() as net.AddressInfo;
+      const server = run("src/server.ts", [], childEnv({ STORAGE_DIR: storageDir, PORT: String(port) }));
+      assert.deepEqual(await exitWithin(server, 60_000), { code: 1, signal: null });
+      const fatal = logLines(server).filter((line) => line.msg === "boot failed");
+      assert.match(JSON.stringify(fatal), /EADDRINUSE/, server.stdout());
+      assert.ok(logLines(server).some((line) => line.msg === "embedded PostgreSQL started"));
+      const pid = await postmasterPid(storageDir);
+      assert.ok(pid === undefined || !isAlive(pid), `PostgreSQL ${pid} is still running`);
+    } finally {
+      taken.close();
     }
   });
 
