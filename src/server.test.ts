@@ -198,6 +198,42 @@ describe("server process", function () {
     );
   });
 
+  it("answers /readyz 503 during SHUTDOWN_DELAY_MS, then cuts what outlives SHUTDOWN_TIMEOUT_MS and exits 0", async () => {
+    const storageDir = await makeStorageDir();
+    const server = run(
+      "src/testing/fixture-server.ts",
+      [],
+      childEnv({ STORAGE_DIR: storageDir, SHUTDOWN_DELAY_MS: "1500", SHUTDOWN_TIMEOUT_MS: "500" }),
+    );
+    const url = await listeningUrl(server);
+    await pollUntilOk(server, `${url}/readyz`);
+
+    const slow = rawRequest(`${url}/api/v1/test/slow?ms=10000`).then(
+      (response) => response.status,
+      (error: unknown) => error,
+    );
+    await sleep(300);
+    server.child.kill("SIGTERM");
+    await sleep(300);
+    assert.equal((await rawRequest(`${url}/readyz`)).status, 503, "load balancers are told to stop sending");
+    assert.equal((await rawRequest(`${url}/healthz`)).status, 200, "while it still serves");
+
+    const outcome = await slow;
+    assert.ok(outcome instanceof Error, `the request past the timeout is cut, not answered (${String(outcome)})`);
+    assert.deepEqual(await exitWithin(server, 15_000), { code: 0, signal: null }, server.stderr());
+    const lines = logLines(server);
+    assert.deepEqual(
+      lines.filter((line) => line.msg?.startsWith("readiness answers 503")).map((line) => line.delayMs),
+      [1500],
+    );
+    const cut = lines.filter((line) => line.msg === "shutdown timeout: cut what was still open");
+    assert.equal(cut.length, 1, server.stdout());
+    assert.equal(cut[0]?.timeoutMs, 500);
+    assert.ok(Number(cut[0]?.connections) >= 1);
+    const pid = await postmasterPid(storageDir);
+    assert.ok(pid === undefined || !isAlive(pid), `PostgreSQL ${pid} is still running`);
+  });
+
   it("exits 1 with a fatal log line when the database cannot be reached at boot", async () => {
     const storageDir = await makeStorageDir();
     const server = run(
