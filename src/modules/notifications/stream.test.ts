@@ -157,9 +157,16 @@ describe("notification stream (SSE)", function () {
     const stream = await open(server.url, { token: alice.token, lastEventId: "9999999999999999999" });
     await stream.ended;
     assert.equal(stream.status, 400);
-    assert.equal((JSON.parse(stream.body()) as { code: string }).code, "invalid_argument");
+    const error = JSON.parse(stream.body()) as { code: string; fieldViolations?: { field: string }[] };
+    assert.equal(error.code, "invalid_argument");
+    // Refused by the schema, naming the field, rather than by PostgreSQL's bigint range.
+    assert.match(error.fieldViolations?.[0]?.field ?? "", /^last-?event-?id$/i);
     assert.equal(server.services.notificationHub.streamCount, 0, "no subscription is left behind");
     await waitFor(() => server.services.leases.count("stream") === leasesBefore);
+    // The largest sequence number is an id the stream may have sent.
+    const largest = await open(server.url, { token: alice.token, lastEventId: "9223372036854775807" });
+    assert.equal(largest.status, 200);
+    largest.close();
   });
 
   it("answers 401 with a JSON error without a token", async () => {
