@@ -69,6 +69,16 @@ describe("business rules over derived request shapes (src/validation/rules.ts)",
     }
   });
 
+  it("`each` on a field that is not repeated fails when compiled, under required too", () => {
+    for (const rule of [each(z.string()), required(each(z.string()))]) {
+      const body = requestBody(CreateUserRequest, { firstName: rule });
+      assert.throws(
+        () => compileRequestBody(body),
+        /shtp\.v1\.CreateUserRequest\.firstName: `each` needs a repeated field/,
+      );
+    }
+  });
+
   it("checks implicit-presence fields at their default, so a required string refuses absent, null and empty", () => {
     const body = requestBody(CreateUserRequest, { firstName: z.string().trim().min(1) });
     for (const json of [{}, { firstName: null }, { firstName: "" }, { firstName: "   " }]) {

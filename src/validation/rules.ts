@@ -149,8 +149,15 @@ function assertRulesMatch(type: protobuf.Type, rules: NestedRules, where: string
       }
       assertRulesMatch(resolved, nested, `${where}.${key}`);
     }
+    if (listRule(rule) && !target.field?.repeated) {
+      throw new Error(`${where}.${key}: \`each\` needs a repeated field.`);
+    }
   }
 }
+
+/** Whether a rule checks a list (`each`, under `required` or not). */
+const listRule = (rule: Rule | undefined): boolean =>
+  rule instanceof EachRule || (rule instanceof RequiredRule && listRule(rule.rule));
 
 /** The rule that finally checks a value, under `required` and `each`. */
 function innermost(rule: Rule | undefined): Rule | undefined {
