@@ -89,6 +89,21 @@ describe("the session cache (src/auth/session-cache.ts)", () => {
       assert.equal(cache.enabled, false);
     });
 
+    it("while down, asks for the connection at most once a second, and shrugs off an attempt that fails", async () => {
+      let attempts = 0;
+      const cache = new SessionCache(() => {
+        attempts += 1;
+        return Promise.reject(new Error("the database is restarting"));
+      });
+      assert.equal(cache.lookup("u1", "s1"), undefined);
+      assert.equal(cache.lookup("u1", "s1"), undefined);
+      assert.equal(attempts, 1, "the second lookup, within the second, did not ask again");
+      await new Promise((resolve) => setTimeout(resolve, 1050));
+      assert.equal(cache.lookup("u1", "s1"), undefined);
+      assert.equal(attempts, 2);
+      assert.equal(cache.enabled, false);
+    });
+
     it("holds at most maxEntries sessions, forgetting the oldest", () => {
       const cache = live({ maxEntries: 2 });
       for (const id of ["s1", "s2", "s3"]) cache.remember(session("u", id), cache.mark());

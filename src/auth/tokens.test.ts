@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { errors as joseErrors } from "jose";
+import { decodeJwt, errors as joseErrors, SignJWT } from "jose";
 import { testConfig } from "../testing/server.js";
-import { issueAccessToken, verifyAccessToken } from "./tokens.js";
+import { ACCESS_TOKEN_ALGORITHM, issueAccessToken, verifyAccessToken } from "./tokens.js";
 
 describe("access tokens (src/auth/tokens.ts)", () => {
   const settings = testConfig().auth;
@@ -18,6 +18,32 @@ describe("access tokens (src/auth/tokens.ts)", () => {
     await assert.rejects(verifyAccessToken(`${header}.${payload}.${"A".repeat(43)}`, settings));
     const otherSecret = { ...settings, jwtSecret: "another-secret-of-at-least-32-characters!" };
     await assert.rejects(verifyAccessToken(token, otherSecret), "a remembered token is still checked per key");
+  });
+
+  it("issues and verifies a token without a session, whose claims then name none", async () => {
+    const userId = randomUUID();
+    const claims = await verifyAccessToken(await issueAccessToken({ userId }, settings), settings);
+    assert.equal(claims.userId, userId);
+    assert.equal(claims.sessionId, undefined);
+    assert.ok(!("sid" in decodeJwt(await issueAccessToken({ userId }, settings))), "no sid claim is written");
+  });
+
+  it("ignores a sid claim that is not a string, signed with the right key", async () => {
+    const key = new TextEncoder().encode(settings.jwtSecret);
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ sid: 42 })
+      .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, typ: "JWT" })
+      .setSubject(subject.userId)
+      .setJti(randomUUID())
+      .setIssuer(settings.issuer)
+      .setAudience(settings.audience)
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(now + 60)
+      .sign(key);
+    const claims = await verifyAccessToken(token, settings);
+    assert.equal(claims.userId, subject.userId);
+    assert.equal(claims.sessionId, undefined);
   });
 
   it("stops accepting a remembered token once it expires (with the same tolerance)", async function () {

@@ -60,4 +60,13 @@ describe("ProtoSchemaBuilder (src/contract/openapi-schemas.ts)", () => {
       count: { type: "string", format: "int64", pattern: "^[0-9]+$" },
     });
   });
+
+  it("refuses a field whose type has no ProtoJSON schema, rather than documenting it wrongly", () => {
+    // Left unresolved on purpose: a type the builder has no schema for must stop the build.
+    const odd = new protobuf.Root()
+      .define("test.v2")
+      .add(new protobuf.Type("Odd").add(new protobuf.Field("x", 1, "sfixed128")));
+    const builder = new ProtoSchemaBuilder(odd.root);
+    assert.throws(() => builder.refTo("test.v2.Odd"), { message: "No JSON Schema for proto type sfixed128" });
+  });
 });

@@ -7,7 +7,7 @@ import { buildUser, tokenFor } from "../testing/factories.js";
 import { rawRequest } from "../testing/http.js";
 import { childEnv, cleanUpProcesses, listeningUrl, makeStorageDir, runTs } from "../testing/processes.js";
 import { startTestServer, type TestServer } from "../testing/server.js";
-import { AddressLimit } from "./address-limit.js";
+import { AddressLimit, limitConnectionsPerAddress } from "./address-limit.js";
 import { waitFor } from "../testing/wait.js";
 
 const quiet = createLogger("silent");
@@ -57,6 +57,33 @@ describe("AddressLimit (src/http/address-limit.ts)", () => {
     limit.close("198.51.100.1");
     limit.close("198.51.100.1");
     assert.equal(limit.count("198.51.100.1"), 0);
+  });
+
+  it("counts off an address it never admitted without going below zero", () => {
+    const limit = new AddressLimit(1, "connections", quiet);
+    limit.close("198.51.100.9");
+    assert.equal(limit.count("198.51.100.9"), 0);
+    assert.equal(limit.tryOpen("198.51.100.9"), true);
+    assert.equal(limit.tryOpen("198.51.100.9"), false, "the limit still holds after a stray close");
+  });
+
+  it("on a server in this process, destroys a connection past the limit unread and counts the others off as they close", async () => {
+    const server = http.createServer((_request, response) => response.end("ok"));
+    const limit = limitConnectionsPerAddress(server, 1, quiet);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    try {
+      const first = await connect(url);
+      assert.match(await statusLineOn(first.socket), /^HTTP\/1\.1 200/);
+      assert.equal(limit.count("127.0.0.1"), 1);
+      const second = await connect(url);
+      await second.closed;
+      assert.equal(second.socket.bytesRead, 0, "nothing was answered on the refused connection");
+      first.socket.destroy();
+      await waitFor(() => limit.count("127.0.0.1") === 0);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it("logs a refused address once until it is under its limit again", () => {

@@ -10,7 +10,8 @@ import { testDatabase } from "../testing/database.js";
 import { buildUser, tokenFor } from "../testing/factories.js";
 import { rawRequest } from "../testing/http.js";
 import { startTestServer, testConfig, type TestServer } from "../testing/server.js";
-import { buildApiRouter } from "./router.js";
+import type { AppMiddleware } from "./context.js";
+import { apiDispatcher, buildApiRouter } from "./router.js";
 import { defineRoute, type Route } from "./route.js";
 
 /**
@@ -78,6 +79,13 @@ describe("the route chain (src/http/router.ts)", () => {
         () => buildApiRouter([echoRoute, { ...echoRoute, path: "/test/echo-again" }], services()),
         /Route declared twice: post \/test\/echo-again \(testEcho\)/,
       );
+    });
+
+    it("refuses to index a router layer with more than the one middleware every API route has", () => {
+      const router = buildApiRouter([echoRoute], services());
+      const passOn: AppMiddleware = (_ctx, next) => next();
+      router.register("/test/chained", ["get"], [passOn, passOn]);
+      assert.throws(() => apiDispatcher(router), /\/api\/v1\/test\/chained: an API route has one middleware/);
     });
 
     it("refuses a query credential on a public route", () => {

@@ -208,6 +208,16 @@ describe("the derived ProtoJSON parser (src/validation/protojson.ts)", () => {
       assert.throws(() => assertParsable(root.lookupType("test.v1.WithStruct")), /google\.protobuf\.Struct/);
       assert.doesNotThrow(() => assertParsable(Everything));
     });
+
+    it("throw, rather than pass a value on unchecked, for a field type the parser does not know", () => {
+      // Left unresolved on purpose: no .proto file can declare such a type, but a descriptor built by hand can.
+      const odd = new protobuf.Root()
+        .define("test.v2")
+        .add(new protobuf.Type("Odd").add(new protobuf.Field("x", 1, "sfixed128")));
+      assert.throws(() => parseProtoJson(odd.lookupType("Odd"), { x: 1 }), {
+        message: "No ProtoJSON parser for the proto type sfixed128",
+      });
+    });
   });
 
   describe("messages, lists, maps and oneofs", () => {
