@@ -360,10 +360,11 @@ describe("loadConfig (src/config/index.ts)", () => {
       { email: "head@school.example", password: "long-enough-pass" },
     );
     assert.equal(loadConfig({}).initialAdmin, undefined);
-    for (const half of [
+    const halves: Record<string, string>[] = [
       { INITIAL_ADMIN_EMAIL: "head@school.example" },
       { INITIAL_ADMIN_PASSWORD: "long-enough-pass" },
-    ]) {
+    ];
+    for (const half of halves) {
       const error = refusal(half);
       assert.deepEqual(namedVariables(error), ["INITIAL_ADMIN_EMAIL", "INITIAL_ADMIN_PASSWORD"]);
       assert.ok(!error.message.includes("long-enough-pass"), "the message does not repeat the password");
