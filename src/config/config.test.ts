@@ -343,6 +343,34 @@ describe("loadConfig (src/config/index.ts)", () => {
     }
   });
 
+  it("reads an IANA SCHOOL_TIME_ZONE and refuses a name the runtime does not know, saying what it wants", () => {
+    assert.equal(
+      loadConfig({ SCHOOL_TIME_ZONE: "Asia/Yekaterinburg" }).assignments.schoolTimeZone,
+      "Asia/Yekaterinburg",
+    );
+    const error = refusal({ SCHOOL_TIME_ZONE: "Mars/Olympus_Mons" });
+    assert.deepEqual(namedVariables(error), ["SCHOOL_TIME_ZONE"]);
+    assert.match(error.message, /must be an IANA time zone such as Europe\/Moscow/);
+  });
+
+  it("takes the first admin from INITIAL_ADMIN_EMAIL and INITIAL_ADMIN_PASSWORD together, and refuses either alone", () => {
+    assert.deepEqual(
+      loadConfig({ INITIAL_ADMIN_EMAIL: "head@school.example", INITIAL_ADMIN_PASSWORD: "long-enough-pass" })
+        .initialAdmin,
+      { email: "head@school.example", password: "long-enough-pass" },
+    );
+    assert.equal(loadConfig({}).initialAdmin, undefined);
+    const halves: Record<string, string>[] = [
+      { INITIAL_ADMIN_EMAIL: "head@school.example" },
+      { INITIAL_ADMIN_PASSWORD: "long-enough-pass" },
+    ];
+    for (const half of halves) {
+      const error = refusal(half);
+      assert.deepEqual(namedVariables(error), ["INITIAL_ADMIN_EMAIL", "INITIAL_ADMIN_PASSWORD"]);
+      assert.ok(!error.message.includes("long-enough-pass"), "the message does not repeat the password");
+    }
+  });
+
   it("refuses CORS_ORIGINS=* together with credentials", () => {
     const error = refusal({ CORS_ORIGINS: "*", CORS_ALLOW_CREDENTIALS: "true" });
     assert.deepEqual(namedVariables(error), ["CORS_ORIGINS", "CORS_ALLOW_CREDENTIALS"]);

@@ -67,6 +67,9 @@ describe("S3FileStore when the bucket has trouble", function () {
     const nowhere = new S3FileStore(settings as S3Storage, SHORT);
     await expectUnavailable(nowhere.exists("avatars", randomFileName("png")), 3000);
     await expectUnavailable(nowhere.put("avatars", await received(onePixelPng())), 3000);
+    // Removing and sweeping need the bucket too: neither may pass for done when it cannot be reached.
+    await expectUnavailable(nowhere.remove("avatars", randomFileName("png")), 3000);
+    await expectUnavailable(nowhere.namesOlderThan("avatars", new Date()), 3000);
   });
 
   it("gives up on a bucket gone silent within its limits, and serves again when it answers", async () => {

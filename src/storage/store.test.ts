@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { loadConfig, type S3Storage } from "../config/index.js";
@@ -9,7 +10,7 @@ import { bucketRequests } from "../testing/s3.js";
 import { createTestStorage, storageDrivers, type TestStorage } from "../testing/storage.js";
 import { randomFileName, storedNamePattern, type FileKind, type UploadedFile } from "./files.js";
 import { S3FileStore } from "./s3.js";
-import type { FileStore } from "./store.js";
+import { LocalFileStore, type FileStore } from "./store.js";
 
 /**
  * The FileStore contract, run case for case against every driver: local folders, and an S3 bucket on a
@@ -190,3 +191,19 @@ for (const driver of storageDrivers) {
     });
   });
 }
+
+describe("LocalFileStore listing a folder it cannot read", () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), "shtp-store-"));
+  });
+  afterEach(() => fs.rm(root, { recursive: true, force: true }));
+
+  it("lists nothing for a folder not made yet, but does not hide a folder that is not a directory", async () => {
+    const files = new LocalFileStore(root);
+    assert.deepEqual(await files.namesOlderThan("proofs", FAR_FUTURE), []);
+    // A sweep that took an unreadable folder for an empty one would report success while keeping every file.
+    await fs.writeFile(path.join(root, "avatars"), "not a folder");
+    await assert.rejects(files.namesOlderThan("avatars", FAR_FUTURE), { code: "ENOTDIR" });
+  });
+});

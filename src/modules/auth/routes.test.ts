@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID, scryptSync } from "node:crypto";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { LoginRequest, LogoutRequest, Me, RefreshRequest, TokenPair } from "../../../generated/shtp/v1/auth.js";
 import { Error as ErrorMessage } from "../../../generated/shtp/v1/error.js";
 import { ChangeMyPasswordRequest, ResetPasswordRequest, Role } from "../../../generated/shtp/v1/users.js";
+import { needsRehash, verifyPassword } from "../../auth/passwords.js";
 import type { RoleName } from "../../auth/roles.js";
 import { createLogger } from "../../logging/logger.js";
 import { buildAccount, buildUser, tokenFor, uniqueClientAddress } from "../../testing/factories.js";
@@ -204,6 +205,24 @@ describe("sign-in, tokens and sessions (/auth, /users/.../password) over real HT
         error.fieldViolations.map((violation) => violation.field),
         ["rememberMe"],
       );
+    });
+    bothEncodings("re-hashes a password stored with older scrypt parameters once it is verified", async (encoding) => {
+      const user = await buildUser();
+      const password = `legacy-${unique()}`;
+      // Fixed cost N=1024: a hash written before the parameters were raised.
+      const salt = randomBytes(16);
+      const key = scryptSync(password, salt, 32, { N: 1024, r: 8, p: 1 });
+      const legacy = ["scrypt", 1024, 8, 1, salt.toString("base64"), key.toString("base64")].join("$");
+      await user.update({ passwordHash: legacy });
+      const pair = expectMessage(await login(encoding, user.email, password), encoding, TokenPair);
+      assert.equal(decodeJwt(pair.accessToken).sub, user.id);
+      await user.reload();
+      assert.notEqual(user.passwordHash, legacy);
+      assert.equal(needsRehash(user.passwordHash), false, "stored again with today's parameters");
+      assert.equal(await verifyPassword(password, user.passwordHash), true);
+      // The re-hashed password still signs in, and a wrong one still does not.
+      expectMessage(await login(encoding, user.email, password), encoding, TokenPair);
+      expectError(await login(encoding, user.email, `${password}x`), encoding, 401, "unauthenticated");
     });
   });
 
