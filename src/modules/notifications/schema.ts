@@ -16,9 +16,8 @@ const MAX_BIGINT = 2n ** 63n - 1n;
 /** The id of an event the stream sent (a notification's sequence number), to resume after it. */
 const lastEventId = z
   .string()
-  .regex(/^\d{1,19}$/, "Must be an event id this stream sent.")
   // A sequence number is a bigint: nineteen digits may still be past its largest value.
-  .refine((id) => BigInt(id) <= MAX_BIGINT, "Must be an event id this stream sent.")
+  .refine((id) => /^\d{1,19}$/.test(id) && BigInt(id) <= MAX_BIGINT, "Must be an event id this stream sent.")
   .optional();
 
 export const NotificationStreamQuerySchema = z.strictObject({
