@@ -342,6 +342,25 @@ print(json.dumps({
       });
     });
 
+    it("probes as unavailable, with the status, when the trivial command does not succeed", async () => {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), "shtp-fake-bwrap-"));
+      try {
+        // The slot's user starts bubblewrap: it must reach the wrapper.
+        await fs.chmod(dir, 0o755);
+        // The real bubblewrap builds the sandbox and runs the command; the status seen is not zero.
+        const wrapper = path.join(dir, "bwrap");
+        await fs.writeFile(wrapper, '#!/bin/sh\n/usr/bin/bwrap "$@" || exit\n[ "$1" = --version ] || exit 7\n', {
+          mode: 0o755,
+        });
+        assert.deepEqual(await probeSandbox({ bwrapPath: wrapper }, testSlot), {
+          available: false,
+          reason: "a trivial command ended with status 7",
+        });
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    });
+
     it("is a fault, with the command's words, when bubblewrap does not run", async () => {
       await assert.rejects(Sandbox.open({ bwrapPath: "/bin/false" }), (error) => {
         assert.ok(error instanceof JudgeFault);
