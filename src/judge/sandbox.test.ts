@@ -471,5 +471,28 @@ print(json.dumps({
       const [, signal] = await sleeperExit;
       assert.equal(signal, "SIGKILL", "the stale cgroup's process was killed");
     });
+
+    it("leaves alone at open the cgroups that are not runs, and the runs of this process or of a live one", async () => {
+      const cgroups = await openCgroups(DEFAULT_CGROUP_PARENT);
+      const live = spawn("/bin/sleep", ["30"], { stdio: "ignore" });
+      const liveExit = once(live, "exit");
+      // Index 0 is never a real run's (they count from 1), so these names collide with nothing.
+      const kept = ["not-a-run", `run-${process.pid}-${testSlot.uid}-0`, `run-${live.pid}-${testSlot.uid}-0`];
+      const limits = { memoryBytes: 1 << 24, pids: 4, cpuCores: 1 };
+      const made = [];
+      try {
+        for (const name of kept) made.push(await cgroups.create(name, limits));
+        await Sandbox.open();
+        const listed = await cgroups.list();
+        assert.deepEqual(
+          kept.filter((name) => listed.includes(name)),
+          kept,
+        );
+      } finally {
+        for (const cgroup of made) await cgroup.remove();
+        live.kill("SIGKILL");
+        await liveExit;
+      }
+    });
   });
 });
