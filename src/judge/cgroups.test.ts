@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { mkdirSync, watch, writeFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -249,6 +250,27 @@ describe("cgroups (src/judge/cgroups.ts)", () => {
 
       await fs.rm(dir, { recursive: true });
       await assert.rejects(run.add(4242), faultMatching(/^writing "4242" to .*\/run-1\/cgroup\.procs: ENOENT/));
+    });
+
+    it("turns off swap where the kernel offers memory.swap.max, and is a fault when a v2 limit is refused", async () => {
+      const { mounts, hierarchy } = await fakeV2("memory pids");
+      const cgroups = await openCgroups("judge", mounts);
+      // The kernel fills a new cgroup's folder with its files at once: the fake does so when it appears.
+      const watcher = watch(path.join(hierarchy, "judge"), (_event, name) => {
+        const dir = path.join(hierarchy, "judge", String(name));
+        if (name === "run-1") writeFileSync(path.join(dir, "memory.swap.max"), "max");
+        if (name === "run-2") mkdirSync(path.join(dir, "pids.max"));
+      });
+      try {
+        await cgroups.create("run-1", limits);
+        assert.equal(await fs.readFile(path.join(hierarchy, "judge", "run-1", "memory.swap.max"), "utf8"), "0");
+        await assert.rejects(
+          cgroups.create("run-2", limits),
+          faultMatching(/^writing "10" to .*\/run-2\/pids\.max: EISDIR/),
+        );
+      } finally {
+        watcher.close();
+      }
     });
 
     it("is a fault when the judge's v1 cgroup cannot be created", async () => {
