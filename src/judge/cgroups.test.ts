@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { mkdirSync, watch, writeFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -236,6 +237,76 @@ describe("cgroups (src/judge/cgroups.ts)", () => {
         faultMatching(/^processes 99999999 in cgroup run-1 survived SIGKILL for 3000 ms$/),
       );
       assert.ok(Date.now() - started >= 3000);
+    });
+
+    it("counts a group OOM kill as an OOM, and is a fault to add a process to a v2 cgroup that is gone", async () => {
+      const { mounts, hierarchy } = await fakeV2("memory pids");
+      const run = await (await openCgroups("judge", mounts)).create("run-1", limits);
+      const dir = path.join(hierarchy, "judge", "run-1");
+      await fs.writeFile(path.join(dir, "cpu.stat"), "usage_usec 1000\n");
+      await fs.writeFile(path.join(dir, "memory.events"), "oom 1\noom_kill 0\noom_group_kill 1\n");
+      await fs.writeFile(path.join(dir, "pids.events"), "max 0\n");
+      assert.deepEqual(await run.usage(), { cpuMs: 1, memoryPeakKb: 0, oomKilled: true, pidsLimitReached: false });
+
+      await fs.rm(dir, { recursive: true });
+      await assert.rejects(run.add(4242), faultMatching(/^writing "4242" to .*\/run-1\/cgroup\.procs: ENOENT/));
+    });
+
+    it("turns off swap where the kernel offers memory.swap.max, and is a fault when a v2 limit is refused", async () => {
+      const { mounts, hierarchy } = await fakeV2("memory pids");
+      const cgroups = await openCgroups("judge", mounts);
+      // The kernel fills a new cgroup's folder with its files at once: the fake does so when it appears.
+      const watcher = watch(path.join(hierarchy, "judge"), (_event, name) => {
+        const dir = path.join(hierarchy, "judge", String(name));
+        if (name === "run-1") writeFileSync(path.join(dir, "memory.swap.max"), "max");
+        if (name === "run-2") mkdirSync(path.join(dir, "pids.max"));
+      });
+      try {
+        await cgroups.create("run-1", limits);
+        assert.equal(await fs.readFile(path.join(hierarchy, "judge", "run-1", "memory.swap.max"), "utf8"), "0");
+        await assert.rejects(
+          cgroups.create("run-2", limits),
+          faultMatching(/^writing "10" to .*\/run-2\/pids\.max: EISDIR/),
+        );
+      } finally {
+        watcher.close();
+      }
+    });
+
+    it("is a fault when the judge's v1 cgroup cannot be created", async () => {
+      const mounts = path.join(root, "mounts");
+      const table = ["memory", "pids", "cpuacct"].map((name) => `cgroup ${root}/${name} cgroup rw,${name} 0 0`);
+      await fs.writeFile(mounts, `${table.join("\n")}\n`);
+      await fs.mkdir(path.join(root, "pids"));
+      await fs.writeFile(path.join(root, "pids", "judge"), "a file where the cgroup should go");
+      await assert.rejects(
+        openCgroups("judge", mounts),
+        faultMatching(/^creating the judge's cgroup .*\/pids\/judge: EEXIST/),
+      );
+    });
+
+    it("kills a v1 cgroup's processes even when the freezer never reports FROZEN, after a second", async () => {
+      const mounts = path.join(root, "mounts");
+      const table = ["memory", "pids", "cpuacct", "freezer"].map(
+        (name) => `cgroup ${root}/${name} cgroup rw,${name} 0 0`,
+      );
+      await fs.writeFile(mounts, `${table.join("\n")}\n`);
+      const run = await (await openCgroups("judge", mounts)).create("run-1", limits);
+      // Writes vanish and reads are empty: a freezer stuck in FREEZING as far as the judge can tell.
+      await fs.symlink("/dev/null", path.join(root, "freezer", "judge", "run-1", "freezer.state"));
+      const inside = sleeper();
+      try {
+        const procs = path.join(root, "pids", "judge", "run-1", "cgroup.procs");
+        await fs.writeFile(procs, `${inside.child.pid}\n`);
+        void inside.exited.then(() => fs.writeFile(procs, ""));
+        const started = Date.now();
+        await run.killAll();
+        assert.deepEqual((await inside.exited)[1], "SIGKILL");
+        assert.ok(Date.now() - started >= 1000, "it waited for the freeze first");
+      } finally {
+        inside.child.kill("SIGKILL");
+        await inside.exited;
+      }
     });
 
     it("runs cgroup v1 without the optional cpu and freezer controllers", async () => {

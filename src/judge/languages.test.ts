@@ -94,6 +94,28 @@ describe("languages (src/judge/languages.ts)", function () {
       assert.match(outcome.log, /Compilation exceeded the (memory|time) limit \((512 MB|10 s)\)\.$/);
     });
 
+    it("stops a compiler that computes forever at compile time, as a compile failure over the time limit", async () => {
+      // g++ gives up on one constant evaluation after 2^25 operations (seconds of CPU); with a different
+      // argument each is evaluated anew, so together they outlast the compile's CPU limit.
+      const source = [
+        "constexpr long spin(long seed) {",
+        "  long s = seed;",
+        "  for (long i = 0; i < 200000; i++) for (long j = 0; j < 200000; j++) s += j;",
+        "  return s;",
+        "}",
+        ...Array.from({ length: 6 }, (_, seed) => `static_assert(spin(${seed}) != 0);`),
+        "int main() {}",
+        "",
+      ].join("\n");
+      const { outcome, dispose } = await compiledOn(testSlot, "CPP", source);
+      await dispose();
+      assert.equal(outcome.ok, false);
+      if (outcome.ok) return;
+      assert.equal(outcome.result.cpuTimeExceeded || outcome.result.wallTimeExceeded, true);
+      assert.equal(outcome.result.memoryLimitExceeded, false);
+      assert.match(outcome.log, /Compilation exceeded the time limit \(10 s\)\.$/);
+    });
+
     it("cannot read the host's files at compile time either", async () => {
       const { outcome, dispose } = await compiledOn(testSlot, "CPP", '#include "/etc/shadow"\nint main() {}\n');
       await dispose();

@@ -342,6 +342,25 @@ print(json.dumps({
       });
     });
 
+    it("probes as unavailable, with the status, when the trivial command does not succeed", async () => {
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), "shtp-fake-bwrap-"));
+      try {
+        // The slot's user starts bubblewrap: it must reach the wrapper.
+        await fs.chmod(dir, 0o755);
+        // The real bubblewrap builds the sandbox and runs the command; the status seen is not zero.
+        const wrapper = path.join(dir, "bwrap");
+        await fs.writeFile(wrapper, '#!/bin/sh\n/usr/bin/bwrap "$@" || exit\n[ "$1" = --version ] || exit 7\n', {
+          mode: 0o755,
+        });
+        assert.deepEqual(await probeSandbox({ bwrapPath: wrapper }, testSlot), {
+          available: false,
+          reason: "a trivial command ended with status 7",
+        });
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    });
+
     it("is a fault, with the command's words, when bubblewrap does not run", async () => {
       await assert.rejects(Sandbox.open({ bwrapPath: "/bin/false" }), (error) => {
         assert.ok(error instanceof JudgeFault);
@@ -451,6 +470,29 @@ print(json.dumps({
       assert.equal((await cgroups.list()).includes(stale), false);
       const [, signal] = await sleeperExit;
       assert.equal(signal, "SIGKILL", "the stale cgroup's process was killed");
+    });
+
+    it("leaves alone at open the cgroups that are not runs, and the runs of this process or of a live one", async () => {
+      const cgroups = await openCgroups(DEFAULT_CGROUP_PARENT);
+      const live = spawn("/bin/sleep", ["30"], { stdio: "ignore" });
+      const liveExit = once(live, "exit");
+      // Index 0 is never a real run's (they count from 1), so these names collide with nothing.
+      const kept = ["not-a-run", `run-${process.pid}-${testSlot.uid}-0`, `run-${live.pid}-${testSlot.uid}-0`];
+      const limits = { memoryBytes: 1 << 24, pids: 4, cpuCores: 1 };
+      const made = [];
+      try {
+        for (const name of kept) made.push(await cgroups.create(name, limits));
+        await Sandbox.open();
+        const listed = await cgroups.list();
+        assert.deepEqual(
+          kept.filter((name) => listed.includes(name)),
+          kept,
+        );
+      } finally {
+        for (const cgroup of made) await cgroup.remove();
+        live.kill("SIGKILL");
+        await liveExit;
+      }
     });
   });
 });
