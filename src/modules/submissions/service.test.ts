@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { QueryTypes } from "sequelize";
+import { AppError } from "../../errors/index.js";
+import { buildContest, buildTask, SCHOOL_ZONE, todaysChallenge } from "../../testing/assignments.js";
+import { testDatabase } from "../../testing/database.js";
+import { buildGroup, buildUser } from "../../testing/factories.js";
+import { submitSolution, type SubmitContext } from "./service.js";
+import { SubmissionThrottle } from "./throttle.js";
+
+/**
+ * submitSolution checks the contest window and the day before counting the rate limits, and the
+ * insert checks them again at its own instant: what changes in between must still refuse the row.
+ */
+
+const sequelize = () => testDatabase().database.sequelize;
+
+/** A throttle that lets everything through but runs `meanwhile` first: what happens between check and insert. */
+class ThrottleWithMeanwhile extends SubmissionThrottle {
+  constructor(private readonly meanwhile: () => Promise<void>) {
+    super(sequelize(), { perWindow: 1000, windowSeconds: 60, perDay: 1000 });
+  }
+
+  override async consume(): Promise<void> {
+    await this.meanwhile();
+  }
+}
+
+const submissionsOf = async (userId: string): Promise<number> => {
+  const [row] = await sequelize().query<{ count: string }>(
+    "SELECT count(*) AS count FROM submissions WHERE user_id = :userId",
+    { replacements: { userId }, type: QueryTypes.SELECT },
+  );
+  return Number(row?.count);
+};
+
+/** Asserts `submission` fails with a 422 naming `field` and that the student has no submission row. */
+async function assertRefused(submission: Promise<unknown>, field: string, userId: string): Promise<void> {
+  const error = await submission.then(
+    () => assert.fail("the submission was taken"),
+    (caught: unknown) => caught,
+  );
+  assert.ok(error instanceof AppError);
+  assert.equal(error.code, "failed_precondition");
+  assert.deepEqual(
+    error.fieldViolations.map((violation) => violation.field),
+    [field],
+  );
+  assert.equal(await submissionsOf(userId), 0);
+}
+
+describe("submitSolution (src/modules/submissions/service.ts): the window closing mid-request", () => {
+  it("refuses a contest solution when the deadline passes between the check and the insert", async () => {
+    const groupId = (await buildGroup()).id;
+    const student = await buildUser({ groupId });
+    const task = await buildTask({ languages: ["python"] });
+    const contestId = await buildContest({ taskIds: [task.id], groupIds: [groupId] });
+    const throttle = new ThrottleWithMeanwhile(async () => {
+      await sequelize().query("UPDATE contests SET deadline = now() - interval '1 second' WHERE id = :contestId", {
+        replacements: { contestId },
+      });
+    });
+    await assertRefused(
+      submitSolution(
+        { sequelize: sequelize() },
+        { id: student.id, role: "student", sessionId: randomUUID() },
+        { taskId: task.id, contestId, language: "python", source: "print(1)\n" },
+        { zone: SCHOOL_ZONE, throttle },
+      ),
+      "contestId",
+      student.id,
+    );
+  });
+
+  it("refuses a day-challenge solution when the day ends between the check and the insert", async () => {
+    const student = await buildUser();
+    const { day, task } = await todaysChallenge();
+    // Midnight passing is played by moving the school to a zone whose date differs from the school's now.
+    const [dates] = await sequelize().query<{ ahead: string; behind: string }>(
+      `SELECT to_char(school_today('Pacific/Kiritimati'), 'YYYY-MM-DD') AS ahead,
+              to_char(school_today('Pacific/Pago_Pago'), 'YYYY-MM-DD') AS behind`,
+      { type: QueryTypes.SELECT },
+    );
+    const otherDayZone = dates?.ahead !== day ? "Pacific/Kiritimati" : "Pacific/Pago_Pago";
+    assert.notEqual(otherDayZone === "Pacific/Kiritimati" ? dates?.ahead : dates?.behind, day);
+    const context: SubmitContext = {
+      zone: SCHOOL_ZONE,
+      throttle: new ThrottleWithMeanwhile(async () => {
+        context.zone = otherDayZone;
+      }),
+    };
+    await assertRefused(
+      submitSolution(
+        { sequelize: sequelize() },
+        { id: student.id, role: "student", sessionId: randomUUID() },
+        { taskId: task.id, challengeDay: day, language: "python", source: "print(1)\n" },
+        context,
+      ),
+      "challengeDay",
+      student.id,
+    );
+  });
+});
