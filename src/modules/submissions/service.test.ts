@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { QueryTypes } from "sequelize";
 import { AppError } from "../../errors/index.js";
 import { buildContest, buildTask, SCHOOL_ZONE, todaysChallenge } from "../../testing/assignments.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildGroup, buildUser } from "../../testing/factories.js";
-import { submitSolution, type SubmitContext } from "./service.js";
+import { assertSourceAcceptable, receivedSource, submitSolution, truncateUtf8, type SubmitContext } from "./service.js";
 import { SubmissionThrottle } from "./throttle.js";
 
 /**
@@ -36,16 +39,7 @@ const submissionsOf = async (userId: string): Promise<number> => {
 
 /** Asserts `submission` fails with a 422 naming `field` and that the student has no submission row. */
 async function assertRefused(submission: Promise<unknown>, field: string, userId: string): Promise<void> {
-  const error = await submission.then(
-    () => assert.fail("the submission was taken"),
-    (caught: unknown) => caught,
-  );
-  assert.ok(error instanceof AppError);
-  assert.equal(error.code, "failed_precondition");
-  assert.deepEqual(
-    error.fieldViolations.map((violation) => violation.field),
-    [field],
-  );
+  await assertRejects(submission, "failed_precondition", field);
   assert.equal(await submissionsOf(userId), 0);
 }
 
@@ -99,5 +93,69 @@ describe("submitSolution (src/modules/submissions/service.ts): the window closin
       "challengeDay",
       student.id,
     );
+  });
+});
+
+/** Asserts `work` rejects with an AppError with `code`, naming `field`. */
+async function assertRejects(work: Promise<unknown>, code: string, field: string): Promise<void> {
+  const error = await work.then(
+    () => assert.fail("no error"),
+    (caught: unknown) => caught,
+  );
+  assert.ok(error instanceof AppError);
+  assert.equal(error.code, code);
+  assert.deepEqual(
+    error.fieldViolations.map((violation) => violation.field),
+    [field],
+  );
+}
+
+/** Asserts `work` throws an AppError with `code`, naming `field` when given. */
+function assertAppError(work: () => unknown, code: string, field?: string): void {
+  assert.throws(work, (error: unknown) => {
+    assert.ok(error instanceof AppError);
+    assert.equal(error.code, code);
+    if (field !== undefined)
+      assert.deepEqual(
+        error.fieldViolations.map((violation) => violation.field),
+        [field],
+      );
+    return true;
+  });
+}
+
+describe("the source of a solution (src/modules/submissions/service.ts)", () => {
+  it("refuses a source over 64 KiB (413), a blank one and one holding NUL (400), and takes exactly 64 KiB", () => {
+    assertAppError(() => assertSourceAcceptable("x".repeat(64 * 1024 + 1)), "payload_too_large");
+    assertAppError(() => assertSourceAcceptable(" \n\t"), "invalid_argument", "source");
+    assertAppError(() => assertSourceAcceptable("print(1)\u0000"), "invalid_argument", "source");
+    assert.doesNotThrow(() => assertSourceAcceptable("x".repeat(64 * 1024)));
+  });
+
+  it("reads a file part as UTF-8 text, refusing one that is not UTF-8 and a source sent twice", async () => {
+    const folder = await fs.mkdtemp(path.join(os.tmpdir(), "shtp-source-"));
+    try {
+      const text = path.join(folder, "main.py");
+      await fs.writeFile(text, "print('é')\n");
+      const binary = path.join(folder, "main.bin");
+      await fs.writeFile(binary, Buffer.from([0x70, 0xff, 0xfe, 0x00]));
+      assert.equal(await receivedSource("", text), "print('é')\n");
+      assert.equal(await receivedSource("print(2)\n", undefined), "print(2)\n");
+      await assertRejects(receivedSource("print(2)\n", text), "invalid_argument", "source");
+      await assertRejects(receivedSource("", binary), "unsupported_media_type", "source");
+    } finally {
+      await fs.rm(folder, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("truncateUtf8 (src/modules/submissions/service.ts)", () => {
+  it("keeps a text that fits and cuts a longer one at a character boundary, never mid-character", () => {
+    assert.equal(truncateUtf8("abc", 3), "abc");
+    assert.equal(truncateUtf8("abcdef", 4), "abcd");
+    // "é" is two bytes: a cut after its first byte steps back before it.
+    assert.equal(truncateUtf8("aé", 2), "a");
+    // "😀" is four bytes: any cut inside it drops it whole.
+    assert.equal(truncateUtf8("😀", 3), "");
   });
 });
