@@ -5,7 +5,14 @@ import os from "node:os";
 import path from "node:path";
 import { QueryTypes } from "sequelize";
 import { AppError } from "../../errors/index.js";
-import { buildContest, buildTask, SCHOOL_ZONE, todaysChallenge } from "../../testing/assignments.js";
+import {
+  buildChallenge,
+  buildContest,
+  buildTask,
+  freshDay,
+  SCHOOL_ZONE,
+  todaysChallenge,
+} from "../../testing/assignments.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildGroup, buildUser } from "../../testing/factories.js";
 import { assertSourceAcceptable, receivedSource, submitSolution, truncateUtf8, type SubmitContext } from "./service.js";
@@ -157,5 +164,78 @@ describe("truncateUtf8 (src/modules/submissions/service.ts)", () => {
     assert.equal(truncateUtf8("aé", 2), "a");
     // "😀" is four bytes: any cut inside it drops it whole.
     assert.equal(truncateUtf8("😀", 3), "");
+  });
+});
+
+describe("submitSolution (src/modules/submissions/service.ts): what the task, contest and day must allow", () => {
+  const send = (actor: { id: string; role: "admin" }, solution: Parameters<typeof submitSolution>[2]) =>
+    submitSolution({ sequelize: sequelize() }, { ...actor, sessionId: randomUUID() }, solution, {
+      zone: SCHOOL_ZONE,
+      // Every check comes before the rate limits: none of these solutions may be counted.
+      throttle: new ThrottleWithMeanwhile(() => Promise.reject(new Error("counted before every check passed"))),
+    });
+
+  it("refuses another contest's task, a closed contest, a past day, another language and an untested task (422)", async () => {
+    const admin = { id: (await buildUser({ role: "admin" })).id, role: "admin" as const };
+    const task = await buildTask({ languages: ["python"] });
+    const source = "print(1)\n";
+    const otherContest = await buildContest({ taskIds: [(await buildTask()).id] });
+    await assertRefused(
+      send(admin, { taskId: task.id, contestId: otherContest, language: "python", source }),
+      "taskId",
+      admin.id,
+    );
+    const closed = await buildContest({
+      taskIds: [task.id],
+      startsAt: new Date(Date.now() - 7_200_000),
+      deadline: new Date(Date.now() - 3_600_000),
+    });
+    await assertRefused(
+      send(admin, { taskId: task.id, contestId: closed, language: "python", source }),
+      "contestId",
+      admin.id,
+    );
+    const past = await freshDay("past");
+    await buildChallenge(past, task.id);
+    await assertRefused(
+      send(admin, { taskId: task.id, challengeDay: past, language: "python", source }),
+      "challengeDay",
+      admin.id,
+    );
+    const today = await todaysChallenge();
+    await assertRefused(
+      send(admin, { taskId: task.id, challengeDay: today.day, language: "python", source }),
+      "taskId",
+      admin.id,
+    );
+    await assertRefused(send(admin, { taskId: task.id, language: "cpp", source }), "language", admin.id);
+    const untested = await buildTask({ tests: [] });
+    const error = await send(admin, { taskId: untested.id, language: "python", source }).catch(
+      (caught: unknown) => caught,
+    );
+    assert.ok(error instanceof AppError);
+    assert.equal(error.code, "failed_precondition");
+    assert.match(error.message, /no tests/);
+    assert.equal(await submissionsOf(admin.id), 0);
+  });
+});
+
+describe("submitSolution (src/modules/submissions/service.ts): a solution that passes every check", () => {
+  it("is stored QUEUED with its contest and counted once", async () => {
+    const student = await buildUser();
+    const task = await buildTask({ languages: ["python"] });
+    const contestId = await buildContest({ taskIds: [task.id], groupIds: [student.groupId] });
+    let counted = 0;
+    const row = await submitSolution(
+      { sequelize: sequelize() },
+      { id: student.id, role: "student", sessionId: randomUUID() },
+      { taskId: task.id, contestId, language: "python", source: "print(1)\n" },
+      { zone: SCHOOL_ZONE, throttle: new ThrottleWithMeanwhile(async () => void (counted += 1)) },
+    );
+    assert.equal(row.status, "queued");
+    assert.equal(row.contestId, contestId);
+    assert.equal(row.userId, student.id);
+    assert.equal(counted, 1);
+    assert.equal(await submissionsOf(student.id), 1);
   });
 });
