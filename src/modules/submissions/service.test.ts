@@ -15,7 +15,16 @@ import {
 } from "../../testing/assignments.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildGroup, buildUser } from "../../testing/factories.js";
-import { assertSourceAcceptable, receivedSource, submitSolution, truncateUtf8, type SubmitContext } from "./service.js";
+import { rolledBack } from "../../testing/rolled-back.js";
+import {
+  assertSourceAcceptable,
+  getSubmission,
+  receivedSource,
+  rejudgeTask,
+  submitSolution,
+  truncateUtf8,
+  type SubmitContext,
+} from "./service.js";
 import { SubmissionThrottle } from "./throttle.js";
 
 /**
@@ -104,7 +113,7 @@ describe("submitSolution (src/modules/submissions/service.ts): the window closin
 });
 
 /** Asserts `work` rejects with an AppError with `code`, naming `field`. */
-async function assertRejects(work: Promise<unknown>, code: string, field: string): Promise<void> {
+async function assertRejects(work: Promise<unknown>, code: string, field?: string): Promise<void> {
   const error = await work.then(
     () => assert.fail("no error"),
     (caught: unknown) => caught,
@@ -113,7 +122,7 @@ async function assertRejects(work: Promise<unknown>, code: string, field: string
   assert.equal(error.code, code);
   assert.deepEqual(
     error.fieldViolations.map((violation) => violation.field),
-    [field],
+    field === undefined ? [] : [field],
   );
 }
 
@@ -237,5 +246,19 @@ describe("submitSolution (src/modules/submissions/service.ts): a solution that p
     assert.equal(row.userId, student.id);
     assert.equal(counted, 1);
     assert.equal(await submissionsOf(student.id), 1);
+    const read = await getSubmission(
+      { sequelize: sequelize() },
+      { id: student.id, role: "student", sessionId: "" },
+      row.id,
+    );
+    assert.equal(read.id, row.id);
+    await assertRejects(
+      getSubmission({ sequelize: sequelize() }, { id: student.id, role: "student", sessionId: "" }, randomUUID()),
+      "not_found",
+    );
+    await rolledBack(async (db) => {
+      assert.equal(await rejudgeTask(db, task.id), 1);
+      assert.equal(await rejudgeTask(db, randomUUID()), 0);
+    });
   });
 });
