@@ -137,6 +137,44 @@ describe("the judge's fenced API (submissions service)", function () {
     assert.equal((await row(id)).leaseToken, claim.leaseToken, "the holder keeps its lease");
   });
 
+  it("a finish or a release given the worker's job id completes that job with the verdict or the hand-back", async () => {
+    const stateOf = async (jobId: string) => {
+      const [found] = await sql().query<{ state: string }>("SELECT state::text FROM pgboss.job WHERE id = :jobId", {
+        replacements: { jobId },
+        type: QueryTypes.SELECT,
+      });
+      return found?.state;
+    };
+    const jobOf = async (submissionId: string) => {
+      await inTransaction(db(), (tx) => enqueueJudging(tx, [{ submissionId, attempt: 1 }]));
+      const [found] = await sql().query<{ id: string }>(
+        "SELECT id FROM pgboss.job WHERE data->>'submissionId' = :submissionId AND state = 'created'",
+        { replacements: { submissionId }, type: QueryTypes.SELECT },
+      );
+      if (!found) throw new Error("No job was queued.");
+      // As pg-boss hands it to a worker: active.
+      await sql().query("UPDATE pgboss.job SET state = 'active', started_on = now() WHERE id = :job", {
+        replacements: { job: found.id },
+      });
+      return found.id;
+    };
+    const finished = await queued();
+    const finishJob = await jobOf(finished);
+    const finishClaim = await claimed(finished);
+    const finishLease = { submissionId: finished, leaseToken: finishClaim.leaseToken };
+    assert.equal(await finishSubmission(db(), finishLease, accepted(finishClaim), finishJob), true);
+    assert.equal(await stateOf(finishJob), "completed");
+    assert.equal((await row(finished)).verdict, "accepted");
+
+    const released = await queued();
+    const releaseJob = await jobOf(released);
+    const releaseClaim = await claimed(released);
+    const releaseLease = { submissionId: released, leaseToken: releaseClaim.leaseToken };
+    assert.equal(await releaseSubmission(db(), releaseLease, releaseJob), "requeued");
+    assert.equal(await stateOf(releaseJob), "completed");
+    assert.equal((await row(released)).status, "queued");
+  });
+
   it("a stale job given by id is completed with the claim", async () => {
     const id = await queued();
     await inTransaction(db(), (tx) => enqueueJudging(tx, [{ submissionId: id, attempt: 1 }]));
