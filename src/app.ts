@@ -8,12 +8,12 @@ import { accessLog } from "./http/access-log.js";
 import { limitRequestsPerAddress } from "./http/address-limit.js";
 import type { AppState } from "./http/context.js";
 import { cors } from "./http/cors.js";
-import { buildDocsRouter } from "./http/docs.js";
+import { buildDocsRouter, CONTRACT_DOCUMENTS } from "./http/docs.js";
 import { errorBoundary } from "./http/error-boundary.js";
 import { buildHealthRouter } from "./http/health.js";
 import { messageMediaTypes } from "./http/media.js";
 import { buildOpenApiDocument } from "./http/openapi.js";
-import { API_PREFIX, apiDispatcher, buildApiRouter } from "./http/router.js";
+import { apiDispatcher, apiSegmentOf, buildApiRouter } from "./http/router.js";
 import { requestId } from "./http/request-id.js";
 import type { Route } from "./http/route.js";
 import type { Logger } from "./logging/logger.js";
@@ -108,20 +108,18 @@ function compressLargeBodies(): Koa.Middleware<AppState> {
   };
 }
 
-const apiPrefix = `${API_PREFIX.toLowerCase()}/`;
-/** What the docs router serves under the API prefix. */
-const contractDocuments = [`${apiPrefix}openapi.json`, `${apiPrefix}proto`];
+const contractDocuments = new Set<string>(Object.values(CONTRACT_DOCUMENTS));
 
 /**
  * A router in front of the API router, skipped for paths under the API prefix but the contract's
- * documents. Routers match paths case-insensitively, so the test is too.
+ * documents (the API's own first-segment test, case-insensitive as routers match).
  */
 function unlessApiRoute<Context extends { path: string }>(
   middleware: (ctx: Context, next: Koa.Next) => Promise<unknown>,
 ): (ctx: Context, next: Koa.Next) => Promise<unknown> {
   return (ctx, next) => {
-    const path = ctx.path.toLowerCase();
-    const apiRoute = path.startsWith(apiPrefix) && !contractDocuments.some((document) => path.startsWith(document));
+    const segment = apiSegmentOf(ctx.path);
+    const apiRoute = segment !== undefined && !contractDocuments.has(segment);
     return apiRoute ? next() : middleware(ctx, next);
   };
 }

@@ -2,7 +2,7 @@ import pg from "pg";
 import { JUDGING_QUEUE, QUEUE_SCHEMA } from "../modules/submissions/queries.js";
 import { percentile } from "./report.js";
 import { BENCH_SUBMISSION_SOURCE } from "./scenarios.js";
-import { benchUuid, GROUP_COUNT } from "./seed.js";
+import { benchUuid, GROUP_COUNT, withClient } from "./seed.js";
 
 /**
  * The latency of single writes that do a lot in one transaction, measured one request at a time (no
@@ -159,10 +159,8 @@ async function restore(client: pg.Client, accepted: string[], events: string[], 
  * left behind, they would grow the contest's results, which a later run measures, and the judge's queue.
  * @param url - the bench database
  */
-export async function forgetBenchSubmissions(url: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+export function forgetBenchSubmissions(url: string): Promise<number> {
+  return withClient(url, async (client) => {
     await client.query("BEGIN");
     const deleted = await client.query<{ id: string }>("DELETE FROM submissions WHERE source = $1 RETURNING id", [
       BENCH_SUBMISSION_SOURCE,
@@ -173,7 +171,5 @@ export async function forgetBenchSubmissions(url: string): Promise<number> {
     ]);
     await client.query("COMMIT");
     return deleted.rowCount ?? 0;
-  } finally {
-    await client.end();
-  }
+  });
 }

@@ -7,6 +7,9 @@ import { listProtoFiles, protoDir } from "../contract/descriptors.js";
 import { API_PREFIX } from "./router.js";
 
 /** The Swagger UI assets we serve; a fixed list, so no request path ever reaches the file system. */
+/** The contract's documents, served under the API prefix beside the API's routes: their first path segments. */
+export const CONTRACT_DOCUMENTS = { openApi: "openapi.json", proto: "proto" } as const;
+
 const swaggerAssets: Record<string, string> = {
   "swagger-ui.css": "text/css; charset=utf-8",
   "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
@@ -32,7 +35,7 @@ const swaggerPage = `<!doctype html>
 
 // Kept out of the page so the Content-Security-Policy needs no 'unsafe-inline' for scripts.
 const swaggerInit = `window.ui = SwaggerUIBundle({
-  url: "${API_PREFIX}/openapi.json",
+  url: "${API_PREFIX}/${CONTRACT_DOCUMENTS.openApi}",
   dom_id: "#swagger-ui",
   persistAuthorization: true,
   deepLinking: true,
@@ -54,16 +57,17 @@ export function buildDocsRouter(openApiDocument: object): Router<AppState> {
   const assetsDir = path.dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
   const protoFiles = new Map(listProtoFiles().map((file) => [file, fs.readFileSync(path.join(protoDir, file))]));
 
-  router.get(`${API_PREFIX}/openapi.json`, (ctx) => {
+  router.get(`${API_PREFIX}/${CONTRACT_DOCUMENTS.openApi}`, (ctx) => {
     ctx.type = "application/json; charset=utf-8";
     ctx.body = openApiJson;
   });
-  router.get(`${API_PREFIX}/proto`, (ctx) => {
+  const protoPath = `${API_PREFIX}/${CONTRACT_DOCUMENTS.proto}`;
+  router.get(protoPath, (ctx) => {
     ctx.type = "application/json; charset=utf-8";
-    ctx.body = JSON.stringify({ files: [...protoFiles.keys()].map((file) => `${API_PREFIX}/proto/${file}`) });
+    ctx.body = JSON.stringify({ files: [...protoFiles.keys()].map((file) => `${protoPath}/${file}`) });
   });
-  router.get(`${API_PREFIX}/proto/*file`, (ctx) => {
-    const name = ctx.path.slice(`${API_PREFIX}/proto/`.length);
+  router.get(`${protoPath}/*file`, (ctx) => {
+    const name = ctx.path.slice(`${protoPath}/`.length);
     const file = protoFiles.get(name);
     if (!file) return;
     ctx.type = "text/plain; charset=utf-8";

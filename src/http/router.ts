@@ -60,7 +60,7 @@ export function apiDispatcher(router: Router<AppState>): RouterMiddleware<AppSta
   const anySegment: ApiLayer[] = [];
   for (const layer of router.stack) {
     if (layer.stack.length !== 1) throw new Error(`${String(layer.path)}: an API route has one middleware`);
-    const segment = typeof layer.path === "string" ? firstSegmentOf(layer.path) : undefined;
+    const segment = typeof layer.path === "string" ? apiSegmentOf(layer.path) : undefined;
     if (segment !== undefined && /^[a-z0-9._~-]+$/.test(segment)) {
       const group = byFirstSegment.get(segment) ?? [...anySegment];
       group.push(layer);
@@ -74,7 +74,7 @@ export function apiDispatcher(router: Router<AppState>): RouterMiddleware<AppSta
   const allowedMethods = router.allowedMethods();
   const dispatch: RouterMiddleware<AppState> = async (ctx, next) => {
     const { path, method } = ctx;
-    const segment = firstSegmentOf(path);
+    const segment = apiSegmentOf(path);
     const candidates = segment === undefined ? undefined : (byFirstSegment.get(segment) ?? anySegment);
     const layer = candidates?.find((candidate) => candidate.methods.includes(method) && candidate.match(path));
     const [middleware] = layer?.stack ?? [];
@@ -93,7 +93,7 @@ export function apiDispatcher(router: Router<AppState>): RouterMiddleware<AppSta
 const segmentsFrom = API_PREFIX.length + 1;
 
 /** The first path segment after `/api/v1/`, lowercased as the router matches; undefined outside the prefix. */
-function firstSegmentOf(path: string): string | undefined {
+export function apiSegmentOf(path: string): string | undefined {
   if (path.length <= segmentsFrom || path.slice(0, segmentsFrom).toLowerCase() !== `${API_PREFIX}/`) return undefined;
   const end = path.indexOf("/", segmentsFrom);
   return path.slice(segmentsFrom, end === -1 ? undefined : end).toLowerCase();
