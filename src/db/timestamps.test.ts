@@ -49,6 +49,15 @@ describe("parseTimestamptz (the fast timestamptz parser)", () => {
       "12345-01-01 00:00:00+00",
       "infinity",
       "-infinity",
+      // Not as PostgreSQL writes a timestamptz: whatever pg's parser makes of them, the fast one agrees.
+      "2026-11-30T12:00:00+00",
+      "2026-11-30 12:00:00.+00",
+      "2026-11-30 12:00:00.1234567+00",
+      "2026-11-30 12:00:00+00 trailing",
+      "2026-11-30 12:00:00",
+      "2026-11-30 12:00:00*05",
+      "2026-1a-30 12:00:00+00",
+      "2026-11-30 12:00:00+0",
     ]) {
       assert.deepEqual(instantOf(parseTimestamptz(text)), instantOf(generalParser(text)), text);
     }
