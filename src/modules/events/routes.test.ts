@@ -456,6 +456,38 @@ describe("events routes", function () {
   });
 
   describe("listing", () => {
+    bothEncodings("a student's list follows the audience and the start an event is moved to", async (api) => {
+      const [first, second] = [await buildGroup(), await buildGroup()];
+      const [inFirst, inSecond] = [
+        await signedIn("student", { groupId: first.id }),
+        await signedIn("student", { groupId: second.id }),
+      ];
+      // A window of its own, far ahead, so events of other tests never fall inside it.
+      const base = Date.UTC(2095, 0, 1) + Math.floor(Math.random() * 1000) * DAY;
+      const window = (day: number) =>
+        `&from=${new Date(base + day * DAY).toISOString()}&to=${new Date(base + (day + 1) * DAY).toISOString()}`;
+      const event = await create(api, teacher.token, {
+        startsAt: new Date(base),
+        endsAt: new Date(base + HOUR),
+        registrationDeadline: undefined,
+        audience: audience([first.id]),
+      });
+      assert.deepEqual(await listIds(api, inFirst, window(0)), [event.id]);
+      assert.deepEqual(await listIds(api, inSecond, window(0)), []);
+
+      await patch(api, teacher.token, event.id, { audience: audience([second.id]) });
+      assert.deepEqual(await listIds(api, inFirst, window(0)), []);
+      assert.deepEqual(await listIds(api, inSecond, window(0)), [event.id]);
+
+      const moved = { startsAt: new Date(base + 3 * DAY), endsAt: new Date(base + 3 * DAY + HOUR) };
+      expectMessage(api, await patch(api, teacher.token, event.id, moved), EventMessage);
+      assert.deepEqual(await listIds(api, inSecond, window(0)), []);
+      assert.deepEqual(await listIds(api, inSecond, window(3)), [event.id]);
+
+      expectNoContent(await api.call("DELETE", `/events/${event.id}`, { token: teacher.token }));
+      assert.deepEqual(await listIds(api, inSecond, window(3)), []);
+    });
+
     bothEncodings("filters by start window and mine, in start order, keyset-paged without repeats", async (api) => {
       // A window of its own, far ahead, so events of other tests never fall inside it.
       const base = Date.UTC(2090, 0, 1) + Math.floor(Math.random() * 1000) * DAY;
