@@ -276,6 +276,27 @@ describe("server process", function () {
     assert.equal(logLines(server).length, 0, "nothing was booted or logged");
     await assert.rejects(fs.stat(path.join(storageDir, "postgres")), "no database was started");
   });
+
+  it("exits 78 naming MIGRATE_ON_BOOT when a migration is pending and it may not apply it, after a fatal log line", async () => {
+    const scratch = await createScratchDatabase();
+    try {
+      const storageDir = await makeStorageDir();
+      const server = run(
+        "src/server.ts",
+        [],
+        childEnv({ STORAGE_DIR: storageDir, DATABASE_URL: scratch.url, MIGRATE_ON_BOOT: "false" }),
+      );
+      assert.deepEqual(await exitWithin(server, 30_000), { code: 78, signal: null });
+      assert.match(
+        server.stderr(),
+        /^Invalid configuration:\n {2}MIGRATE_ON_BOOT: is false and \d+ migration\(s\) are pending/,
+      );
+      assert.equal(logLines(server).filter((line) => line.msg === "boot failed").length, 1, server.stdout());
+      assert.equal(logLines(server).filter((line) => line.msg === "listening").length, 0);
+    } finally {
+      await scratch.drop();
+    }
+  });
 });
 
 describe("db CLI process", function () {
