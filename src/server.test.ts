@@ -6,6 +6,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { serverVersion } from "./config/version.js";
 import { migrationsDir } from "./db/migrator.js";
 import { createScratchDatabase } from "./testing/database.js";
+import { SilenceableProxy } from "./testing/tcp-proxy.js";
+import { waitFor } from "./testing/wait.js";
 import { rawRequest } from "./testing/http.js";
 import {
   childEnv,
@@ -234,6 +236,38 @@ describe("server process", function () {
     assert.ok(pid === undefined || !isAlive(pid), `PostgreSQL ${pid} is still running`);
   });
 
+  it("on SIGTERM with its database gone silent, leaves the pool's goodbye unanswered, says so, and exits 0", async () => {
+    const scratch = await createScratchDatabase();
+    const direct = new URL(scratch.url);
+    const proxy = await SilenceableProxy.start({ host: direct.hostname, port: Number(direct.port) });
+    try {
+      const proxied = new URL(scratch.url);
+      proxied.port = String(proxy.port);
+      const storageDir = await makeStorageDir();
+      const server = run(
+        "src/server.ts",
+        [],
+        childEnv({ STORAGE_DIR: storageDir, DATABASE_URL: proxied.href, SHUTDOWN_TIMEOUT_MS: "500" }),
+      );
+      const url = await listeningUrl(server);
+      await pollUntilOk(server, `${url}/readyz`);
+
+      proxy.silence();
+      server.child.kill("SIGTERM");
+      assert.deepEqual(await exitWithin(server, 20_000), { code: 0, signal: null }, server.stderr());
+      // The exit can be reported before the last lines on its stdout are read.
+      const said = () => logLines(server).map((line) => line.msg);
+      await waitFor(() => said().includes("stopped")).catch(() => assert.fail(server.stdout()));
+      assert.ok(
+        said().includes("the database did not answer the pool's goodbye; its connections were left"),
+        server.stdout(),
+      );
+    } finally {
+      await proxy.close();
+      await scratch.drop();
+    }
+  });
+
   it("exits 1 with a fatal log line when the database cannot be reached at boot", async () => {
     const storageDir = await makeStorageDir();
     const server = run(
@@ -275,6 +309,27 @@ describe("server process", function () {
     assert.match(server.stderr(), /PORT/);
     assert.equal(logLines(server).length, 0, "nothing was booted or logged");
     await assert.rejects(fs.stat(path.join(storageDir, "postgres")), "no database was started");
+  });
+
+  it("exits 78 naming MIGRATE_ON_BOOT when a migration is pending and it may not apply it, after a fatal log line", async () => {
+    const scratch = await createScratchDatabase();
+    try {
+      const storageDir = await makeStorageDir();
+      const server = run(
+        "src/server.ts",
+        [],
+        childEnv({ STORAGE_DIR: storageDir, DATABASE_URL: scratch.url, MIGRATE_ON_BOOT: "false" }),
+      );
+      assert.deepEqual(await exitWithin(server, 30_000), { code: 78, signal: null });
+      assert.match(
+        server.stderr(),
+        /^Invalid configuration:\n {2}MIGRATE_ON_BOOT: is false and \d+ migration\(s\) are pending/,
+      );
+      assert.equal(logLines(server).filter((line) => line.msg === "boot failed").length, 1, server.stdout());
+      assert.equal(logLines(server).filter((line) => line.msg === "listening").length, 0);
+    } finally {
+      await scratch.drop();
+    }
   });
 });
 
@@ -361,6 +416,19 @@ describe("db CLI process", function () {
     assert.match(spawned.stderr(), /^Invalid configuration:\n {2}DATABASE_POOL_MAX: /);
     assert.doesNotMatch(spawned.stderr(), /\n\s+at /, "no stack trace for a configuration mistake");
     await assert.rejects(fs.stat(path.join(storageDir, "postgres")), "no database was started");
+  });
+
+  it("exits 1 with the failure and its stack when the database cannot be reached", async () => {
+    const storageDir = await makeStorageDir();
+    const spawned = run(
+      "src/db/cli.ts",
+      ["status"],
+      childEnv({ STORAGE_DIR: storageDir, DATABASE_URL: "postgres://nobody:nothing@127.0.0.1:1/none" }),
+    );
+    assert.deepEqual(await exitWithin(spawned, 60_000), { code: 1, signal: null });
+    assert.equal(spawned.stdout(), "");
+    assert.match(spawned.stderr(), /ECONNREFUSED/);
+    assert.match(spawned.stderr(), /\n\s+at /, "a failure of ours, unlike a configuration mistake, keeps its stack");
   });
 
   it("exits 2 with the usage on an unknown command", async () => {

@@ -371,6 +371,22 @@ describe("loadConfig (src/config/index.ts)", () => {
     }
   });
 
+  it("refuses a first admin the account rules would refuse at boot, naming the variable, not the password", () => {
+    const email = "head@school.example";
+    const tooLong = "p".repeat(257);
+    const password = refusal({ INITIAL_ADMIN_EMAIL: email, INITIAL_ADMIN_PASSWORD: tooLong });
+    assert.deepEqual(namedVariables(password), ["INITIAL_ADMIN_PASSWORD"]);
+    assert.ok(!password.message.includes(tooLong), "the message does not repeat the password");
+    const longEmail = `${"a".repeat(64)}@${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(63)}.example`;
+    const address = refusal({ INITIAL_ADMIN_EMAIL: longEmail, INITIAL_ADMIN_PASSWORD: "long-enough-pass" });
+    assert.deepEqual(namedVariables(address), ["INITIAL_ADMIN_EMAIL"]);
+    // The longest of each that an account takes is still a first admin.
+    assert.deepEqual(loadConfig({ INITIAL_ADMIN_EMAIL: email, INITIAL_ADMIN_PASSWORD: "p".repeat(256) }).initialAdmin, {
+      email,
+      password: "p".repeat(256),
+    });
+  });
+
   it("refuses CORS_ORIGINS=* together with credentials", () => {
     const error = refusal({ CORS_ORIGINS: "*", CORS_ALLOW_CREDENTIALS: "true" });
     assert.deepEqual(namedVariables(error), ["CORS_ORIGINS", "CORS_ALLOW_CREDENTIALS"]);

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../auth/passwords.js";
 
 /** The signing secret used when none is configured; refused in production. */
 export const DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-0123456789";
@@ -149,9 +150,19 @@ const environmentSchema = z.object({
   LOGIN_MAX_FAILURES_PER_ADDRESS: integer(100, 1, 100_000),
   /** The window of the two limits above, in seconds. */
   LOGIN_FAILURE_WINDOW_SECONDS: integer(900, 1, 86_400),
-  /** With INITIAL_ADMIN_PASSWORD: the first admin, created when the database has no users. */
-  INITIAL_ADMIN_EMAIL: z.preprocess(emptyAsUnset, z.email().optional()),
-  INITIAL_ADMIN_PASSWORD: z.preprocess(emptyAsUnset, z.string().min(8, "must be at least 8 characters").optional()),
+  /**
+   * With INITIAL_ADMIN_PASSWORD: the first admin, created when the database has no users. Held to the
+   * account rules' bounds here, so a value the bootstrap would refuse stops the boot as a bad variable.
+   */
+  INITIAL_ADMIN_EMAIL: z.preprocess(emptyAsUnset, z.email().max(254).optional()),
+  INITIAL_ADMIN_PASSWORD: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`)
+      .max(MAX_PASSWORD_LENGTH, `must be at most ${MAX_PASSWORD_LENGTH} characters`)
+      .optional(),
+  ),
   /** Read notifications older than this many days are purged. */
   NOTIFICATION_RETENTION_DAYS: integer(180, 1, 3650),
   /** How often the purge runs, in seconds. */

@@ -52,6 +52,15 @@ describe("selectPrepared (named prepared statements for hot reads)", () => {
     });
   });
 
+  it("sends a replacement that is undefined or not given at all as NULL", async () => {
+    const rows = await selectPrepared<{ given: number; unset: string | null; absent: string | null }>(
+      db(),
+      "SELECT :given::int AS given, :unset::text AS unset, :absent::text AS absent",
+      { given: 1, unset: undefined },
+    );
+    assert.deepEqual(rows, [{ given: 1, unset: null, absent: null }]);
+  });
+
   it("refuses an array value, which only Sequelize's replacements expand", async () => {
     await assert.rejects(selectPrepared(db(), "SELECT :ids AS ids", { ids: ["a"] }), /scalar values/);
   });

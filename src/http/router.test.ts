@@ -1,11 +1,15 @@
 import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { Error as ErrorMessage, FieldViolation } from "../../generated/shtp/v1/error.js";
+import { issueAccessToken } from "../auth/tokens.js";
+import { createSequelize } from "../db/sequelize.js";
+import { AppError, type ErrorCode } from "../errors/index.js";
 import { streamTicketCredential } from "../modules/auth/routes.js";
 import { createLogger } from "../logging/logger.js";
 import { createServices } from "../services.js";
 import { echoRoute } from "../testing/fixture-routes.js";
-import { encodingClients, expectError, expectMessage, expectNoContent, message } from "../testing/api.js";
+import { encodingClients, expectError, expectMessage, expectNoContent, message, type Api } from "../testing/api.js";
 import { testDatabase } from "../testing/database.js";
 import { buildUser, tokenFor } from "../testing/factories.js";
 import { rawRequest } from "../testing/http.js";
@@ -28,6 +32,18 @@ const brokenRoute = defineRoute({
   response: FieldViolation,
   handler: async () => {
     throw new Error("secret internals: password=hunter2");
+  },
+});
+
+const awayRoute = defineRoute({
+  name: "testAway",
+  method: "get",
+  path: "/test/away",
+  summary: "Fails with an error of ours that is the server's fault and has no cause below it.",
+  access: "public",
+  response: FieldViolation,
+  handler: async () => {
+    throw new AppError("unavailable", "The judge is away; try again shortly.", { headers: { "Retry-After": "7" } });
   },
 });
 
@@ -99,28 +115,47 @@ describe("the route chain (src/http/router.ts)", () => {
     const lines: string[] = [];
     before(async () => {
       server = await startTestServer({
-        routes: [echoRoute, brokenRoute, whoRoute, forgetRoute, smallBodyRoute],
+        routes: [echoRoute, brokenRoute, awayRoute, whoRoute, forgetRoute, smallBodyRoute],
         logger: createLogger("error", { write: (line: string) => void lines.push(line) }),
       });
     });
     after(() => server.close());
     const { bothEncodings } = encodingClients(() => server);
+    /** What was logged: each line's message, request id, and the type and message of its error. */
+    const logged = () =>
+      lines
+        .map(
+          (line) => JSON.parse(line) as { msg: string; requestId?: string; err?: { type?: string; message?: string } },
+        )
+        .map((entry) => [entry.msg, entry.requestId, entry.err?.type, entry.err?.message]);
+    /** GETs a route that fails, with the log emptied first, and checks the status and code answered. */
+    const failure = async (api: Api, path: string, status: number, code: ErrorCode) => {
+      lines.length = 0;
+      const response = await api.call("GET", path);
+      return { response, error: expectError(api, response, status, code) };
+    };
 
     bothEncodings(
       "hides an unexpected failure behind 500 internal, and logs it once with its request id",
       async (api) => {
-        lines.length = 0;
-        const response = await api.call("GET", "/test/broken");
-        const error = expectError(api, response, 500, "internal");
+        const { response, error } = await failure(api, "/test/broken", 500, "internal");
         assert.doesNotMatch(error.detail, /secret|hunter2/);
         assert.equal(response.body.includes("hunter2"), false);
-        const logged = lines.map(
-          (line) => JSON.parse(line) as { msg: string; requestId?: string; err?: { message?: string } },
-        );
-        assert.deepEqual(
-          logged.map((entry) => [entry.msg, entry.requestId, entry.err?.message]),
-          [["request failed", error.requestId, "secret internals: password=hunter2"]],
-        );
+        assert.deepEqual(logged(), [
+          ["request failed", error.requestId, "Error", "secret internals: password=hunter2"],
+        ]);
+      },
+    );
+
+    bothEncodings(
+      "answers a server-side error of ours as it is, with its headers, and logs it as its own cause",
+      async (api) => {
+        const { response, error } = await failure(api, "/test/away", 503, "unavailable");
+        assert.equal(error.detail, "The judge is away; try again shortly.");
+        assert.equal(response.headers["retry-after"], "7");
+        assert.deepEqual(logged(), [
+          ["request failed", error.requestId, "AppError", "The judge is away; try again shortly."],
+        ]);
       },
     );
 
@@ -165,5 +200,38 @@ describe("the route chain (src/http/router.ts)", () => {
       const echoed = expectMessage(api, await api.call("POST", "/test/echo", { body: large }), ErrorMessage);
       assert.equal(echoed.detail.length, 100);
     });
+  });
+
+  describe("over a database that cannot be reached", () => {
+    let server: TestServer;
+    // Port 1 on loopback: nothing listens there, so every connection is refused at once.
+    const unreachable = createSequelize("postgres://nobody:nothing@127.0.0.1:1/none", {
+      ...testConfig().database,
+      poolMax: 1,
+    });
+    before(async () => {
+      server = await startTestServer({ routes: [whoRoute], sequelize: unreachable });
+    });
+    after(async () => {
+      await server.close();
+      await unreachable.close();
+    });
+    const { bothEncodings } = encodingClients(() => server);
+
+    bothEncodings(
+      "answers a public route 503 when a well-signed token cannot be checked, rather than serve it anonymously",
+      async (api) => {
+        const id = randomUUID();
+        const token = await issueAccessToken({ userId: randomUUID(), sessionId: randomUUID() }, server.config.auth);
+        expectError(api, await api.call("GET", `/test/who/${id}`, { token }), 503, "unavailable");
+        // A token that does not hold needs no database to be ignored.
+        const anonymous = expectMessage(
+          api,
+          await api.call("GET", `/test/who/${id}`, { token: "garbage" }),
+          FieldViolation,
+        );
+        assert.deepEqual(anonymous, { field: id, description: "nobody" });
+      },
+    );
   });
 });

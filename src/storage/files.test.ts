@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { gifFile } from "../testing/files.js";
 import { randomFileName, sniffKind, storedNamePattern } from "./files.js";
 
 const riff = (format: string) =>
@@ -24,5 +25,20 @@ describe("sniffKind (src/storage/files.ts)", () => {
     assert.equal(sniffKind(Buffer.from([0x61, 0x62, 0xff, 0xfe, 0x63, 0x64, 0x65, 0x66])), undefined);
     // A two-byte character cut after its first byte is still text: the head is only the first 512 bytes.
     assert.equal(sniffKind(Buffer.from([0x61, 0x62, 0xd0])), "text");
+  });
+
+  it("knows a GIF of either version, 87a or 89a, and refuses one of another version", () => {
+    const version = (bytes: string) => Buffer.concat([Buffer.from(`GIF${bytes}`, "latin1"), gifFile().subarray(6)]);
+    assert.equal(sniffKind(gifFile()), "gif");
+    assert.equal(sniffKind(version("87a")), "gif");
+    // The rest of the file is binary (NUL bytes), so a wrong version leaves no kind at all.
+    assert.equal(sniffKind(version("88a")), undefined);
+    assert.equal(sniffKind(version("89b")), undefined);
+  });
+
+  it("knows a PDF by %PDF- before taking its text for plain text, and stores it under .pdf", () => {
+    assert.equal(sniffKind(Buffer.from("%PDF-1.7\n%proof\n")), "pdf");
+    assert.equal(sniffKind(Buffer.from("%PDF is how a PDF starts\n")), "text");
+    assert.ok(randomFileName("pdf").endsWith(".pdf"));
   });
 });

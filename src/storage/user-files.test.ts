@@ -4,6 +4,7 @@ import { testDatabase } from "../testing/database.js";
 import { buildUser, tokenFor } from "../testing/factories.js";
 import { jpegFile, onePixelPng } from "../testing/files.js";
 import { rawRequest } from "../testing/http.js";
+import { randomFileName } from "./files.js";
 import { startTestServer, type TestServer } from "../testing/server.js";
 import { createTestStorage, storageDrivers, type TestStorage } from "../testing/storage.js";
 import { acceptAchievement, call, downloadProof, putAvatar, submitAchievement } from "../testing/user-files.js";
@@ -72,6 +73,19 @@ for (const driver of storageDrivers) {
       const refused = await putAvatar(server.url, token, "Not a picture at all.\n");
       assert.equal(refused.response.status, 415);
       assert.deepEqual(await storage.storedFiles(), before);
+    });
+
+    it("serves only images from the avatars folder: a PDF or a text file stored there answers 404", async () => {
+      for (const [kind, bytes] of [
+        ["pdf", "%PDF-1.7\n%not an avatar\n"],
+        ["text", "not an avatar either\n"],
+      ] as const) {
+        const name = randomFileName(kind);
+        await storage.place("avatars", name, bytes);
+        const served = await rawRequest(`${server.url}/storage/avatars/${name}`);
+        assert.equal(served.status, 404, kind);
+        assert.ok(!served.body.includes("not an avatar"), `${kind}: none of the file is sent`);
+      }
     });
 
     it("keeps proofs private: the owner downloads the file, anyone else gets 404, and deleting removes it", async () => {

@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Sequelize } from "sequelize";
 import { buildApp } from "../app.js";
 import { createServices, type Services } from "../services.js";
 import { loadConfig, type Config } from "../config/index.js";
@@ -25,18 +26,21 @@ export interface TestServer {
  * @param options.routes - a route table other than the API's (for tests of the framework itself)
  * @param options.env - configuration overrides
  * @param options.logger - a logger of the test's own (to read what was logged); silent by default
+ * @param options.sequelize - the routes' database, when not the suite's (one that cannot be reached);
+ *   the readiness probe still asks the suite's
  */
 export async function startTestServer(
-  options: { routes?: readonly Route[]; env?: Record<string, string>; logger?: Logger } = {},
+  options: { routes?: readonly Route[]; env?: Record<string, string>; logger?: Logger; sequelize?: Sequelize } = {},
 ): Promise<TestServer> {
   const config = testConfig(options.env);
   const { database } = testDatabase();
   const logger = options.logger ?? createLogger("silent");
-  const services = createServices({ config, logger, sequelize: database.sequelize });
+  const sequelize = options.sequelize ?? database.sequelize;
+  const services = createServices({ config, logger, sequelize });
   const app = buildApp({
     config,
     logger,
-    sequelize: database.sequelize,
+    sequelize,
     isReady: database.isReady,
     services,
     routes: options.routes,

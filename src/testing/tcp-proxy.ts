@@ -23,7 +23,9 @@ export class SilenceableProxy {
    * @param target - where connections are forwarded
    */
   static async start(target: { host: string; port: number }): Promise<SilenceableProxy> {
-    const server = net.createServer();
+    // Half-open sockets: a side that ends its writing is forwarded in order like its bytes, rather than
+    // answered at once by Node's own end of the other direction, which would close what is held.
+    const server = net.createServer({ allowHalfOpen: true });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     return new SilenceableProxy(server, target);
   }
@@ -51,7 +53,7 @@ export class SilenceableProxy {
   }
 
   private pair(client: net.Socket): void {
-    const upstream = net.connect(this.target);
+    const upstream = net.connect({ ...this.target, allowHalfOpen: true });
     for (const socket of [client, upstream]) {
       this.sockets.add(socket);
       socket.on("error", () => undefined);
@@ -64,6 +66,7 @@ export class SilenceableProxy {
   private forward(from: net.Socket, to: net.Socket): void {
     const act = (action: () => void) => (this.silent ? this.held.push(action) : action());
     from.on("data", (chunk) => act(() => to.write(chunk)));
+    from.on("end", () => act(() => to.end()));
     from.on("close", () => act(() => to.destroy()));
   }
 }
