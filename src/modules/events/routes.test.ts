@@ -771,6 +771,11 @@ describe("events routes", function () {
         await countRows("SELECT events_attended AS count FROM users WHERE id = :id", { id: student.user.id }),
         6,
       );
+      assert.equal(
+        expectMessage(api, await mark(events[0]!.id, []), MarkAttendanceResponse).marked,
+        0,
+        "an empty list marks nobody",
+      );
       const profile = expectMessage(
         api,
         await api.call("GET", `/users/${student.user.id}`, { token: student.token }),
