@@ -12,6 +12,7 @@ import {
 } from "../../../generated/shtp/v1/events.js";
 import type { Error as ErrorMessage } from "../../../generated/shtp/v1/error.js";
 import { Medal } from "../../../generated/shtp/v1/medals.js";
+import { ListNotificationsResponse, NotificationType } from "../../../generated/shtp/v1/notifications.js";
 import { PublicProfile } from "../../../generated/shtp/v1/users.js";
 import type { RoleName } from "../../auth/roles.js";
 import {
@@ -407,6 +408,20 @@ describe("events routes", function () {
           const read = await api.call("GET", `/events/${event.id}`, { token: insider.token });
           assert.equal(expectMessage(api, read, EventMessage).id, event.id);
         }
+        const listed = expectMessage(
+          api,
+          await api.call("GET", "/notifications?limit=10", { token: byGroup.token }),
+          ListNotificationsResponse,
+        );
+        const told = listed.items.find(
+          (item) => item.payload?.$case === "eventCreated" && item.payload.value.eventId === event.id,
+        );
+        assert.equal(told?.type, NotificationType.EVENT_CREATED);
+        assert.deepEqual(told.payload?.$case === "eventCreated" ? told.payload.value : undefined, {
+          eventId: event.id,
+          title: event.title,
+          startsAt: event.startsAt,
+        });
         assert.equal(await eventCreatedFor(outsider.user.id, event.id), 0, "no notification outside the audience");
         assert.equal(await eventCreatedFor(teacher.user.id, event.id), 0, "staff are not the audience");
         assert.ok(!(await listIds(api, outsider)).includes(event.id));
