@@ -133,6 +133,19 @@ describe("contest routes", function () {
         "invalid_argument",
         "marks",
       );
+      // Without one end of the window, only that is reported: the window's rules need both.
+      for (const missing of ["startsAt", "deadline"] as const) {
+        const error = expectError(
+          api,
+          await create(api, teacher.token, request({ [missing]: undefined })),
+          400,
+          "invalid_argument",
+        );
+        assert.deepEqual(
+          error.fieldViolations.map((violation) => violation.field),
+          [missing],
+        );
+      }
       expectError(
         api,
         await create(api, teacher.token, request({ taskIds: [first, randomUUID()] })),
