@@ -238,6 +238,13 @@ describe("contest routes", function () {
         [...taskIds].reverse(),
       );
       assert.equal(reordered.description, created.description, "absent fields are kept");
+      const retargeted = expectMessage(
+        api,
+        await patch(api, teacher.token, created.id, { audience: { groupIds: [], learningClasses: ["7C"] } }),
+        Contest,
+      );
+      assert.deepEqual(retargeted.audience, { groupIds: [], learningClasses: ["7C"] });
+      assert.equal(retargeted.title, "Renamed", "a new audience keeps the other fields");
       expectError(
         api,
         await patch(api, teacher.token, created.id, { taskIds: { items: taskIds.slice(0, 1) } }),
