@@ -474,6 +474,9 @@ describe("notifications routes", function () {
       const retexted = expectMessage(api, await patch(windowed.id, { text: "new text" }), BannerMessage);
       assert.equal(retexted.text, "new text");
       assert.equal(retexted.endsAt, undefined);
+      const raised = expectMessage(api, await patch(windowed.id, { severity: BannerSeverity.ERROR }), BannerMessage);
+      assert.equal(raised.severity, BannerSeverity.ERROR);
+      assert.equal(raised.text, "new text");
       expectError(api, await patch(randomUUID(), { active: true }), 404, "not_found");
 
       const removed = await api.call("DELETE", `/notifications/system/${windowed.id}`, { token: teacher.token });
