@@ -205,6 +205,20 @@ describe("events routes", function () {
       },
     );
 
+    bothEncodings("an event outlives its author's account, and reads without an author", async (api) => {
+      const author = await signedIn("teacher");
+      const created = await create(api, author.token);
+      assert.equal(created.authorId, author.user.id);
+      await sql().query("DELETE FROM users WHERE id = :id", { replacements: { id: author.user.id } });
+      const read = expectMessage(
+        api,
+        await api.call("GET", `/events/${created.id}`, { token: teacher.token }),
+        EventMessage,
+      );
+      assert.equal(read.authorId, "");
+      assert.equal(read.title, created.title);
+    });
+
     bothEncodings("the deadline defaults to the start; an absent audience is everyone", async (api) => {
       const created = await create(api, teacher.token, { registrationDeadline: undefined, audience: undefined });
       assert.equal(created.registrationDeadline?.getTime(), created.startsAt?.getTime());
