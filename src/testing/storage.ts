@@ -1,9 +1,11 @@
+import { randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { loadConfig } from "../config/index.js";
 import { createFileStore } from "../storage/drivers.js";
+import { mediaTypeOf, type FileKind, type UploadedFile } from "../storage/files.js";
 import type { FileStore } from "../storage/store.js";
 import { filesUnder } from "./files.js";
 import { CREDENTIALS, freshPrefix, objectFile, s3Environment, testBucket, type TestBucket } from "./s3.js";
@@ -36,6 +38,22 @@ export interface TestStorage {
   backdate(folder: string, name: string, when: Date): Promise<void>;
   /** Removes everything this storage holds. */
   dispose(): Promise<void>;
+}
+
+/**
+ * `bytes` as an upload hands them to a handler: a file in the storage's temporary folder, checked as `kind`.
+ * @param storage - where the upload arrived
+ */
+export async function receivedFile(
+  storage: Pick<TestStorage, "root">,
+  bytes: Buffer,
+  kind: FileKind = "png",
+): Promise<UploadedFile> {
+  const folder = path.join(storage.root, "tmp");
+  await fs.mkdir(folder, { recursive: true });
+  const file = path.join(folder, `upload-${randomBytes(8).toString("hex")}`);
+  await fs.writeFile(file, bytes);
+  return { path: file, size: bytes.length, kind, mediaType: mediaTypeOf[kind] };
 }
 
 /** A client of the run's bucket, for looking at it from outside the store. */

@@ -501,6 +501,17 @@ describe("achievements", () => {
         "not_found",
       );
     });
+
+    it("answers 404 for a proof whose file is gone from storage, before any byte of it", async () => {
+      const api = apiFor(baseUrl, "json");
+      const student = await signedIn();
+      const created = await submit(api, student);
+      const [stored] = await proofFilesWhere("id = :id", { id: created.id });
+      await fs.rm(path.join(proofsDir(), stored!));
+      const response = await api.call("GET", `/achievements/${created.id}/proof`, { token: student.token });
+      const error = expectError(api, response, 404, "not_found");
+      assert.match(error.detail, /proof file/);
+    });
   });
 
   describe("GET /achievements/queue", () => {
@@ -872,6 +883,26 @@ describe("achievements", () => {
       } finally {
         await fs.rm(path.join(proofsDir(), stored!), { recursive: true, force: true });
       }
+    });
+
+    it("names a proof of a title without letters or digits `achievement`, and leaves an empty description out", async () => {
+      const api = apiFor(baseUrl, "json");
+      const student = await signedIn();
+      const teacher = await signedIn("teacher");
+      const created = await submit(api, student, submission({ title: "?!… — ***", description: "" }));
+      expectMessage(api, await accept(api, teacher.token, created.id, 3), Achievement);
+
+      const response = await rawRequest(`${server.url}/api/v1/achievements/export`, {
+        headers: { authorization: `Bearer ${student.token}` },
+      });
+      assert.equal(response.status, 200, describeResponse(response));
+      const entries = await readZip(response.body);
+      assert.deepEqual([...entries.keys()].sort(), ["proofs/001-achievement.png", "summary.txt"]);
+      const summary = entries.get("summary.txt")?.toString("utf8") ?? "";
+      const lines = summary.slice(summary.indexOf("?!… — ***")).split("\n");
+      assert.match(lines[1] ?? "", /^ {2}kind: olympiad, points: 3, accepted: /);
+      assert.match(lines[2] ?? "", /^ {2}submitted: /);
+      assert.equal(lines[3], "  proof: proofs/001-achievement.png", "no description line comes before the proof");
     });
 
     it("leaves a proof lost from storage out of the archive, and the summary says it is missing", async () => {

@@ -133,6 +133,19 @@ describe("contest routes", function () {
         "invalid_argument",
         "marks",
       );
+      // Without one end of the window, only that is reported: the window's rules need both.
+      for (const missing of ["startsAt", "deadline"] as const) {
+        const error = expectError(
+          api,
+          await create(api, teacher.token, request({ [missing]: undefined })),
+          400,
+          "invalid_argument",
+        );
+        assert.deepEqual(
+          error.fieldViolations.map((violation) => violation.field),
+          [missing],
+        );
+      }
       expectError(
         api,
         await create(api, teacher.token, request({ taskIds: [first, randomUUID()] })),
@@ -225,6 +238,13 @@ describe("contest routes", function () {
         [...taskIds].reverse(),
       );
       assert.equal(reordered.description, created.description, "absent fields are kept");
+      const retargeted = expectMessage(
+        api,
+        await patch(api, teacher.token, created.id, { audience: { groupIds: [], learningClasses: ["7C"] } }),
+        Contest,
+      );
+      assert.deepEqual(retargeted.audience, { groupIds: [], learningClasses: ["7C"] });
+      assert.equal(retargeted.title, "Renamed", "a new audience keeps the other fields");
       expectError(
         api,
         await patch(api, teacher.token, created.id, { taskIds: { items: taskIds.slice(0, 1) } }),

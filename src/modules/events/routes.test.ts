@@ -12,6 +12,7 @@ import {
 } from "../../../generated/shtp/v1/events.js";
 import type { Error as ErrorMessage } from "../../../generated/shtp/v1/error.js";
 import { Medal } from "../../../generated/shtp/v1/medals.js";
+import { ListNotificationsResponse, NotificationType } from "../../../generated/shtp/v1/notifications.js";
 import { PublicProfile } from "../../../generated/shtp/v1/users.js";
 import type { RoleName } from "../../auth/roles.js";
 import {
@@ -203,6 +204,20 @@ describe("events routes", function () {
         assert.equal(moved.registrationDeadline?.getTime(), deadline.getTime());
       },
     );
+
+    bothEncodings("an event outlives its author's account, and reads without an author", async (api) => {
+      const author = await signedIn("teacher");
+      const created = await create(api, author.token);
+      assert.equal(created.authorId, author.user.id);
+      await sql().query("DELETE FROM users WHERE id = :id", { replacements: { id: author.user.id } });
+      const read = expectMessage(
+        api,
+        await api.call("GET", `/events/${created.id}`, { token: teacher.token }),
+        EventMessage,
+      );
+      assert.equal(read.authorId, "");
+      assert.equal(read.title, created.title);
+    });
 
     bothEncodings("the deadline defaults to the start; an absent audience is everyone", async (api) => {
       const created = await create(api, teacher.token, { registrationDeadline: undefined, audience: undefined });
@@ -407,6 +422,20 @@ describe("events routes", function () {
           const read = await api.call("GET", `/events/${event.id}`, { token: insider.token });
           assert.equal(expectMessage(api, read, EventMessage).id, event.id);
         }
+        const listed = expectMessage(
+          api,
+          await api.call("GET", "/notifications?limit=10", { token: byGroup.token }),
+          ListNotificationsResponse,
+        );
+        const told = listed.items.find(
+          (item) => item.payload?.$case === "eventCreated" && item.payload.value.eventId === event.id,
+        );
+        assert.equal(told?.type, NotificationType.EVENT_CREATED);
+        assert.deepEqual(told.payload?.$case === "eventCreated" ? told.payload.value : undefined, {
+          eventId: event.id,
+          title: event.title,
+          startsAt: event.startsAt,
+        });
         assert.equal(await eventCreatedFor(outsider.user.id, event.id), 0, "no notification outside the audience");
         assert.equal(await eventCreatedFor(teacher.user.id, event.id), 0, "staff are not the audience");
         assert.ok(!(await listIds(api, outsider)).includes(event.id));
@@ -802,6 +831,11 @@ describe("events routes", function () {
       assert.equal(
         await countRows("SELECT events_attended AS count FROM users WHERE id = :id", { id: student.user.id }),
         6,
+      );
+      assert.equal(
+        expectMessage(api, await mark(events[0]!.id, []), MarkAttendanceResponse).marked,
+        0,
+        "an empty list marks nobody",
       );
       const profile = expectMessage(
         api,

@@ -1,14 +1,22 @@
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
+import { QueryTypes } from "sequelize";
 import { SubmissionProgress } from "../../../generated/shtp/v1/assignments.js";
+import { inTransaction } from "../../db/db.js";
 import { StreamEnded, type LiveEvent } from "../../http/route.js";
-import { Subscription, type StreamItem } from "./hub.js";
+import { LeaseRegistry } from "../../limits/leases.js";
+import { testDatabase } from "../../testing/database.js";
+import { buildUser } from "../../testing/factories.js";
+import { recordingLogger } from "../../testing/logs.js";
+import { waitFor } from "../../testing/wait.js";
+import { NotificationHub, Subscription, type ChannelListener, type StreamItem } from "./hub.js";
 import type { NotificationRow } from "./queries.js";
+import { sendMessage } from "./service.js";
 
 /**
  * One stream's queue (src/modules/notifications/hub.ts), without a server: what it delivers, in which
- * order, what it drops, and how it ends. The hub and its LISTEN connection are tested over HTTP in
- * stream.test.ts.
+ * order, what it drops, and how it ends. Then the hub on the suite's database, for what HTTP cannot
+ * provoke; its streams over HTTP are tested in stream.test.ts.
  */
 
 const userId = randomUUID();
@@ -130,5 +138,107 @@ describe("Subscription (one notification stream's queue)", () => {
     const waiting = iterator.next();
     subscription.close();
     assert.deepEqual(await waiting, { done: true, value: undefined });
+  });
+});
+
+describe("NotificationHub on the suite's database", () => {
+  const sequelize = () => testDatabase().database.sequelize;
+  /** A channel of this test's own, so the connection listening on it can be found. */
+  let channel: string;
+  let upChanges: boolean[];
+  let hub: NotificationHub;
+  let registry: LeaseRegistry;
+  let lines: ReturnType<typeof recordingLogger>["lines"];
+
+  beforeEach(() => {
+    channel = `hub_test_${randomBytes(6).toString("hex")}`;
+    upChanges = [];
+    const listener: ChannelListener = {
+      channel,
+      announced: () => undefined,
+      listeningChanged: (up) => upChanges.push(up),
+    };
+    const recording = recordingLogger("warn");
+    lines = recording.lines;
+    // Heartbeats never fire during a test; stop() removes the registry's process row.
+    registry = new LeaseRegistry(
+      { sequelize: sequelize() },
+      recording.logger,
+      { stream: { perUser: 5, perProcess: 10 }, upload: { perUser: 1, perProcess: 1 } },
+      { heartbeatMs: 3_600_000, staleMs: 60_000 },
+    );
+    hub = new NotificationHub(sequelize(), recording.logger, registry, [], [listener]);
+  });
+  afterEach(async () => {
+    await hub.stop();
+    await registry.stop();
+  });
+
+  /** How many database connections listen on this test's channel. */
+  const listeningConnections = async () => {
+    const [row] = await sequelize().query<{ count: number }>(
+      "SELECT count(*)::int AS count FROM pg_stat_activity WHERE query = :listen",
+      { replacements: { listen: `LISTEN "${channel}"` }, type: QueryTypes.SELECT },
+    );
+    return row?.count ?? 0;
+  };
+
+  /** The text of the next message `iterator` delivers. */
+  async function nextText(iterator: AsyncIterator<StreamItem>): Promise<string | undefined> {
+    const next = await iterator.next();
+    assert.equal(next.done, false);
+    if (next.value.live) return undefined;
+    return (next.value.row.payload as { text?: string }).text;
+  }
+
+  it("logs an announced range it cannot read, and still delivers the rows announced next", async () => {
+    const user = await buildUser();
+    const subscription = await hub.subscribe(user.id, undefined);
+    await sequelize().query("SELECT pg_notify('shtp_notifications', 'low:high')");
+    await waitFor(() => lines.some((line) => line.msg === "could not fetch announced notifications"));
+    assert.deepEqual(lines.find((line) => line.msg === "could not fetch announced notifications")?.range, {
+      low: "low",
+      high: "high",
+    });
+    await inTransaction({ sequelize: sequelize() }, (db) =>
+      sendMessage(db, { kind: "user", userId: user.id }, { text: "after the bad range", severity: "info" }),
+    );
+    assert.equal(await nextText(subscription[Symbol.asyncIterator]()), "after the bad range");
+  });
+
+  it("closes a stream whose backlog cannot be read and passes the error on, freeing its place and lease", async () => {
+    const user = await buildUser();
+    await assert.rejects(hub.subscribe(user.id, "not-a-sequence-number"), /bigint/);
+    assert.equal(hub.streamCount, 0);
+    await waitFor(async () => {
+      const [row] = await sequelize().query<{ count: number }>(
+        "SELECT count(*)::int AS count FROM user_leases WHERE user_id = :userId",
+        { replacements: { userId: user.id }, type: QueryTypes.SELECT },
+      );
+      return row?.count === 0;
+    });
+  });
+
+  it("ends every open stream on stop, without an error, and its LISTEN connection with them", async () => {
+    const user = await buildUser();
+    const iterator = (await hub.subscribe(user.id, undefined))[Symbol.asyncIterator]();
+    const waiting = iterator.next();
+    assert.deepEqual(upChanges, [true]);
+    assert.equal(await listeningConnections(), 1, "the stream's hub listens on one connection");
+    await hub.stop();
+    assert.deepEqual(await waiting, { done: true, value: undefined });
+    assert.equal(hub.streamCount, 0);
+    assert.deepEqual(upChanges, [true, false]);
+    await waitFor(async () => (await listeningConnections()) === 0);
+  });
+
+  it("stopped while its LISTEN connection is still being opened, closes that connection and never reports it up", async () => {
+    const listening = hub.listen();
+    await hub.stop();
+    await listening;
+    await waitFor(async () => (await listeningConnections()) === 0);
+    assert.deepEqual(upChanges, []);
+    await hub.listen();
+    assert.equal(await listeningConnections(), 0, "a stopped hub opens no connection again");
   });
 });

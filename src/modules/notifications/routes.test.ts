@@ -32,10 +32,12 @@ import {
   type Encoding,
   type Payload,
 } from "../../testing/api.js";
+import { inTransaction } from "../../db/db.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildGroup, buildUser, tokenFor } from "../../testing/factories.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
 import type { User } from "../users/user.model.js";
+import { tryRetentionLock } from "./queries.js";
 import { purgeReadNotifications } from "./retention.js";
 
 let server: TestServer;
@@ -472,6 +474,9 @@ describe("notifications routes", function () {
       const retexted = expectMessage(api, await patch(windowed.id, { text: "new text" }), BannerMessage);
       assert.equal(retexted.text, "new text");
       assert.equal(retexted.endsAt, undefined);
+      const raised = expectMessage(api, await patch(windowed.id, { severity: BannerSeverity.ERROR }), BannerMessage);
+      assert.equal(raised.severity, BannerSeverity.ERROR);
+      assert.equal(raised.text, "new text");
       expectError(api, await patch(randomUUID(), { active: true }), 404, "not_found");
 
       const removed = await api.call("DELETE", `/notifications/system/${windowed.id}`, { token: teacher.token });
@@ -516,6 +521,25 @@ describe("notifications routes", function () {
         left.map((row) => row.id),
         [recentRead, oldUnread, freshUnread],
       );
+    });
+
+    it("purges nothing while another process holds the purge's lock, and everything due once it is free", async () => {
+      const user = await buildUser();
+      await seedMessages(user.id, 2);
+      await sql().query(
+        `UPDATE notifications SET read_at = now() - interval '40 days', created_at = now() - interval '50 days'
+          WHERE user_id = :id`,
+        { replacements: { id: user.id } },
+      );
+      const db = { sequelize: sql() };
+      const whileHeld = await inTransaction(db, async (holder) => {
+        assert.equal(await tryRetentionLock(holder), true);
+        return purgeReadNotifications(db, 30);
+      });
+      assert.equal(whileHeld, 0);
+      assert.equal(await notificationsOf(user.id), 2, "the other process's round deleted nothing");
+      assert.ok((await purgeReadNotifications(db, 30)) >= 2);
+      assert.equal(await notificationsOf(user.id), 0);
     });
   });
 });

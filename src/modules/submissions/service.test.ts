@@ -8,6 +8,7 @@ import { AppError } from "../../errors/index.js";
 import {
   buildChallenge,
   buildContest,
+  buildSubmission,
   buildTask,
   freshDay,
   SCHOOL_ZONE,
@@ -19,12 +20,14 @@ import { rolledBack } from "../../testing/rolled-back.js";
 import {
   assertSourceAcceptable,
   getSubmission,
+  listSubmissions,
   receivedSource,
   rejudgeTask,
   submitSolution,
   truncateUtf8,
   type SubmitContext,
 } from "./service.js";
+import { presentSubmission } from "./presenter.js";
 import { SubmissionThrottle } from "./throttle.js";
 
 /**
@@ -260,5 +263,39 @@ describe("submitSolution (src/modules/submissions/service.ts): a solution that p
       assert.equal(await rejudgeTask(db, task.id), 1);
       assert.equal(await rejudgeTask(db, randomUUID()), 0);
     });
+  });
+});
+
+describe("listSubmissions and the presented submission (src/modules/submissions)", () => {
+  it("lists everyone's submissions, newest first, to staff who name no user, task or contest", async () => {
+    const admin = { id: (await buildUser({ role: "admin" })).id, role: "admin" as const, sessionId: "" };
+    const task = await buildTask();
+    const first = await buildSubmission({ userId: (await buildUser()).id, taskId: task.id });
+    const second = await buildSubmission({ userId: (await buildUser()).id, taskId: (await buildTask()).id });
+    const page = await listSubmissions({ sequelize: sequelize() }, admin, { limit: 2 });
+    assert.deepEqual(
+      page.items.map((row) => row.id),
+      [second, first],
+    );
+    assert.notEqual(page.nextCursor, "");
+  });
+
+  it("shows a rejection without a rejector once the staff account that made it is gone", async () => {
+    const student = await buildUser();
+    const teacher = await buildUser({ role: "teacher" });
+    const id = await buildSubmission({
+      userId: student.id,
+      taskId: (await buildTask()).id,
+      verdict: "accepted",
+      rejectedReason: "Copied.",
+    });
+    await sequelize().query("UPDATE submissions SET rejected_by = :teacherId WHERE id = :id", {
+      replacements: { teacherId: teacher.id, id },
+    });
+    await sequelize().query("DELETE FROM users WHERE id = :teacherId", { replacements: { teacherId: teacher.id } });
+    const row = await getSubmission({ sequelize: sequelize() }, { id: student.id, role: "student", sessionId: "" }, id);
+    const rejection = presentSubmission(row).rejection;
+    assert.equal(rejection?.reason, "Copied.");
+    assert.equal(rejection?.byId, "");
   });
 });

@@ -5,7 +5,7 @@ import { countStatements } from "../../testing/api.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildUser } from "../../testing/factories.js";
 import { rolledBack } from "../../testing/rolled-back.js";
-import { existingTaskIds, findTask, insertTask, replaceTests } from "./queries.js";
+import { existingTaskIds, findTask, insertTask, replaceTests, tasksByIds, tasksPage } from "./queries.js";
 
 const ZONE = "Europe/Moscow";
 const outsideTransaction = (): Db => ({ sequelize: testDatabase().database.sequelize });
@@ -82,5 +82,34 @@ describe("task queries (src/modules/tasks/queries.ts)", () => {
     } finally {
       await testDatabase().database.sequelize.query("DELETE FROM tasks WHERE id = :id", { replacements: { id } });
     }
+  });
+
+  it("pages every task newest first when no title is asked for", async () => {
+    await rolledBack(async (db) => {
+      const older = await hiddenTask(db);
+      const newer = await hiddenTask(db);
+      const first = await tasksPage(db, {}, undefined, 2);
+      assert.deepEqual(
+        first.map((task) => task.id),
+        [newer, older],
+      );
+      assert.deepEqual(
+        first.map((task) => task.tests),
+        [[], []],
+        "a list carries no tests",
+      );
+      const afterNewer = await tasksPage(db, {}, first[0]?.seq, 1);
+      assert.deepEqual(
+        afterNewer.map((task) => task.id),
+        [older],
+        "the next page starts after the cursor's task",
+      );
+    });
+  });
+
+  it("reads the tasks of no ids without asking the database", async () => {
+    const { result, statements } = await countStatements(() => tasksByIds(outsideTransaction(), []));
+    assert.deepEqual(result, []);
+    assert.equal(statements, 0);
   });
 });
