@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from "../auth/passwords.js";
+import { MAX_EMAIL_LENGTH } from "../validation/fields.js";
 
 /** The signing secret used when none is configured; refused in production. */
 export const DEVELOPMENT_JWT_SECRET = "development-only-secret-change-me-0123456789";
@@ -154,7 +155,7 @@ const environmentSchema = z.object({
    * With INITIAL_ADMIN_PASSWORD: the first admin, created when the database has no users. Held to the
    * account rules' bounds here, so a value the bootstrap would refuse stops the boot as a bad variable.
    */
-  INITIAL_ADMIN_EMAIL: z.preprocess(emptyAsUnset, z.email().max(254).optional()),
+  INITIAL_ADMIN_EMAIL: z.preprocess(emptyAsUnset, z.email().max(MAX_EMAIL_LENGTH).optional()),
   INITIAL_ADMIN_PASSWORD: z.preprocess(
     emptyAsUnset,
     z

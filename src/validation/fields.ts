@@ -6,8 +6,15 @@ import { z } from "zod";
  * the value they store.
  */
 
+/** The longest email address SMTP can carry (RFC 5321's path limit less its brackets). */
+export const MAX_EMAIL_LENGTH = 254;
+
 /** An email address, trimmed and lowercased (the form stored and compared). */
-export const emailField = z.string().trim().toLowerCase().pipe(z.email("Not a valid email address.").max(254));
+export const emailField = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.email("Not a valid email address.").max(MAX_EMAIL_LENGTH));
 
 /**
  * @param what - what the id names, for the message (`A group id.`)

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { LoginRequest, LogoutRequest, RefreshRequest } from "../../../generated/shtp/v1/auth.js";
 import { MAX_PASSWORD_LENGTH } from "../../auth/passwords.js";
+import { MAX_EMAIL_LENGTH } from "../../validation/fields.js";
 import { requestBody } from "../../validation/rules.js";
 
 /**
@@ -8,7 +9,7 @@ import { requestBody } from "../../validation/rules.js";
  * The email is compared as stored (trimmed, lowercased), but not checked as an address: an account
  * made before a format rule changed must still sign in.
  */
-const signInEmail = z.string().trim().toLowerCase().min(1, "Required.").max(254);
+const signInEmail = z.string().trim().toLowerCase().min(1, "Required.").max(MAX_EMAIL_LENGTH);
 const signInPassword = z.string().min(1, "Required.").max(MAX_PASSWORD_LENGTH);
 const refreshToken = z.string().min(1, "Required.").max(200);
 
