@@ -329,6 +329,21 @@ print(json.dumps({
     assert.ok(mostSeen > 2 && mostSeen <= processes + 2, `${mostSeen} processes of the bomb's uid at once`);
   });
 
+  it("kills a stopped run whose monitor does not exit after 2 s, counting only the limit that stopped it", async () => {
+    // The stand-in plays a monitor that outlives the stop: it is the process the stop spares.
+    await withFakeBubblewrap(`${FAKE_SANDBOX_READY}\nyes flood | head -c 3000000\nexec sleep 30`, async (wrapper) => {
+      const sandbox = await Sandbox.open({ bwrapPath: wrapper });
+      const limits = { ...SMALL_LIMITS, outputBytes: 1 << 20, wallTimeMs: 1000 };
+      const result = await sandbox.run({ slot: testSlot, argv: ["/bin/true"], workDir: "/", limits });
+      assert.equal(result.outputLimitExceeded, true);
+      assert.equal(result.stdout.length, 1 << 20);
+      // The wall limit passed while the run was being stopped: it is not what ended the run.
+      assert.equal(result.wallTimeExceeded, false);
+      assert.deepEqual([result.exitCode, result.signal], [null, "SIGKILL"]);
+      assert.ok(result.wallMs >= 2000, `ended after ${result.wallMs} ms`);
+    });
+  });
+
   describe("judge faults (retried, never a verdict)", () => {
     it("says why when bubblewrap is missing, from open and from the probe", async () => {
       const options = { bwrapPath: "/nonexistent/bwrap" };
