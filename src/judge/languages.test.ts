@@ -1,7 +1,23 @@
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
-import { assertNoSlotProcesses, compiledOn, programOf, testSandbox, testSlot } from "../testing/judge.js";
-import { COMPILE_LIMITS, COMPILE_LOG_LIMIT_BYTES, languageVersions, truncateLog } from "./languages.js";
+import {
+  assertNoSlotProcesses,
+  compiledOn,
+  FAKE_SANDBOX_READY,
+  programOf,
+  testSandbox,
+  testSlot,
+  withFakeBubblewrap,
+} from "../testing/judge.js";
+import {
+  COMPILE_LIMITS,
+  COMPILE_LOG_LIMIT_BYTES,
+  languageVersions,
+  truncateLog,
+  type CompileOutcome,
+  type LanguageId,
+} from "./languages.js";
+import { Sandbox } from "./sandbox.js";
 
 /** Whether an ELF64 file names a program interpreter (a PT_INTERP header): dynamically linked ones do. */
 function hasProgramInterpreter(elf: Buffer): boolean {
@@ -121,6 +137,45 @@ describe("languages (src/judge/languages.ts)", function () {
       await dispose();
       assert.equal(outcome.ok, false);
       assert.match(outcome.log, /\/etc\/shadow: No such file or directory/);
+    });
+  });
+
+  describe("a compiler that misbehaves (a stand-in for the sandbox plays it)", () => {
+    /** Compiles `language` on a sandbox whose bubblewrap, once ready, runs `compiler` instead. */
+    async function compiledBy(language: LanguageId, compiler: string): Promise<CompileOutcome> {
+      return withFakeBubblewrap(`${FAKE_SANDBOX_READY}\n${compiler}`, async (bwrapPath) => {
+        const { outcome, dispose } = await compiledOn(
+          testSlot,
+          language,
+          "int main() {}\n",
+          await Sandbox.open({ bwrapPath }),
+        );
+        await dispose();
+        return outcome;
+      });
+    }
+
+    it("gives a compiler killed by a signal as a compile failure naming the signal after its words", async () => {
+      const outcome = await compiledBy("CPP", "echo 'internal compiler error: Segmentation fault' >&2\nkill -SEGV $$");
+      assert.equal(outcome.ok, false);
+      assert.equal(outcome.log, "internal compiler error: Segmentation fault\nThe compiler was killed by SIGSEGV.");
+    });
+
+    it("says a compiler that floods its output printed too much, after as much of the output as fits", async () => {
+      const outcome = await compiledBy("PYTHON", "yes 'warning: unused variable' | head -c 200000");
+      assert.equal(outcome.ok, false);
+      if (outcome.ok) return;
+      assert.equal(outcome.result.outputLimitExceeded, true);
+      assert.ok(Buffer.byteLength(outcome.log) <= COMPILE_LOG_LIMIT_BYTES, `${Buffer.byteLength(outcome.log)} bytes`);
+      assert.match(outcome.log, /^warning: unused variable\n/);
+      assert.match(outcome.log, /\n… \(truncated\)\nCompilation printed too much\.$/);
+    });
+
+    it("is a fault, not a verdict, when the C++ compiler claims success without writing the program", async () => {
+      await assert.rejects(compiledBy("CPP", "exit 0"), {
+        name: "JudgeFault",
+        message: "the CPP compiler succeeded without writing main",
+      });
     });
   });
 

@@ -153,7 +153,10 @@ export async function compileSubmission(
   const note = limitNote(result);
   if (note !== undefined || result.exitCode !== 0) {
     const reason = note ?? (result.signal === null ? "" : `The compiler was killed by ${result.signal}.`);
-    return { ok: false, log: truncateLog([said.trimEnd(), reason].filter((part) => part !== "").join("\n")), result };
+    // The reason is never cut: a flood of output would otherwise push it out of the log it explains.
+    const room = COMPILE_LOG_LIMIT_BYTES - (reason === "" ? 0 : Buffer.byteLength(reason) + 1);
+    const log = [truncateLog(said.trimEnd(), room), reason].filter((part) => part !== "").join("\n");
+    return { ok: false, log, result };
   }
   if (spec.output !== undefined) {
     try {

@@ -52,10 +52,14 @@ describe("npm run judge's command line", () => {
     );
   });
 
-  it("refuses a bad number, an unknown option, a uid below 1000 and a missing database", () => {
+  it("refuses a bad number, one out of range, an unknown option, a uid below 1000 and a missing database", () => {
     assert.throws(() => parseWorkerArguments(["--slots", "0"], url), /--slots must be a whole number from 1/);
     assert.throws(() => parseWorkerArguments(["--slots", "two"], url), ConfigError);
     assert.throws(() => parseWorkerArguments(["--uid-base", "999"], url), /--uid-base/);
+    assert.throws(
+      () => parseWorkerArguments(["--lease-seconds", "3601"], url),
+      /--lease-seconds must be a whole number from 3 to 3600, not "3601"/,
+    );
     assert.throws(() => parseWorkerArguments(["--slot", "2"], url), /Unknown option '--slot'/);
     assert.throws(() => parseWorkerArguments([], undefined), /--database-url \(or DATABASE_URL\)/);
     assert.throws(() => parseWorkerArguments(["--database-url", "mysql://x/y"], undefined), ConfigError);

@@ -9,12 +9,14 @@ import { once } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   assertNoSlotProcesses,
+  FAKE_SANDBOX_READY,
   runPython,
   SMALL_LIMITS,
   testSandbox,
   testSlot,
   testSlots,
   textOf,
+  withFakeBubblewrap,
 } from "../testing/judge.js";
 import { openCgroups } from "./cgroups.js";
 import { JudgeFault } from "./faults.js";
@@ -327,6 +329,21 @@ print(json.dumps({
     assert.ok(mostSeen > 2 && mostSeen <= processes + 2, `${mostSeen} processes of the bomb's uid at once`);
   });
 
+  it("kills a stopped run whose monitor does not exit after 2 s, counting only the limit that stopped it", async () => {
+    // The stand-in plays a monitor that outlives the stop: it is the process the stop spares.
+    await withFakeBubblewrap(`${FAKE_SANDBOX_READY}\nyes flood | head -c 3000000\nexec sleep 30`, async (wrapper) => {
+      const sandbox = await Sandbox.open({ bwrapPath: wrapper });
+      const limits = { ...SMALL_LIMITS, outputBytes: 1 << 20, wallTimeMs: 1000 };
+      const result = await sandbox.run({ slot: testSlot, argv: ["/bin/true"], workDir: "/", limits });
+      assert.equal(result.outputLimitExceeded, true);
+      assert.equal(result.stdout.length, 1 << 20);
+      // The wall limit passed while the run was being stopped: it is not what ended the run.
+      assert.equal(result.wallTimeExceeded, false);
+      assert.deepEqual([result.exitCode, result.signal], [null, "SIGKILL"]);
+      assert.ok(result.wallMs >= 2000, `ended after ${result.wallMs} ms`);
+    });
+  });
+
   describe("judge faults (retried, never a verdict)", () => {
     it("says why when bubblewrap is missing, from open and from the probe", async () => {
       const options = { bwrapPath: "/nonexistent/bwrap" };
@@ -343,22 +360,45 @@ print(json.dumps({
     });
 
     it("probes as unavailable, with the status, when the trivial command does not succeed", async () => {
-      const dir = await fs.mkdtemp(path.join(os.tmpdir(), "shtp-fake-bwrap-"));
-      try {
-        // The slot's user starts bubblewrap: it must reach the wrapper.
-        await fs.chmod(dir, 0o755);
-        // The real bubblewrap builds the sandbox and runs the command; the status seen is not zero.
-        const wrapper = path.join(dir, "bwrap");
-        await fs.writeFile(wrapper, '#!/bin/sh\n/usr/bin/bwrap "$@" || exit\n[ "$1" = --version ] || exit 7\n', {
-          mode: 0o755,
-        });
+      // The real bubblewrap builds the sandbox and runs the command; the status seen is not zero.
+      await withFakeBubblewrap('/usr/bin/bwrap "$@" || exit\nexit 7', async (wrapper) => {
         assert.deepEqual(await probeSandbox({ bwrapPath: wrapper }, testSlot), {
           available: false,
           reason: "a trivial command ended with status 7",
         });
-      } finally {
-        await fs.rm(dir, { recursive: true, force: true });
-      }
+      });
+    });
+
+    it("probes as unavailable, naming the signal, when the sandbox is killed outright with no exit status", async () => {
+      await withFakeBubblewrap(`${FAKE_SANDBOX_READY}\nkill -KILL $$`, async (wrapper) => {
+        const sandbox = await Sandbox.open({ bwrapPath: wrapper });
+        const workspace = await Workspace.create(testSlot);
+        try {
+          const result = await sandbox.run({
+            slot: testSlot,
+            argv: ["/bin/true"],
+            workDir: workspace.dir,
+            limits: SMALL_LIMITS,
+          });
+          assert.deepEqual([result.exitCode, result.signal], [null, "SIGKILL"]);
+        } finally {
+          await workspace.dispose();
+        }
+        assert.deepEqual(await probeSandbox({ bwrapPath: wrapper }, testSlot), {
+          available: false,
+          reason: "a trivial command ended with SIGKILL",
+        });
+      });
+    });
+
+    it("is a fault when the sandbox ends before it is ready without a word", async () => {
+      await withFakeBubblewrap("exit 3", async (wrapper) => {
+        const sandbox = await Sandbox.open({ bwrapPath: wrapper });
+        await assert.rejects(sandbox.run({ slot: testSlot, argv: ["/bin/true"], workDir: "/", limits: SMALL_LIMITS }), {
+          name: "JudgeFault",
+          message: "the sandbox did not start",
+        });
+      });
     });
 
     it("is a fault, with the command's words, when bubblewrap does not run", async () => {

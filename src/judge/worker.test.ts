@@ -422,6 +422,59 @@ describe("the judge worker", function () {
       }
     });
 
+    /** A worker on the test slot, not started yet, and a student's Python a+b queued for it. */
+    async function workerWithQueued(): Promise<{ worker: JudgeWorker; lines: LogLine[]; id: string; taskId: string }> {
+      const { logger, lines } = capturingLogger();
+      const worker = new JudgeWorker({ db: db(), sandbox: await testSandbox(), slots: [testSlot], logger, pollMs: 50 });
+      const student = await buildUser({ role: "student" });
+      const task = await abTask();
+      return { worker, lines, id: await queue(student.id, task.id, "python", PYTHON_AB), taskId: task.id };
+    }
+
+    it("a job of an earlier round is completed without judging, saying so at debug", async () => {
+      const { worker, lines, id } = await workerWithQueued();
+      // A rejudge began another round: the queued job is for the one before.
+      await sql().query("UPDATE submissions SET judge_round = judge_round + 1 WHERE id = :id", {
+        replacements: { id },
+      });
+      try {
+        await worker.start();
+        await waitFor(() => messages(lines, "judging job needed nothing").some((line) => line.submissionId === id));
+        const [needed] = messages(lines, "judging job needed nothing").filter((line) => line.submissionId === id);
+        assert.equal(needed?.outcome, "stale");
+        const [row] = await storedOf([id]);
+        assert.deepEqual([row?.status, row?.attempts, row?.verdict], ["queued", 0, null]);
+        const [jobs] = await rows<{ completed: number }>(
+          `SELECT count(*)::int AS completed FROM pgboss.job
+            WHERE data->>'submissionId' = :id AND state = 'completed'`,
+          { id },
+        );
+        assert.equal(jobs?.completed, 1);
+      } finally {
+        await worker.stop(5000);
+      }
+    });
+
+    it("an error that is no judge fault hands the round back as a failed judging, then FAILED on the third", async () => {
+      const { worker, lines, id, taskId } = await workerWithQueued();
+      // The task lost its tests after the solution was sent: nothing can be judged against.
+      await sql().query("DELETE FROM task_tests WHERE task_id = :taskId", { replacements: { taskId } });
+      try {
+        await worker.start();
+        const row = await settledOne(id);
+        assert.deepEqual([row.status, row.verdict, row.attempts], ["failed", null, 3]);
+        const ours = lines.filter((line) => line.submissionId === id);
+        const failures = messages(ours, "judging failed: handing back");
+        assert.equal(failures.length, 3);
+        for (const failure of failures) {
+          assert.match(JSON.stringify(failure.err), /a submission cannot be judged without tests/);
+        }
+        assert.equal(messages(ours, "judge fault: handing back").length, 0);
+      } finally {
+        await worker.stop(5000);
+      }
+    });
+
     it("a judge fault on every attempt: handed back twice, then FAILED on the third, never a verdict", async () => {
       const { logger, lines } = capturingLogger();
       // The last of this test process's slot uids, taken by a process that is not the judge's.

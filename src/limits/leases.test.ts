@@ -217,6 +217,29 @@ describe("LeaseRegistry (src/limits/leases.ts)", () => {
     }
   });
 
+  it("hears on a shared LISTEN connection only its own evictions, passing over other channels and malformed ones", async () => {
+    const owner = randomUUID();
+    const listener = new pg.Client({ connectionString: testDatabase().database.url });
+    await listener.connect();
+    try {
+      const heard: string[] = [];
+      await listenForEvictions(listener, owner, (leaseId) => heard.push(leaseId));
+      // The notification hub's connection listens to its own channels too.
+      await listener.query("LISTEN shtp_other_channel");
+      const notify = (channel: string, payload: string) =>
+        sequelize().query("SELECT pg_notify(:channel, :payload)", { replacements: { channel, payload } });
+      await notify("shtp_other_channel", `${owner}:not-a-lease`);
+      await notify("shtp_lease_evictions", "");
+      await notify("shtp_lease_evictions", `${randomUUID()}:someone-elses-lease`);
+      await notify("shtp_lease_evictions", `${owner}:`);
+      await notify("shtp_lease_evictions", `${owner}:my-lease`);
+      await waitFor(() => heard.length > 0, 2000);
+      assert.deepEqual(heard, ["my-lease"]);
+    } finally {
+      await listener.end();
+    }
+  });
+
   it("does not count the leases of a process that stopped beating, and removes that process", async () => {
     const user = await buildUser();
     const crashed = randomUUID();

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { compileSubmission, type CompiledProgram, type CompileOutcome, type LanguageId } from "../judge/languages.js";
 import { probeSandbox, Sandbox, type SandboxLimits, type SandboxResult } from "../judge/sandbox.js";
 import { judgeSlots, processesOfUser, type JudgeSlot } from "../judge/slots.js";
@@ -86,13 +89,14 @@ export function assertNoSlotProcesses(): void {
 /** A run's standard output as text. */
 export const textOf = (result: SandboxResult) => result.stdout.toString("utf8");
 
-/** A submission compiled on `slot` in a fresh workspace; call `dispose` when done with it. */
+/** A submission compiled on `slot` in a fresh workspace (by the test sandbox unless told); call `dispose` when done with it. */
 export async function compiledOn(
   slot: JudgeSlot,
   language: LanguageId,
   source: string,
+  sandbox?: Sandbox,
 ): Promise<{ outcome: CompileOutcome; workspace: Workspace; dispose: () => Promise<void> }> {
-  const sandbox = await testSandbox();
+  sandbox ??= await testSandbox();
   const workspace = await Workspace.create(slot);
   try {
     const outcome = await compileSubmission(sandbox, { language, source, workspace, slot });
@@ -107,4 +111,30 @@ export async function compiledOn(
 export function programOf(outcome: CompileOutcome): CompiledProgram {
   if (!outcome.ok) assert.fail(`the compile failed:\n${outcome.log}`);
   return outcome.program;
+}
+
+/**
+ * The fake sandbox's way of starting as the real one does: it says "ready" on fd 4 and waits for the
+ * worker's go-ahead on fd 3. What follows in a fake's script is the program.
+ */
+export const FAKE_SANDBOX_READY = "printf . >&4 && exec 4>&- && read -r line <&3 && exec 3<&-";
+
+/**
+ * Calls `use` with the path of a stand-in for bubblewrap: `--version` answers as the real one, any other
+ * call runs the shell `script` instead of building a sandbox, as the slot's user and in the run's cgroup.
+ * For what the real sandbox cannot be made to do on purpose (a compiler that crashes, say).
+ */
+export async function withFakeBubblewrap<T>(script: string, use: (bwrapPath: string) => Promise<T>): Promise<T> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "shtp-fake-bwrap-"));
+  try {
+    // The slot's user starts it: the folder must let that user reach it.
+    await fs.chmod(dir, 0o755);
+    const bwrap = path.join(dir, "bwrap");
+    await fs.writeFile(bwrap, `#!/bin/sh\n[ "$1" = --version ] && exec /usr/bin/bwrap --version\n${script}\n`, {
+      mode: 0o755,
+    });
+    return await use(bwrap);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }
