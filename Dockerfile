@@ -46,4 +46,5 @@ EXPOSE 3000
 # Liveness only: a database outage is for /readyz and the load balancer, not a reason to restart the process.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.PORT}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "--enable-source-maps", "dist/server.js"]
+# The flags are SERVER_NODE_FLAGS (src/config/node-flags.ts: why each); a test holds the two equal.
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=8", "dist/server.js"]

@@ -5,6 +5,7 @@ import http from "node:http";
 import { builtinModules } from "node:module";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { SERVER_NODE_FLAGS } from "./config/node-flags.js";
 import { appRoot } from "./config/paths.js";
 import { createScratchDatabase, testDatabase } from "./testing/database.js";
 import { rawRequest } from "./testing/http.js";
@@ -47,7 +48,8 @@ async function serverEnv(variables: Record<string, string> = {}): Promise<NodeJS
   });
 }
 
-const startCompiled = (env: NodeJS.ProcessEnv) => spawnProcess(process.execPath, ["dist/server.js"], env);
+const startCompiled = (env: NodeJS.ProcessEnv) =>
+  spawnProcess(process.execPath, [...SERVER_NODE_FLAGS, "dist/server.js"], env);
 const startWithNpm = (env: NodeJS.ProcessEnv) => spawnProcess("npm", ["start"], env);
 
 /** Boots `spawned` to readiness. */
@@ -296,6 +298,12 @@ describe("compiled runtime (npm run build → dist/)", function () {
     for (const sdk of ["@aws-sdk/client-s3", "@aws-sdk/lib-storage"]) {
       assert.ok(dynamicImports.has(sdk) && !staticImports.has(sdk), `${sdk} is loaded by the s3 storage driver only`);
     }
+  });
+
+  it("is started by the image's CMD with the flags the tests and the benchmark start it with", async () => {
+    const dockerfile = await fs.readFile(path.join(appRoot, "Dockerfile"), "utf8");
+    const commands = [...dockerfile.matchAll(/^CMD (\[.*\])$/gm)].map((match) => JSON.parse(match[1]!) as string[]);
+    assert.deepEqual(commands, [["node", ...SERVER_NODE_FLAGS, "dist/server.js"]]);
   });
 
   it("serves the same OpenAPI document, contract files and docs from dist/ as through npm start", async () => {

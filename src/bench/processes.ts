@@ -4,6 +4,7 @@ import { createWriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
+import { SERVER_NODE_FLAGS } from "../config/node-flags.js";
 import { freePort } from "../db/embedded.js";
 import { buildDist } from "../tools/build.js";
 import type {
@@ -109,7 +110,8 @@ export async function startJudgeWorker(options: {
  * Starts the real server in its own process on the bench database, in production mode with its access log
  * on (`info`, as production runs it), its files under the bench's folder and its output in `server.log`
  * there, written by the server itself (not piped through the bench).
- * @param options.runtime - `dist`: `node dist/server.js`, built first, as production runs it; `tsx`: the sources
+ * @param options.runtime - `dist`: `node dist/server.js` with SERVER_NODE_FLAGS, built first, as production runs it;
+ *   `tsx`: the sources
  * @param options.cpuProfileDir - when set, the process runs with --cpu-prof and writes its profile there on exit
  */
 export async function startAppServer(options: {
@@ -127,7 +129,7 @@ export async function startAppServer(options: {
   const entry =
     options.runtime === "dist" ? [path.resolve("dist", "server.js")] : [...TSX, path.resolve("src", "server.ts")];
   const log = await fs.open(logFile, "w");
-  const child = spawn(process.execPath, [...profiling, ...entry], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...profiling, ...entry], {
     env: {
       PATH: process.env.PATH,
       NODE_ENV: "production",
