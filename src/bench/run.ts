@@ -201,8 +201,10 @@ async function main(): Promise<void> {
     };
 
     // Probe every scenario once: routes of modules not merged yet answer 404/405 and are reported as such.
+    // Those BENCH_ONLY leaves out are probed too: the memory section's mixed load runs every scenario.
     const outcomes: ScenarioOutcome[] = [];
     const bodies = new Map<string, Buffer>();
+    const available: Scenario[] = [];
     for (const scenario of SCENARIOS) {
       const outcome: ScenarioOutcome = {
         id: scenario.id,
@@ -214,20 +216,22 @@ async function main(): Promise<void> {
         rounds: [],
       };
       outcomes.push(outcome);
-      // The reference servers always run: every other figure is divided by theirs.
-      if (scenario.kind !== "reference" && !selected(options, scenario.id)) {
-        outcome.status = "skipped";
-        outcome.note = "BENCH_ONLY";
-        continue;
-      }
       const { status, body } = await probe(origins[scenario.server], scenario.request(context));
       bodies.set(scenario.id, body);
       if (scenario.pendingModule && (status === 404 || status === 405)) {
         outcome.status = "not available";
         outcome.note = `${scenario.pendingModule} module not merged (HTTP ${status})`;
+        continue;
       } else if (status < 200 || status > 299) {
         outcome.status = "failed";
         outcome.note = `probe answered HTTP ${status}: ${body.toString("utf8").slice(0, 120)}`;
+        continue;
+      }
+      available.push(scenario);
+      // The reference servers always run: every other figure is divided by theirs.
+      if (scenario.kind !== "reference" && !selected(options, scenario.id)) {
+        outcome.status = "skipped";
+        outcome.note = "BENCH_ONLY";
       }
     }
     const checks = consistencyChecks(bodies, versionBody);
@@ -274,7 +278,7 @@ async function main(): Promise<void> {
     for (const series of writes ?? []) say(`${series.title}: median ${series.medianMs.toFixed(1)} ms (${series.note})`);
 
     if (selected(options, "memory")) {
-      memory.load = await memoryUnderLoad(options, load, app.origin, app.pid, runnable, context);
+      memory.load = await memoryUnderLoad(options, load, app.origin, app.pid, available, context);
     }
     if (selected(options, "upload")) memory.upload = await uploadGrowth(load, app.origin, app.pid, context);
     const forgotten = await forgetBenchSubmissions(database.url);
@@ -355,10 +359,10 @@ async function memoryUnderLoad(
   load: LoadGenerator,
   origin: string,
   pid: number,
-  runnable: Scenario[],
+  available: Scenario[],
   context: ScenarioContext,
 ): Promise<MemoryOutcome["load"]> {
-  const requests = runnable
+  const requests = available
     .filter((scenario) => scenario.server === "app" && (scenario.kind === "read" || scenario.kind === "write"))
     .map((scenario) => scenario.request(context));
   if (!requests.length) return undefined;
