@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import http from "node:http";
-import { builtinModules } from "node:module";
+import { builtinModules, SourceMap, type SourceMapPayload } from "node:module";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SERVER_NODE_FLAGS } from "./config/node-flags.js";
@@ -298,6 +298,20 @@ describe("compiled runtime (npm run build → dist/)", function () {
     for (const sdk of ["@aws-sdk/client-s3", "@aws-sdk/lib-storage"]) {
       assert.ok(dynamicImports.has(sdk) && !staticImports.has(sdk), `${sdk} is loaded by the s3 storage driver only`);
     }
+  });
+
+  it("maps its bundles back to the TypeScript sources with source maps of positions only, not the sources' text", async () => {
+    const bundle = await fs.readFile(path.join(appRoot, "dist", "server.js"), "utf8");
+    const payload = JSON.parse(
+      await fs.readFile(path.join(appRoot, "dist", "server.js.map"), "utf8"),
+    ) as SourceMapPayload;
+    assert.equal(payload.sourcesContent, undefined, "the process would hold every source's text in its heap");
+    const lines = bundle.split("\n");
+    const line = lines.findIndex((text) => text.startsWith("var requestId = "));
+    assert.ok(line > 0, "the request-id middleware is in the server bundle");
+    const entry = new SourceMap(payload).findEntry(line, 4);
+    assert.ok("originalSource" in entry, "the position maps to a source");
+    assert.match(entry.originalSource, /src\/http\/request-id\.ts$/);
   });
 
   it("is started by the image's CMD with the flags the tests and the benchmark start it with", async () => {
