@@ -4,7 +4,7 @@ import { toAppError } from "../errors/translate.js";
 import type { Logger } from "../logging/logger.js";
 import type { AppContext, AppMiddleware } from "./context.js";
 import { errorMedia, JSON_MEDIA } from "./media.js";
-import { contentTypeOf, encodeMessage } from "./messages.js";
+import { contentTypeOf, encodeResponseBody } from "./messages.js";
 import { oauth2ErrorOf } from "./oauth2.js";
 
 /**
@@ -62,7 +62,7 @@ export function renderError(ctx: AppContext, error: AppError): void {
   ctx.status = error.status;
   ctx.set("Cache-Control", "no-store");
   ctx.type = contentTypeOf(media);
-  ctx.body = encodeMessage(
+  ctx.body = encodeResponseBody(
     { code: error.code, detail: error.message, fieldViolations: error.fieldViolations, requestId },
     ErrorMessage,
     media,

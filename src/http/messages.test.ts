@@ -3,7 +3,9 @@ import http from "node:http";
 import net from "node:net";
 import Koa from "koa";
 import { AppError } from "../errors/index.js";
-import { readBody } from "./messages.js";
+import { VersionInfo } from "../../generated/shtp/v1/meta.js";
+import { JSON_MEDIA, type Media } from "./media.js";
+import { encodeMessage, encodeResponseBody, readBody } from "./messages.js";
 
 /**
  * What readBody makes of the one request a client writes by hand on a raw socket: the server side of a
@@ -47,5 +49,22 @@ describe("readBody (src/http/messages.ts)", () => {
       assert.equal(error.message, "The request body could not be read.");
       return true;
     });
+  });
+});
+
+describe("encodeResponseBody (src/http/messages.ts)", () => {
+  const message = { name: "shtp-api", version: "1.2.3", apiVersion: "shtp.v1 — ü" };
+  const PROTOBUF_MEDIA: Media = { encoding: "protobuf", type: "application/x-protobuf" };
+
+  it("hands a JSON answer to Koa as its string, the same UTF-8 bytes encodeMessage writes", () => {
+    const body = encodeResponseBody(message, VersionInfo, JSON_MEDIA);
+    assert.equal(typeof body, "string");
+    assert.deepEqual(Buffer.from(body as string), encodeMessage(message, VersionInfo, JSON_MEDIA));
+  });
+
+  it("hands a protobuf answer over as its bytes", () => {
+    const body = encodeResponseBody(message, VersionInfo, PROTOBUF_MEDIA);
+    assert.ok(Buffer.isBuffer(body));
+    assert.deepEqual(VersionInfo.decode(body), message);
   });
 });

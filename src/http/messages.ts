@@ -59,6 +59,15 @@ export function bodyToProtoJson<T>(bytes: Buffer, media: Media, codec: MessageCo
 }
 
 /**
+ * A response body in the negotiated encoding: ProtoJSON as the string itself, protobuf as its bytes.
+ * Node writes a string body with the headers in one write and encodes it outside the JavaScript heap;
+ * a Buffer of it would be one more copy of every JSON answer, allocated off-heap by malloc per response.
+ */
+export function encodeResponseBody<T>(message: T, codec: MessageCodec<T>, media: Media): string | Buffer {
+  return media.encoding === "json" ? JSON.stringify(codec.toJSON(message)) : encodeMessage(message, codec, media);
+}
+
+/**
  * Serialises a message in the negotiated encoding.
  * @returns the body bytes (JSON is UTF-8 ProtoJSON)
  */

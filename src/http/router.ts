@@ -14,7 +14,7 @@ import type { AppContext, AppMiddleware, AppState } from "./context.js";
 import { JSON_MEDIA, mediaOfType, requestMedia, responseMedia } from "./media.js";
 import { PassThrough } from "node:stream";
 import type { MessageCodec } from "./messages.js";
-import { bodyToProtoJson, contentTypeOf, encodeMessage, readBody } from "./messages.js";
+import { bodyToProtoJson, contentTypeOf, encodeResponseBody, readBody } from "./messages.js";
 import { readForm } from "./oauth2.js";
 import { isTransactional, StreamEnded, type EventStream, type Route, type RouteRequest } from "./route.js";
 import { receiveUpload, type MessagePart } from "./uploads.js";
@@ -172,7 +172,7 @@ function routeMiddleware(route: Route, services: Services): AppMiddleware {
     }
     ctx.status = route.successStatus ?? 200;
     ctx.type = contentTypeOf(media);
-    ctx.body = encodeMessage(result, route.response, media);
+    ctx.body = encodeResponseBody(result, route.response, media);
   };
 }
 
