@@ -1,11 +1,12 @@
 /**
- * The load generator: a child process of the bench that runs autocannon (and the upload burst) on request
+ * The load generator: a child process of the bench that runs autocannon, the open loop and the upload burst on request
  * over IPC, so the load is generated outside the process that measures and reports. One process serves the
  * whole run, so no scenario pays for starting it.
  */
 import http from "node:http";
 import autocannon from "autocannon";
-import type { Job, JobResult, LoadJob, LoadResult, UploadJob, UploadResult } from "./protocol.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Job, JobResult, LoadJob, LoadRequest, LoadResult, UploadJob, UploadResult } from "./protocol.js";
 
 function runAutocannon(job: LoadJob): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
@@ -14,7 +15,6 @@ function runAutocannon(job: LoadJob): Promise<LoadResult> {
         url: job.origin,
         connections: job.connections,
         duration: job.durationSeconds,
-        ...(job.overallRate !== undefined && { overallRate: job.overallRate }),
         requests: job.requests.map((request) => ({ ...request })),
         // A stuck request shows up as a timeout in the result instead of hanging the run.
         timeout: 10,
@@ -38,6 +38,77 @@ function runAutocannon(job: LoadJob): Promise<LoadResult> {
       },
     );
   });
+}
+
+/**
+ * An open loop: request i is due at start + i / rate, whatever the answers before it take, and its latency
+ * runs from when it was due, so time spent waiting for a free connection counts. autocannon's `overallRate`
+ * is not that: it gives each connection a quota per second, which the connection spends back to back at
+ * the start of every second (a closed-loop burst at full concurrency), then idles.
+ * @param job - `overallRate` requests per second over at most `connections` kept-alive connections
+ */
+async function runOpenLoop(job: LoadJob & { overallRate: number }): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: job.connections });
+  const latencies: number[] = [];
+  let non2xx = 0;
+  let errors = 0;
+  let timeouts = 0;
+  const send = (request: LoadRequest, due: number) =>
+    new Promise<void>((resolve) => {
+      const outgoing = http.request(
+        new URL(request.path, job.origin),
+        { method: request.method, headers: request.headers, agent, timeout: 10_000 },
+        (response) => {
+          response.resume();
+          response.on("end", () => {
+            latencies.push(performance.now() - due);
+            const status = response.statusCode ?? 0;
+            if (status < 200 || status > 299) non2xx++;
+            resolve();
+          });
+        },
+      );
+      outgoing.on("timeout", () => {
+        timeouts++;
+        outgoing.destroy();
+      });
+      outgoing.on("error", () => {
+        errors++;
+        resolve();
+      });
+      outgoing.end(request.body);
+    });
+  const started = performance.now();
+  const total = Math.round(job.overallRate * job.durationSeconds);
+  const inFlight: Promise<void>[] = [];
+  for (let sent = 0; sent < total;) {
+    const now = performance.now();
+    for (; sent < total && started + (sent * 1000) / job.overallRate <= now; sent++) {
+      const request = job.requests[sent % job.requests.length]!;
+      inFlight.push(send(request, started + (sent * 1000) / job.overallRate));
+    }
+    await sleep(1);
+  }
+  await Promise.all(inFlight);
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (quantile: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(quantile * latencies.length))] ?? 0;
+  return {
+    kind: "autocannon",
+    id: job.id,
+    requestsPerSecond: latencies.length / seconds,
+    totalRequests: latencies.length,
+    latencyMean: latencies.reduce((sum, value) => sum + value, 0) / Math.max(1, latencies.length),
+    latencyP50: at(0.5),
+    latencyP99: at(0.99),
+    latencyMax: latencies.at(-1) ?? 0,
+    non2xx,
+    errors,
+    timeouts,
+    durationSeconds: seconds,
+  };
 }
 
 /** A PNG signature then zeros: upload checks judge the kind by the first bytes. */
@@ -89,7 +160,12 @@ async function runUploads(job: UploadJob): Promise<UploadResult> {
 }
 
 process.on("message", (job: Job) => {
-  const work: Promise<JobResult> = job.kind === "autocannon" ? runAutocannon(job) : runUploads(job);
+  const work: Promise<JobResult> =
+    job.kind === "upload"
+      ? runUploads(job)
+      : job.overallRate === undefined
+        ? runAutocannon(job)
+        : runOpenLoop({ ...job, overallRate: job.overallRate });
   work
     .catch((error: unknown): JobResult => ({ kind: "failed", id: job.id, message: String(error) }))
     .then((result) => process.send?.(result))

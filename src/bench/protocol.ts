@@ -23,8 +23,9 @@ export interface LoadJob {
   connections: number;
   durationSeconds: number;
   /**
-   * Requests per second over all connections, sent on a fixed schedule whatever the answers take (an open
-   * loop; autocannon counts latency from when each was due); none: each connection sends when answered.
+   * Requests per second over at most `connections` connections, sent on a fixed schedule whatever the
+   * answers take (an open loop, load.ts's own client; latency counted from when each was due); none:
+   * autocannon, each connection sending when answered.
    */
   overallRate?: number;
 }

@@ -42,6 +42,9 @@ export interface OpenLoopOutcome {
   requestsPerSecond: number;
   latencyP99: number;
   latencyMean: number;
+  /** The floor server on the same schedule: what the machine adds whatever the server. */
+  floorLatencyP99: number;
+  floorLatencyMean: number;
   non2xx: number;
   errors: number;
 }
@@ -214,7 +217,7 @@ export function judgeTargets(
     openLoop && openLoop.non2xx + openLoop.errors === 0
       ? {
           target: `${openLoopTarget} (${openLoop.ratePerSecond}/s)`,
-          value: `${fixed(openLoop.latencyP99, 1)} ms`,
+          value: `${fixed(openLoop.latencyP99, 1)} ms (the floor's: ${fixed(openLoop.floorLatencyP99, 1)} ms)`,
           verdict: openLoop.latencyP99 < THRESHOLDS.openLoopP99Ms ? "met" : "not met",
         }
       : { target: openLoopTarget, value: openLoop ? "non-2xx or errors" : "not run", verdict: "not available" },
