@@ -76,6 +76,8 @@ async function runOpenLoop(job: LoadJob & { overallRate: number }): Promise<Load
         errors++;
         resolve();
       });
+      // However it ended (a timed-out request is destroyed without a response), it is no longer in flight.
+      outgoing.on("close", () => resolve());
       outgoing.end(request.body);
     });
   const started = performance.now();
