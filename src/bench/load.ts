@@ -7,6 +7,7 @@ import http from "node:http";
 import autocannon from "autocannon";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Job, JobResult, LoadJob, LoadRequest, LoadResult, UploadJob, UploadResult } from "./protocol.js";
+import { percentile } from "./report.js";
 
 function runAutocannon(job: LoadJob): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
@@ -94,18 +95,15 @@ async function runOpenLoop(job: LoadJob & { overallRate: number }): Promise<Load
   await Promise.all(inFlight);
   const seconds = (performance.now() - started) / 1000;
   agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const at = (quantile: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(quantile * latencies.length))] ?? 0;
   return {
     kind: "autocannon",
     id: job.id,
     requestsPerSecond: latencies.length / seconds,
     totalRequests: latencies.length,
     latencyMean: latencies.reduce((sum, value) => sum + value, 0) / Math.max(1, latencies.length),
-    latencyP50: at(0.5),
-    latencyP99: at(0.99),
-    latencyMax: latencies.at(-1) ?? 0,
+    latencyP50: latencies.length ? percentile(latencies, 0.5) : 0,
+    latencyP99: latencies.length ? percentile(latencies, 0.99) : 0,
+    latencyMax: latencies.reduce((max, value) => Math.max(max, value), 0),
     non2xx,
     errors,
     timeouts,

@@ -59,12 +59,14 @@ export function bodyToProtoJson<T>(bytes: Buffer, media: Media, codec: MessageCo
 }
 
 /**
- * A response body in the negotiated encoding: ProtoJSON as the string itself, protobuf as its bytes.
- * Node writes a string body with the headers in one write and encodes it outside the JavaScript heap;
- * a Buffer of it would be one more copy of every JSON answer, allocated off-heap by malloc per response.
+ * A message in the negotiated encoding, as a response body: ProtoJSON as the string itself, protobuf as
+ * its bytes. Node writes a string body with the headers in one write and encodes it outside the
+ * JavaScript heap; a Buffer of it would be one more copy of every JSON answer, malloc'd per response.
  */
 export function encodeResponseBody<T>(message: T, codec: MessageCodec<T>, media: Media): string | Buffer {
-  return media.encoding === "json" ? JSON.stringify(codec.toJSON(message)) : encodeMessage(message, codec, media);
+  if (media.encoding === "json") return JSON.stringify(codec.toJSON(message));
+  const bytes = codec.encode(message).finish();
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**
@@ -72,9 +74,8 @@ export function encodeResponseBody<T>(message: T, codec: MessageCodec<T>, media:
  * @returns the body bytes (JSON is UTF-8 ProtoJSON)
  */
 export function encodeMessage<T>(message: T, codec: MessageCodec<T>, media: Media): Buffer {
-  if (media.encoding === "json") return Buffer.from(JSON.stringify(codec.toJSON(message)));
-  const bytes = codec.encode(message).finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const body = encodeResponseBody(message, codec, media);
+  return typeof body === "string" ? Buffer.from(body) : body;
 }
 
 /** @returns the response Content-Type header for `media` */
