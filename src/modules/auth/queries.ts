@@ -1,6 +1,11 @@
 import { Op } from "sequelize";
 import type { Actor } from "../../auth/roles.js";
-import { execute, type Db, type TransactionDb } from "../../db/db.js";
+import { execute, selectPrepared, type Db, type TransactionDb } from "../../db/db.js";
+import { medalAwardsFromJson, medalAwardsJson, type MedalAwardRow } from "../medals/queries.js";
+import type { MedalName } from "../medals/catalogue.js";
+import { unreadCountColumn } from "../notifications/queries.js";
+import { userFieldColumns } from "../users/queries.js";
+import type { UserFields } from "../users/user.model.js";
 import { RefreshToken, Session } from "./session.model.js";
 
 /**
@@ -104,4 +109,32 @@ export async function useStreamTicket(db: Db, ticketHash: Buffer): Promise<Actor
     { ticketHash },
   );
   return rows[0];
+}
+
+/** What `/auth/me` shows: the caller's row, their unread notification count and their medals. */
+export interface MeRow {
+  user: UserFields;
+  unreadNotifications: number;
+  medals: MedalAwardRow[];
+}
+
+/**
+ * The user with their unread count and medals in one statement: one round trip and one connection
+ * rather than three, on the route every client calls at start-up and after each change of screen.
+ * @returns the row, or null when there is no such user
+ */
+export async function findMe(db: Db, userId: string): Promise<MeRow | null> {
+  const [row] = await selectPrepared<
+    UserFields & { unreadNotifications: number; medals: { medal: MedalName; awardedAt: string }[] }
+  >(
+    db,
+    `SELECT ${userFieldColumns("u")}, ${unreadCountColumn("u.id")} AS "unreadNotifications",
+            ${medalAwardsJson("u.id")} AS medals
+       FROM users u
+      WHERE u.id = :userId`,
+    { userId },
+  );
+  if (!row) return null;
+  const { unreadNotifications, medals, ...user } = row;
+  return { user, unreadNotifications, medals: medalAwardsFromJson(medals) };
 }

@@ -5,6 +5,9 @@ import { AppError } from "../../errors/index.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildUser, sessionFor } from "../../testing/factories.js";
 import { testConfig } from "../../testing/server.js";
+import { inTransaction } from "../../db/db.js";
+import { notify } from "../notifications/service.js";
+import { User } from "../users/user.model.js";
 import { me, refresh } from "./service.js";
 
 /** The auth service (src/modules/auth/service.ts) on the suite's database, for states HTTP cannot reach in time. */
@@ -52,5 +55,41 @@ describe("auth service (src/modules/auth/service.ts)", () => {
     const error = await me(db(), randomUUID()).catch((caught: unknown) => caught);
     assert.ok(error instanceof AppError, String(error));
     assert.equal(error.code, "not_found");
+  });
+
+  it("reads /auth/me in one statement: every stored field but the password hash, the unread count, the medals in award order", async () => {
+    const user = await buildUser();
+    await User.update(
+      { aboutText: "about", socialLinks: ["https://example.org/a"], techStack: ["ts", "sql"], avatarFile: "a.png" },
+      { where: { id: user.id } },
+    );
+    await sequelize().query(
+      `INSERT INTO user_medals (user_id, medal, awarded_at)
+       VALUES (:id, 'five_events', '2026-03-02T10:00:00.250Z'), (:id, 'first_achievement', '2026-03-01T09:00:00Z'),
+              (:id, 'rating_100', '2026-03-02T10:00:00.250Z')`,
+      { replacements: { id: user.id } },
+    );
+    const message = { type: "message", payload: { text: "unread", severity: "info" } } as const;
+    await inTransaction(db(), async (tx) => {
+      for (let sent = 0; sent < 2; sent++) await notify(tx, { kind: "users", userIds: [user.id] }, message);
+    });
+
+    const found = await me(db(), user.id);
+
+    const stored = await User.findByPk(user.id, { raw: true });
+    assert.ok(stored);
+    const { passwordHash, ...presented } = stored;
+    assert.ok(passwordHash.length > 0);
+    assert.deepEqual(found.user, presented, "the model's attributes but the hash, with the same values");
+    assert.equal(found.unreadNotifications, 2);
+    assert.deepEqual(found.medals, [
+      { medal: "first_achievement", awardedAt: new Date("2026-03-01T09:00:00Z") },
+      { medal: "five_events", awardedAt: new Date("2026-03-02T10:00:00.250Z") },
+      { medal: "rating_100", awardedAt: new Date("2026-03-02T10:00:00.250Z") },
+    ]);
+
+    const newcomer = await me(db(), (await buildUser()).id);
+    assert.equal(newcomer.unreadNotifications, 0, "no counter row yet");
+    assert.deepEqual(newcomer.medals, []);
   });
 });

@@ -6,11 +6,9 @@ import { issueAccessToken, type TokenSettings } from "../../auth/tokens.js";
 import { inTransaction, type Db, type TransactionDb } from "../../db/db.js";
 import { NotFoundError, UnauthenticatedError } from "../../errors/index.js";
 import type { Services } from "../../services.js";
-import { medalsOf, type MedalAwardRow } from "../medals/service.js";
-import { unreadCountOf } from "../notifications/service.js";
-import { findUserByEmail, findUserFields, updateUser } from "../users/queries.js";
-import type { UserFields } from "../users/user.model.js";
+import { findUserByEmail, updateUser } from "../users/queries.js";
 import {
+  findMe,
   findRefreshToken,
   findSession,
   insertRefreshToken,
@@ -20,6 +18,7 @@ import {
   revokeSession,
   revokeUserSessions,
   useStreamTicket,
+  type MeRow,
 } from "./queries.js";
 import type { Session } from "./session.model.js";
 
@@ -169,24 +168,14 @@ export async function revokeSessions(db: Db, userId: string, exceptSessionId?: s
   forgetSessions(db, userId);
 }
 
-/** What `/auth/me` shows: the caller's row, their unread notification count and their medals. */
-export interface Me {
-  user: UserFields;
-  unreadNotifications: number;
-  medals: MedalAwardRow[];
-}
+export type { MeRow as Me } from "./queries.js";
 
 /**
- * The signed-in user with their unread count and medals, read side by side (one round trip of latency).
- * @param db - the database, outside any transaction (the three reads run on separate connections)
+ * The signed-in user with their unread count and medals.
  * @throws AppError not_found when the account went between authentication and this read
  */
-export async function me(db: Db, userId: string): Promise<Me> {
-  const [user, unreadNotifications, medals] = await Promise.all([
-    findUserFields(db, userId),
-    unreadCountOf(db, userId),
-    medalsOf(db, userId),
-  ]);
-  if (!user) throw NotFoundError("The user");
-  return { user, unreadNotifications, medals };
+export async function me(db: Db, userId: string): Promise<MeRow> {
+  const found = await findMe(db, userId);
+  if (!found) throw NotFoundError("The user");
+  return found;
 }

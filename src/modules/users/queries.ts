@@ -2,7 +2,7 @@ import { Op, col, fn, where, type InferAttributes, type InferCreationAttributes,
 import { select, type Db, type TransactionDb } from "../../db/db.js";
 import type { RoleName } from "../../auth/roles.js";
 import { escapeLike } from "../../validation/text.js";
-import { User, type UserFields } from "./user.model.js";
+import { User } from "./user.model.js";
 
 /** The columns of a new account, as stored (email lowercased, names trimmed, password hashed). */
 export type UserRow = Pick<
@@ -95,11 +95,15 @@ export function findUser(db: Db, id: string, options: { lock?: boolean } = {}): 
 }
 
 /**
- * The user's fields as a plain row, for reads that only present them: no model instance is built.
- * @returns the row, or null
+ * The SELECT list of UserFields over the users row `alias`, for reads that only present a user: a plain
+ * row, no model instance, and never the password hash.
  */
-export const findUserFields = (db: Db, id: string): Promise<UserFields | null> =>
-  User.findByPk(id, { raw: true, transaction: db.transaction });
+export const userFieldColumns = (alias: string): string =>
+  `${alias}.id, ${alias}.email, ${alias}.nick_name AS "nickName", ${alias}.first_name AS "firstName",
+   ${alias}.last_name AS "lastName", ${alias}.role, ${alias}.group_id AS "groupId",
+   ${alias}.learning_class AS "learningClass", ${alias}.rating, ${alias}.about_text AS "aboutText",
+   ${alias}.social_links AS "socialLinks", ${alias}.tech_stack AS "techStack", ${alias}.avatar_file AS "avatarFile",
+   ${alias}.created_at AS "createdAt", ${alias}.updated_at AS "updatedAt"`;
 
 /** @returns the user with this nickname in any case (nicknames are unique whatever their case), or null */
 export const findUserByNickName = (db: Db, nickName: string): Promise<User | null> =>

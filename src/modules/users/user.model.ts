@@ -10,10 +10,10 @@ import {
 import type { RoleName } from "../../auth/roles.js";
 import type { Group } from "../groups/group.model.js";
 
-/** A person who signs in: student, teacher or admin. */
-/** A user's stored fields as a plain row: what presenting needs, without a model instance. */
-export type UserFields = InferAttributes<User>;
+/** A user's stored fields as a plain row, what presenting needs: everything but the password hash. */
+export type UserFields = Omit<InferAttributes<User>, "passwordHash">;
 
+/** A person who signs in: student, teacher or admin. */
 export class User extends Model<InferAttributes<User>, InferCreationAttributes<User>> {
   declare id: CreationOptional<string>;
   declare email: string;
