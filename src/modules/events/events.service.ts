@@ -19,11 +19,12 @@ import {
   updateEventRow,
   type EventAudience,
   type EventFields,
+  type EventListRow,
   type EventRow,
 } from "./queries.js";
 import { eventTimeRules, instantIdCursor, type EventListQuery } from "./schema.js";
 
-export type { EventAudience, EventFields, EventRow } from "./queries.js";
+export type { EventAudience, EventFields, EventListRow, EventRow } from "./queries.js";
 
 /**
  * One event, loaded for the caller and checked for the action: 404 when it is missing or the caller
@@ -54,7 +55,7 @@ export async function listEvents(
   db: Db,
   actor: Actor,
   query: EventListQuery,
-): Promise<{ items: EventRow[]; nextCursor: string }> {
+): Promise<{ items: EventListRow[]; nextCursor: string }> {
   const rows = await eventsPage(db, actor.id, listScope(actor, query.mine), {
     from: query.from,
     to: query.to,

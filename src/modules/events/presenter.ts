@@ -4,7 +4,7 @@ import type {
   EventRegistration,
 } from "../../../generated/shtp/v1/events.js";
 import { presentUserSummary } from "../users/presenter.js";
-import type { EventAudience, EventRegistrationRow, EventRow } from "./queries.js";
+import type { EventAudience, EventListRow, EventRegistrationRow } from "./queries.js";
 
 /**
  * The audience a request gave, as the service stores it; absent means everyone (both lists empty).
@@ -19,7 +19,7 @@ export const audienceFromWire = (audience: EventAudienceMessage | undefined): Ev
  * An event as the caller sees it (`registered` is about the caller).
  * @param row - an event as loaded for the caller
  */
-export function presentEvent(row: EventRow): Event {
+export function presentEvent(row: EventListRow): Event {
   return {
     id: row.id,
     title: row.title,

@@ -21,8 +21,8 @@ export interface EventFields {
   audience: EventAudience;
 }
 
-/** An event as loaded for one caller, with the instants that decide what may happen to it now. */
-export interface EventRow extends Omit<EventFields, "audience"> {
+/** An event as a list shows it to one caller: what is presented, and the list's keyset. */
+export interface EventListRow extends Omit<EventFields, "audience"> {
   id: string;
   audienceGroupIds: string[];
   audienceClasses: string[];
@@ -30,12 +30,16 @@ export interface EventRow extends Omit<EventFields, "audience"> {
   registeredCount: number;
   /** Whether the caller is registered. */
   registered: boolean;
-  /** Whether the caller's group or class is in the audience (the policy's audience test). */
-  inAudience: boolean;
   createdAt: Date;
   updatedAt: Date;
   /** starts_at at full precision, the keyset of lists. */
   startsKey: string;
+}
+
+/** An event as loaded for one caller, with the facts the policy judges an action on it by. */
+export interface EventRow extends EventListRow {
+  /** Whether the caller's group or class is in the audience (the policy's audience test). */
+  inAudience: boolean;
   /** By the database's clock, at the start of the transaction. */
   registrationClosed: boolean;
   started: boolean;
@@ -61,12 +65,15 @@ export type InstantIdPosition = readonly [string, string];
 /** A timestamptz as UTC text with microseconds: a keyset cursor that round-trips exactly. */
 const instantKey = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-/** The columns of EventRow; every query selecting them binds `:viewerId` (the caller). */
-const eventColumns = `e.id, e.title, e.description, e.location, e.starts_at AS "startsAt", e.ends_at AS "endsAt",
+/** The stored columns of EventListRow, over the alias `e`. */
+const storedColumns = `e.id, e.title, e.description, e.location, e.starts_at AS "startsAt", e.ends_at AS "endsAt",
   e.capacity, e.registration_deadline AS "registrationDeadline",
   e.audience_group_ids::text[] AS "audienceGroupIds", e.audience_classes AS "audienceClasses",
   e.author_id AS "authorId", e.registered_count AS "registeredCount",
-  e.created_at AS "createdAt", e.updated_at AS "updatedAt", ${instantKey("e.starts_at")} AS "startsKey",
+  e.created_at AS "createdAt", e.updated_at AS "updatedAt", ${instantKey("e.starts_at")} AS "startsKey"`;
+
+/** The columns of EventRow; every query selecting them binds `:viewerId` (the caller). */
+const eventColumns = `${storedColumns},
   EXISTS (SELECT 1 FROM event_registrations mine WHERE mine.event_id = e.id AND mine.user_id = :viewerId) AS registered,
   coalesce(${audienceIncludesViewer}, false) AS "inAudience",
   now() > e.registration_deadline AS "registrationClosed", now() >= e.starts_at AS started,
@@ -132,8 +139,11 @@ export function eventsPageStatement(
     registered: [registered],
   }[scope];
   return {
-    sql: `SELECT ${eventColumns}
+    // A list needs no policy facts (the scope chose its rows), and whether the caller is registered is one
+    // primary-key probe per row: together about a tenth of the statement's time less than eventColumns.
+    sql: `SELECT ${storedColumns}, mine.user_id IS NOT NULL AS registered
             FROM (${sources.join(" UNION ")}) AS page JOIN events e ON e.id = page.id
+            LEFT JOIN event_registrations mine ON mine.event_id = e.id AND mine.user_id = :viewerId
            ORDER BY e.starts_at, e.id
            LIMIT :limit`,
     replacements: {
@@ -148,10 +158,15 @@ export function eventsPageStatement(
 }
 
 /** @returns one page of events (eventsPageStatement) */
-export function eventsPage(db: Db, viewerId: string, scope: EventListScope, window: EventWindow): Promise<EventRow[]> {
+export function eventsPage(
+  db: Db,
+  viewerId: string,
+  scope: EventListScope,
+  window: EventWindow,
+): Promise<EventListRow[]> {
   const { sql, replacements } = eventsPageStatement(viewerId, scope, window);
   // Planned once per connection and variant: planning the union cost as much as running it.
-  return selectPrepared<EventRow>(db, sql, replacements);
+  return selectPrepared<EventListRow>(db, sql, replacements);
 }
 
 /** Distinct values in their first order. */

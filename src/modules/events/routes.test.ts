@@ -566,6 +566,22 @@ describe("events routes", function () {
       expectMessage(api, await register(api, student, made[0]!.id), EventMessage, 201);
       assert.deepEqual(await listIds(api, student, `${window}&mine=true`), [made[0]!.id]);
       assert.deepEqual(await listIds(api, teacher, `${window}&mine=true`), [], "staff register for nothing");
+      const registeredFlags = async (caller: Caller) =>
+        expectMessage(
+          api,
+          await api.call("GET", `/events?limit=100${window}`, { token: caller.token }),
+          ListEventsResponse,
+        ).items.map((item) => [item.id, item.registered]);
+      assert.deepEqual(
+        await registeredFlags(student),
+        expected.map((id) => [id, id === made[0]!.id]),
+        "each listed event says whether the caller is registered",
+      );
+      assert.deepEqual(
+        await registeredFlags(teacher),
+        expected.map((id) => [id, false]),
+        "the student's registration is not the teacher's",
+      );
 
       expectError(
         api,
