@@ -1,10 +1,8 @@
 import { Op } from "sequelize";
 import type { Actor } from "../../auth/roles.js";
 import { execute, selectPrepared, type Db, type TransactionDb } from "../../db/db.js";
-import { medalAwardsFromJson, medalAwardsJson, type MedalAwardRow } from "../medals/queries.js";
 import type { MedalName } from "../medals/catalogue.js";
-import { unreadCountColumn } from "../notifications/queries.js";
-import { userFieldColumns } from "../users/queries.js";
+import type { MedalAwardRow } from "../medals/service.js";
 import type { UserFields } from "../users/user.model.js";
 import { RefreshToken, Session } from "./session.model.js";
 
@@ -120,7 +118,9 @@ export interface MeRow {
 
 /**
  * The user with their unread count and medals in one statement: one round trip and one connection
- * rather than three, on the route every client calls at start-up and after each change of screen.
+ * rather than three, on the route every client calls at start-up and after each change of screen. It
+ * reads the notifications module's kept counter (`notification_counts`, 0 for a user who never had a
+ * notification) and the medals module's awards in award order, as other modules' statements join users.
  * @returns the row, or null when there is no such user
  */
 export async function findMe(db: Db, userId: string): Promise<MeRow | null> {
@@ -128,13 +128,21 @@ export async function findMe(db: Db, userId: string): Promise<MeRow | null> {
     UserFields & { unreadNotifications: number; medals: { medal: MedalName; awardedAt: string }[] }
   >(
     db,
-    `SELECT ${userFieldColumns("u")}, ${unreadCountColumn("u.id")} AS "unreadNotifications",
-            ${medalAwardsJson("u.id")} AS medals
+    `SELECT u.id, u.email, u.nick_name AS "nickName", u.first_name AS "firstName", u.last_name AS "lastName",
+            u.role, u.group_id AS "groupId", u.learning_class AS "learningClass", u.rating,
+            u.about_text AS "aboutText", u.social_links AS "socialLinks", u.tech_stack AS "techStack",
+            u.avatar_file AS "avatarFile", u.created_at AS "createdAt", u.updated_at AS "updatedAt",
+            coalesce((SELECT c.unread FROM notification_counts c WHERE c.user_id = u.id), 0) AS "unreadNotifications",
+            coalesce((SELECT json_agg(json_build_object('medal', m.medal, 'awardedAt', m.awarded_at)
+                                      ORDER BY m.awarded_at, m.medal)
+                        FROM user_medals m WHERE m.user_id = u.id), '[]') AS medals
        FROM users u
       WHERE u.id = :userId`,
     { userId },
   );
   if (!row) return null;
   const { unreadNotifications, medals, ...user } = row;
-  return { user, unreadNotifications, medals: medalAwardsFromJson(medals) };
+  // JSON carries the award instants as text.
+  const awards = medals.map((award) => ({ medal: award.medal, awardedAt: new Date(award.awardedAt) }));
+  return { user, unreadNotifications, medals: awards };
 }

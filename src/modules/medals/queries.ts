@@ -46,26 +46,11 @@ export function insertEarnedMedals(
   );
 }
 
-/** The order medals are listed in: the order they were awarded. */
-const awardOrder = "ORDER BY m.awarded_at, m.medal";
-
-/**
- * A JSON column of the medals the user whose id is `userIdColumn` holds, in award order (`[]` for none),
- * for reads that take them in the same statement as the user; medalAwardsFromJson reads it back.
- */
-export const medalAwardsJson = (userIdColumn: string): string =>
-  `coalesce((SELECT json_agg(json_build_object('medal', m.medal, 'awardedAt', m.awarded_at) ${awardOrder})
-               FROM user_medals m WHERE m.user_id = ${userIdColumn}), '[]')`;
-
-/** @returns the medals of a medalAwardsJson column */
-export const medalAwardsFromJson = (awards: readonly { medal: MedalName; awardedAt: string }[]): MedalAwardRow[] =>
-  awards.map((award) => ({ medal: award.medal, awardedAt: new Date(award.awardedAt) }));
-
 /** @returns the medals a user holds, in the order they were awarded */
 export function medalAwardsOf(db: Db, userId: string): Promise<MedalAwardRow[]> {
   return select<MedalAwardRow>(
     db,
-    `SELECT m.medal, m.awarded_at AS "awardedAt" FROM user_medals m WHERE m.user_id = :userId ${awardOrder}`,
+    `SELECT medal, awarded_at AS "awardedAt" FROM user_medals WHERE user_id = :userId ORDER BY awarded_at, medal`,
     { userId },
   );
 }

@@ -144,18 +144,17 @@ export function notificationsInRange(
 }
 
 /**
- * How many unread notifications the user whose id is `userIdColumn` has, as an SQL expression: the count
- * the database keeps in `notification_counts` (its triggers update it in every statement that writes
- * notifications), 0 for a user who never had one.
+ * @returns how many unread notifications the user has: the count the database keeps in
+ *   `notification_counts` (its triggers update it in every statement that writes notifications)
  */
-export const unreadCountColumn = (userIdColumn: string): string =>
-  `coalesce((SELECT c.unread FROM notification_counts c WHERE c.user_id = ${userIdColumn}), 0)`;
-
-/** @returns how many unread notifications the user has (unreadCountColumn) */
 export async function unreadCount(db: Db, userId: string): Promise<number> {
-  const [row] = await selectPrepared<{ unread: number }>(db, `SELECT ${unreadCountColumn(":userId")} AS unread`, {
-    userId,
-  });
+  const [row] = await selectPrepared<{ unread: number }>(
+    db,
+    "SELECT unread FROM notification_counts WHERE user_id = :userId",
+    {
+      userId,
+    },
+  );
   return row?.unread ?? 0;
 }
 

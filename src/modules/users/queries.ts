@@ -94,17 +94,6 @@ export function findUser(db: Db, id: string, options: { lock?: boolean } = {}): 
   return User.findByPk(id, { transaction: db.transaction, lock });
 }
 
-/**
- * The SELECT list of UserFields over the users row `alias`, for reads that only present a user: a plain
- * row, no model instance, and never the password hash.
- */
-export const userFieldColumns = (alias: string): string =>
-  `${alias}.id, ${alias}.email, ${alias}.nick_name AS "nickName", ${alias}.first_name AS "firstName",
-   ${alias}.last_name AS "lastName", ${alias}.role, ${alias}.group_id AS "groupId",
-   ${alias}.learning_class AS "learningClass", ${alias}.rating, ${alias}.about_text AS "aboutText",
-   ${alias}.social_links AS "socialLinks", ${alias}.tech_stack AS "techStack", ${alias}.avatar_file AS "avatarFile",
-   ${alias}.created_at AS "createdAt", ${alias}.updated_at AS "updatedAt"`;
-
 /** @returns the user with this nickname in any case (nicknames are unique whatever their case), or null */
 export const findUserByNickName = (db: Db, nickName: string): Promise<User | null> =>
   User.findOne({ where: { nickName: { [Op.iLike]: escapeLike(nickName) } }, transaction: db.transaction });
