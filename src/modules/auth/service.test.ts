@@ -65,7 +65,7 @@ describe("auth service (src/modules/auth/service.ts)", () => {
     );
     await sequelize().query(
       `INSERT INTO user_medals (user_id, medal, awarded_at)
-       VALUES (:id, 'five_events', '2026-03-02T10:00:00.250Z'), (:id, 'first_achievement', '2026-03-01T09:00:00Z'),
+       VALUES (:id, 'five_events', '2026-03-02T10:00:00.250Z'), (:id, 'first_achievement', '2026-03-01T09:00:00.123456Z'),
               (:id, 'rating_100', '2026-03-02T10:00:00.250Z')`,
       { replacements: { id: user.id } },
     );
@@ -83,7 +83,7 @@ describe("auth service (src/modules/auth/service.ts)", () => {
     assert.deepEqual(found.user, presented, "the model's attributes but the hash, with the same values");
     assert.equal(found.unreadNotifications, 2);
     assert.deepEqual(found.medals, [
-      { medal: "first_achievement", awardedAt: new Date("2026-03-01T09:00:00Z") },
+      { medal: "first_achievement", awardedAt: new Date("2026-03-01T09:00:00.123Z") },
       { medal: "five_events", awardedAt: new Date("2026-03-02T10:00:00.250Z") },
       { medal: "rating_100", awardedAt: new Date("2026-03-02T10:00:00.250Z") },
     ]);
