@@ -21,6 +21,7 @@ import {
   type Api,
 } from "../../testing/api.js";
 import { buildContest, buildSubmission, buildTask } from "../../testing/assignments.js";
+import { presentVerdict } from "../submissions/presenter.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildCaller, buildGroup, buildGroupOfStudents, type Caller } from "../../testing/factories.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
@@ -435,6 +436,110 @@ describe("contest routes", function () {
       } while (cursor);
       assert.equal(names.length, 5);
       assert.deepEqual(names, [...names].sort());
+    });
+
+    it("each student's standing per task follows the rules over random submissions, on the list and on /me", async () => {
+      const api = apiFor("json");
+      const tasks = [await buildTask(), await buildTask(), await buildTask(), await buildTask()];
+      const group = await buildGroup();
+      const students = await Promise.all(Array.from({ length: 10 }, () => signedIn("student", { groupId: group.id })));
+      const deadline = fromNow(HOUR);
+      const contestId = await buildContest({
+        taskIds: tasks.map((task) => task.id),
+        groupIds: [group.id],
+        deadline,
+        marks: { mark5: 4, mark4: 2, mark3: 1 },
+      });
+      // A fixed seed: a failure replays the same submissions.
+      let state = 20_261_201;
+      const draw = (below: number) => {
+        // mulberry32
+        state = (state + 0x6d2b79f5) | 0;
+        let bits = Math.imul(state ^ (state >>> 15), 1 | state);
+        bits = (bits + Math.imul(bits ^ (bits >>> 7), 61 | bits)) ^ bits;
+        return Math.floor((((bits ^ (bits >>> 14)) >>> 0) / 4_294_967_296) * below);
+      };
+      const verdicts = [null, "accepted", "wrong_answer", "time_limit", "compile_error"] as const;
+      type Sent = { verdict: (typeof verdicts)[number]; passedTests: number; late: boolean; rejected: boolean };
+      const sent = new Map<string, Sent[]>();
+      for (const student of students) {
+        for (const task of tasks) {
+          const cell: Sent[] = Array.from({ length: draw(6) }, () => ({
+            verdict: verdicts[draw(verdicts.length)] ?? null,
+            passedTests: draw(3),
+            late: draw(6) === 0,
+            rejected: draw(6) === 0,
+          }));
+          sent.set(`${student.id}/${task.id}`, cell);
+          // In order, one at a time: the sending order is the tie-break.
+          for (const submission of cell) {
+            await buildSubmission({
+              userId: student.id,
+              taskId: task.id,
+              contestId,
+              verdict: submission.verdict ?? undefined,
+              passedTests: submission.passedTests,
+              createdAt: submission.late ? new Date(deadline.getTime() + 60_000) : new Date(),
+              rejectedReason: submission.rejected ? "Copied." : undefined,
+            });
+          }
+        }
+      }
+      // The rules, spelled out: attempts are the submissions before the deadline and not rejected; the best
+      // is the first judged one among them by (accepted, most tests passed); pending ones count no tests.
+      const expectedRow = (studentId: string) => {
+        const cells = tasks.map((task) => {
+          const counted = (sent.get(`${studentId}/${task.id}`) ?? []).filter((one) => !one.late && !one.rejected);
+          const judged = counted.filter((one) => one.verdict !== null);
+          const best = judged.reduce<Sent | undefined>((top, one) => {
+            if (!top) return one;
+            const rank = (s: Sent) => [s.verdict === "accepted" ? 1 : 0, s.passedTests];
+            const [a0 = 0, a1 = 0] = rank(one);
+            const [b0 = 0, b1 = 0] = rank(top);
+            return a0 > b0 || (a0 === b0 && a1 > b1) ? one : top;
+          }, undefined);
+          return {
+            attempts: counted.length,
+            solved: counted.some((one) => one.verdict === "accepted"),
+            bestVerdict: presentVerdict(best?.verdict ?? null),
+            bestPassedTests: best?.passedTests ?? 0,
+          };
+        });
+        const solvedCount = cells.filter((cell) => cell.solved).length;
+        return { solvedCount, mark: solvedCount >= 4 ? 5 : solvedCount >= 2 ? 4 : solvedCount >= 1 ? 3 : 2, cells };
+      };
+      const actualRow = (row: ContestResult | undefined) => ({
+        solvedCount: row?.solvedCount,
+        mark: row?.mark,
+        cells: row?.tasks.map(({ attempts, solved, bestVerdict, bestPassedTests }) => ({
+          attempts,
+          solved,
+          bestVerdict,
+          bestPassedTests,
+        })),
+      });
+
+      const results = expectMessage(
+        api,
+        await api.call("GET", `/contests/${contestId}/results?limit=100`, { token: teacher.token }),
+        ContestResults,
+      );
+      assert.equal(results.items.length, students.length);
+      for (const row of results.items) {
+        assert.deepEqual(
+          row.tasks.map((cell) => cell.taskId),
+          tasks.map((task) => task.id),
+        );
+        assert.deepEqual(actualRow(row), expectedRow(row.user?.id ?? ""), `student ${row.user?.id}`);
+      }
+      for (const student of students) {
+        const mine = expectMessage(
+          api,
+          await api.call("GET", `/contests/${contestId}/me`, { token: student.token }),
+          ContestResult,
+        );
+        assert.deepEqual(actualRow(mine), expectedRow(student.id), `/me of ${student.id}`);
+      }
     });
 
     it("results of 40 students × 10 tasks × 20 submissions take as many statements as 5 students", async () => {
