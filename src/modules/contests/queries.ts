@@ -250,6 +250,9 @@ export async function resultRows(
         WHERE u.role = 'student' AND event_viewer_keys(u.group_id, u.learning_class) && contest.audience_keys
        UNION
        SELECT s.user_id FROM submissions s WHERE s.contest_id = :contestId`;
+  // The page's submissions that count: sent to this contest before its deadline and not rejected.
+  const countedOfPage = `FROM submissions s JOIN page ON page.id = s.user_id CROSS JOIN contest
+        WHERE s.contest_id = :contestId AND s.rejected_at IS NULL AND s.created_at <= contest.deadline`;
   // Per (student, task): the counts by hashing, and the best judged submission by sorting only the
   // judged ones (pending ones are never the best): a cell with thousands of queued solutions then
   // costs a count, not a sort. Per student, the tasks come as parallel arrays in JSON: a JSON object
@@ -271,13 +274,11 @@ export async function resultRows(
         LIMIT :limit
      ), per_task AS (
        SELECT s.user_id, s.task_id, count(*)::int AS attempts, bool_or(s.verdict = 'accepted') AS solved
-         FROM submissions s JOIN page ON page.id = s.user_id CROSS JOIN contest
-        WHERE s.contest_id = :contestId AND s.rejected_at IS NULL AND s.created_at <= contest.deadline
+         ${countedOfPage}
         GROUP BY s.user_id, s.task_id
      ), best AS (
        SELECT DISTINCT ON (s.user_id, s.task_id) s.user_id, s.task_id, s.verdict, s.passed_tests
-         FROM submissions s JOIN page ON page.id = s.user_id CROSS JOIN contest
-        WHERE s.contest_id = :contestId AND s.rejected_at IS NULL AND s.created_at <= contest.deadline
+         ${countedOfPage}
           AND s.verdict IS NOT NULL
         ORDER BY s.user_id, s.task_id, s.verdict = 'accepted' DESC, s.passed_tests DESC, s.seq
      )
