@@ -491,13 +491,11 @@ describe("contest routes", function () {
         const cells = tasks.map((task) => {
           const counted = (sent.get(`${studentId}/${task.id}`) ?? []).filter((one) => !one.late && !one.rejected);
           const judged = counted.filter((one) => one.verdict !== null);
-          const best = judged.reduce<Sent | undefined>((top, one) => {
-            if (!top) return one;
-            const rank = (s: Sent) => [s.verdict === "accepted" ? 1 : 0, s.passedTests];
-            const [a0 = 0, a1 = 0] = rank(one);
-            const [b0 = 0, b1 = 0] = rank(top);
-            return a0 > b0 || (a0 === b0 && a1 > b1) ? one : top;
-          }, undefined);
+          // Strictly better only, so among equals the one sent first stays.
+          const accepted = (one: Sent) => one.verdict === "accepted";
+          const better = (one: Sent, top: Sent) =>
+            accepted(one) !== accepted(top) ? accepted(one) : one.passedTests > top.passedTests;
+          const best = judged.reduce<Sent | undefined>((top, one) => (top && !better(one, top) ? top : one), undefined);
           return {
             attempts: counted.length,
             solved: counted.some((one) => one.verdict === "accepted"),
