@@ -18,7 +18,7 @@ import {
   textOf,
   withFakeBubblewrap,
 } from "../testing/judge.js";
-import { openCgroups } from "./cgroups.js";
+import { openCgroups, type CgroupHierarchy } from "./cgroups.js";
 import { JudgeFault } from "./faults.js";
 import { DEFAULT_CGROUP_PARENT, probeSandbox, Sandbox } from "./sandbox.js";
 import { processesOfUser } from "./slots.js";
@@ -342,6 +342,55 @@ print(json.dumps({
       assert.deepEqual([result.exitCode, result.signal], [null, "SIGKILL"]);
       assert.ok(result.wallMs >= 2000, `ended after ${result.wallMs} ms`);
     });
+  });
+
+  it("lets a CPU reading still open when the program exits finish before its cgroup is removed", async () => {
+    // Every reading after the set-up's stays open until the cgroup's removal begins, then fails as the
+    // kernel fails a read of a removed cgroup's file, or gives up waiting after 1 s and reads.
+    const slowReadsOf = (cgroups: CgroupHierarchy): CgroupHierarchy => ({
+      version: cgroups.version,
+      description: cgroups.description,
+      list: () => cgroups.list(),
+      attach: (name) => cgroups.attach(name),
+      create: async (name, limits, owner) => {
+        const cgroup = await cgroups.create(name, limits, owner);
+        let removing = (): void => undefined;
+        const removal = new Promise<void>((resolve) => (removing = resolve));
+        let reads = 0;
+        return {
+          name: cgroup.name,
+          selfJoinFiles: cgroup.selfJoinFiles,
+          add: (pid) => cgroup.add(pid),
+          usage: () => cgroup.usage(),
+          killAll: (sparing) => cgroup.killAll(sparing),
+          remove: () => {
+            removing();
+            return cgroup.remove();
+          },
+          cpuMs: async () => {
+            if (++reads > 1 && (await Promise.race([removal.then(() => true), sleep(1000).then(() => false)]))) {
+              throw Object.assign(new Error("ENODEV: no such device, read"), { code: "ENODEV" });
+            }
+            return cgroup.cpuMs();
+          },
+        };
+      },
+    });
+    const sandbox = await Sandbox.open({ wrapCgroups: slowReadsOf });
+    const workspace = await Workspace.create(testSlot);
+    try {
+      await workspace.write("main.py", "import time\ntime.sleep(0.2)\nprint('done')\n");
+      const result = await sandbox.run({
+        slot: testSlot,
+        argv: ["/usr/bin/python3", "-I", "/box/main.py"],
+        workDir: workspace.dir,
+        limits: SMALL_LIMITS,
+      });
+      assert.deepEqual([result.exitCode, textOf(result)], [0, "done\n"]);
+      assert.equal(result.cpuTimeExceeded, false);
+    } finally {
+      await workspace.dispose();
+    }
   });
 
   describe("judge faults (retried, never a verdict)", () => {

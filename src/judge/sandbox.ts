@@ -90,6 +90,8 @@ export interface SandboxOptions {
   bwrapPath?: string;
   /** The mounts table to find cgroups in (a test may point it at a fake hierarchy). */
   mountsTable?: string;
+  /** Wraps the hierarchy found, so a test can delay or fail its reads at a chosen moment. */
+  wrapCgroups?: (cgroups: CgroupHierarchy) => CgroupHierarchy;
 }
 
 /** The judge's cgroup when none is configured. */
@@ -265,7 +267,8 @@ export class Sandbox {
     }
     const obstacle = await userNamespaceObstacle();
     if (obstacle !== undefined) throw new JudgeFault(obstacle);
-    const cgroups = await openCgroups(options.cgroupParent ?? DEFAULT_CGROUP_PARENT, options.mountsTable);
+    const found = await openCgroups(options.cgroupParent ?? DEFAULT_CGROUP_PARENT, options.mountsTable);
+    const cgroups = options.wrapCgroups?.(found) ?? found;
     const { stdout: version } = await promisify(execFile)(bwrap, ["--version"]).catch((error: unknown) => {
       throw faultOf(`running ${bwrap} --version`, error);
     });
@@ -489,7 +492,8 @@ function supervise(child: ChildProcess, cgroup: RunCgroup, request: SandboxReque
      */
     const stop = (): Promise<void> => {
       stopping ??= cgroup.killAll(child.pid).then(() => {
-        timers.push(setTimeout(abort, MONITOR_EXIT_MS));
+        // A monitor that has closed already needs no deadline (and its timer would outlive the run).
+        if (!closed) timers.push(setTimeout(abort, MONITOR_EXIT_MS));
       }, noteFault("stopping a run"));
       return stopping;
     };
@@ -524,11 +528,14 @@ function supervise(child: ChildProcess, cgroup: RunCgroup, request: SandboxReque
       stderrBytes += Math.min(chunk.length, room);
     });
 
-    let polling = false;
+    /**
+     * The CPU reading in flight. The run ends only after it settles: a reading still open when the
+     * cgroup is removed fails (ENODEV) and would turn a finished run into a judge fault.
+     */
+    let polling: Promise<void> | undefined;
     const pollCpu = () => {
       if (polling || stopping) return;
-      polling = true;
-      cgroup
+      polling = cgroup
         .cpuMs()
         .then((cpuMs) => {
           if (cpuMs - execution.setupCpuMs <= limits.cpuTimeMs || stopping) return;
@@ -539,7 +546,7 @@ function supervise(child: ChildProcess, cgroup: RunCgroup, request: SandboxReque
           noteFault("measuring a run's CPU time")(error);
           return stop();
         })
-        .finally(() => (polling = false));
+        .finally(() => (polling = undefined));
     };
     const letGo = (setupCpuMs: number) => {
       execution.setupCpuMs = setupCpuMs;
@@ -580,7 +587,7 @@ function supervise(child: ChildProcess, cgroup: RunCgroup, request: SandboxReque
       execution.wallMs = execution.started ? exitedAt - startedAt : 0;
       execution.stdout = Buffer.concat(stdoutChunks);
       execution.stderr = Buffer.concat(stderrChunks);
-      void (stopping ?? Promise.resolve()).then(() => resolve(execution));
+      void Promise.all([stopping, polling]).then(() => resolve(execution));
     });
 
     (cgroup.selfJoinFiles.length > 0 ? Promise.resolve() : cgroup.add(pid)).then(

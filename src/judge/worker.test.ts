@@ -600,7 +600,18 @@ describe("the judge worker", function () {
       ];
       await Promise.all(workers.map(started));
       const judged = await settled(ids, 90_000);
-      assert.ok(judged.every((row) => row.verdict === "accepted" && row.attempts === 1));
+      assert.deepEqual(
+        judged.filter((row) => row.verdict !== "accepted" || row.attempts !== 1),
+        [],
+        // Above info: what a worker said about a submission that went wrong.
+        workers
+          .flatMap((worker) =>
+            logLines(worker)
+              .filter((line) => Number(line.level) > 30)
+              .map((line) => JSON.stringify(line)),
+          )
+          .join("\n"),
+      );
       const [counts] = await rows<{ results: number; distinct: number; notices: number }>(
         `SELECT (SELECT count(*)::int FROM submission_tests WHERE submission_id IN (:ids)) AS results,
                 (SELECT count(DISTINCT (submission_id, ordinal))::int FROM submission_tests
