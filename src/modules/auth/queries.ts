@@ -1,6 +1,6 @@
 import { Op } from "sequelize";
 import type { Actor } from "../../auth/roles.js";
-import { execute, selectPrepared, type Db, type TransactionDb } from "../../db/db.js";
+import { arrayParam, execute, select, selectPrepared, type Db, type TransactionDb } from "../../db/db.js";
 import type { MedalName } from "../medals/catalogue.js";
 import type { MedalAwardRow } from "../medals/service.js";
 import type { UserFields } from "../users/user.model.js";
@@ -47,6 +47,23 @@ export function findRefreshToken(
 /** Marks a loaded refresh token used, so presenting it again is a replay. */
 export async function markRefreshTokenUsed(db: TransactionDb, token: RefreshToken, at: Date): Promise<void> {
   await token.update({ usedAt: at }, { transaction: db.transaction });
+}
+
+/**
+ * Which of the given sessions still hold (not revoked, not expired, their user still there), as the
+ * per-request session check judges them.
+ * @returns each live session's id with its end
+ */
+export async function liveSessionEnds(db: Db, sessionIds: readonly string[]): Promise<Map<string, Date>> {
+  const rows = await select<{ id: string; expiresAt: Date }>(
+    db,
+    `SELECT s.id, s.expires_at AS "expiresAt"
+       FROM sessions s
+       JOIN users u ON u.id = s.user_id
+      WHERE s.id = ANY(${arrayParam("sessionIds", sessionIds, "uuid")}) AND s.revoked_at IS NULL AND s.expires_at > now()`,
+    { sessionIds: [...sessionIds] },
+  );
+  return new Map(rows.map((row) => [row.id, row.expiresAt]));
 }
 
 /** Ends one session, unless it has ended already. */

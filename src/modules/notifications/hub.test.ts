@@ -6,8 +6,9 @@ import { inTransaction } from "../../db/db.js";
 import { StreamEnded, type LiveEvent } from "../../http/route.js";
 import { LeaseRegistry } from "../../limits/leases.js";
 import { testDatabase } from "../../testing/database.js";
-import { buildUser } from "../../testing/factories.js";
+import { buildUser, sessionFor } from "../../testing/factories.js";
 import { recordingLogger } from "../../testing/logs.js";
+import { testConfig } from "../../testing/server.js";
 import { waitFor } from "../../testing/wait.js";
 import { NotificationHub, Subscription, type ChannelListener, type StreamItem } from "./hub.js";
 import type { NotificationRow } from "./queries.js";
@@ -20,6 +21,7 @@ import { sendMessage } from "./service.js";
  */
 
 const userId = randomUUID();
+const caller = { id: userId, sessionId: randomUUID() };
 
 const row = (seq: number): NotificationRow => ({
   id: randomUUID(),
@@ -53,7 +55,7 @@ const seqsOf = (items: StreamItem[]) => items.flatMap((item) => (item.live ? [] 
 
 describe("Subscription (one notification stream's queue)", () => {
   it("delivers each row once, however many announcements cover it, in the order they came", async () => {
-    const subscription = new Subscription(userId, () => undefined);
+    const subscription = new Subscription(caller, () => undefined);
     subscription.push([row(1), row(2)]);
     subscription.push([row(2), row(3), row(1)]);
     const iterator = subscription[Symbol.asyncIterator]();
@@ -69,7 +71,7 @@ describe("Subscription (one notification stream's queue)", () => {
   });
 
   it("wakes a reader waiting on an empty queue when a row arrives", async () => {
-    const subscription = new Subscription(userId, () => undefined);
+    const subscription = new Subscription(caller, () => undefined);
     const iterator = subscription[Symbol.asyncIterator]();
     const waiting = iterator.next();
     setTimeout(() => subscription.push([row(7)]), 20);
@@ -80,7 +82,7 @@ describe("Subscription (one notification stream's queue)", () => {
   });
 
   it("forgets the oldest sequence numbers past 2000, so it remembers a bounded set", async () => {
-    const subscription = new Subscription(userId, () => undefined);
+    const subscription = new Subscription(caller, () => undefined);
     subscription.push(Array.from({ length: 2001 }, (_, index) => row(index + 1)));
     // Number 1 has been forgotten, so a late announcement of it is queued again; 3 is still known.
     subscription.push([row(1), row(3)]);
@@ -97,7 +99,7 @@ describe("Subscription (one notification stream's queue)", () => {
   });
 
   it("keeps at most 100 live events for a slow reader, dropping the oldest live ones and no row", async () => {
-    const subscription = new Subscription(userId, () => undefined);
+    const subscription = new Subscription(caller, () => undefined);
     subscription.push([row(1)]);
     for (let test = 1; test <= 105; test++) subscription.pushLive(live(test));
     subscription.push([row(2)]);
@@ -120,7 +122,7 @@ describe("Subscription (one notification stream's queue)", () => {
 
   it("takes nothing once closed, frees its place once however often it is closed, and ends with the reason", async () => {
     let freed = 0;
-    const subscription = new Subscription(userId, () => (freed += 1));
+    const subscription = new Subscription(caller, () => (freed += 1));
     const reason = new StreamEnded("closed for a newer stream", 30_000);
     subscription.close(reason);
     subscription.close();
@@ -133,7 +135,7 @@ describe("Subscription (one notification stream's queue)", () => {
   });
 
   it("ends without an error when closed with no reason (the client left, or shutdown)", async () => {
-    const subscription = new Subscription(userId, () => undefined);
+    const subscription = new Subscription(caller, () => undefined);
     const iterator = subscription[Symbol.asyncIterator]();
     const waiting = iterator.next();
     subscription.close();
@@ -183,6 +185,16 @@ describe("NotificationHub on the suite's database", () => {
     return row?.count ?? 0;
   };
 
+  /** A user signed in for real, and the caller of a stream on that session. */
+  const signedIn = async () => {
+    const user = await buildUser();
+    const { sessionId } = await sessionFor(user, testConfig());
+    return { user, caller: { id: user.id, sessionId } };
+  };
+
+  const setSession = (sessionId: string, change: string) =>
+    sequelize().query(`UPDATE sessions SET ${change} WHERE id = :sessionId`, { replacements: { sessionId } });
+
   /** The text of the next message `iterator` delivers. */
   async function nextText(iterator: AsyncIterator<StreamItem>): Promise<string | undefined> {
     const next = await iterator.next();
@@ -192,8 +204,8 @@ describe("NotificationHub on the suite's database", () => {
   }
 
   it("logs an announced range it cannot read, and still delivers the rows announced next", async () => {
-    const user = await buildUser();
-    const subscription = await hub.subscribe(user.id, undefined);
+    const { user, caller } = await signedIn();
+    const subscription = await hub.subscribe(caller, undefined);
     await sequelize().query("SELECT pg_notify('shtp_notifications', 'low:high')");
     await waitFor(() => lines.some((line) => line.msg === "could not fetch announced notifications"));
     assert.deepEqual(lines.find((line) => line.msg === "could not fetch announced notifications")?.range, {
@@ -207,8 +219,8 @@ describe("NotificationHub on the suite's database", () => {
   });
 
   it("closes a stream whose backlog cannot be read and passes the error on, freeing its place and lease", async () => {
-    const user = await buildUser();
-    await assert.rejects(hub.subscribe(user.id, "not-a-sequence-number"), /bigint/);
+    const { user, caller } = await signedIn();
+    await assert.rejects(hub.subscribe(caller, "not-a-sequence-number"), /bigint/);
     assert.equal(hub.streamCount, 0);
     await waitFor(async () => {
       const [row] = await sequelize().query<{ count: number }>(
@@ -220,8 +232,8 @@ describe("NotificationHub on the suite's database", () => {
   });
 
   it("ends every open stream on stop, without an error, and its LISTEN connection with them", async () => {
-    const user = await buildUser();
-    const iterator = (await hub.subscribe(user.id, undefined))[Symbol.asyncIterator]();
+    const { caller } = await signedIn();
+    const iterator = (await hub.subscribe(caller, undefined))[Symbol.asyncIterator]();
     const waiting = iterator.next();
     assert.deepEqual(upChanges, [true]);
     assert.equal(await listeningConnections(), 1, "the stream's hub listens on one connection");
@@ -230,6 +242,61 @@ describe("NotificationHub on the suite's database", () => {
     assert.equal(hub.streamCount, 0);
     assert.deepEqual(upChanges, [true, false]);
     await waitFor(async () => (await listeningConnections()) === 0);
+  });
+
+  describe("a stream lasts no longer than its session", () => {
+    const endedBySession = async (subscription: Subscription) => {
+      const { ended } = await drain(subscription);
+      assert.ok(ended instanceof StreamEnded, `ended with ${String(ended)}`);
+      assert.equal(ended.reason, "this session has ended; sign in again");
+    };
+
+    it("closes a stream whose session is revoked, saying why; the user's stream on another session stays open", async () => {
+      const { user, caller } = await signedIn();
+      const { sessionId: otherSessionId } = await sessionFor(user, testConfig());
+      const revoked = await hub.subscribe(caller, undefined);
+      const other = await hub.subscribe({ id: user.id, sessionId: otherSessionId }, undefined);
+      await setSession(caller.sessionId, "revoked_at = now()");
+      await waitFor(() => revoked.closed, 2_000);
+      await endedBySession(revoked);
+      await inTransaction({ sequelize: sequelize() }, (db) =>
+        sendMessage(db, { kind: "user", userId: user.id }, { text: "to the session left", severity: "info" }),
+      );
+      assert.equal(await nextText(other[Symbol.asyncIterator]()), "to the session left");
+      assert.equal(other.closed, false);
+    });
+
+    it("refuses a stream whose session ended before it was registered, freeing its place", async () => {
+      const { caller } = await signedIn();
+      await setSession(caller.sessionId, "revoked_at = now()");
+      await assert.rejects(hub.subscribe(caller, undefined), { code: "unauthenticated", status: 401 });
+      assert.equal(hub.streamCount, 0);
+    });
+
+    it("closes a stream when its session expires", async () => {
+      const { caller } = await signedIn();
+      await setSession(caller.sessionId, "expires_at = now() + interval '1200 milliseconds'");
+      const subscription = await hub.subscribe(caller, undefined);
+      assert.equal(subscription.closed, false);
+      await waitFor(() => subscription.closed, 4_000);
+      await endedBySession(subscription);
+    });
+
+    it("closes, once its LISTEN connection is back, a stream whose session was revoked while it was down", async () => {
+      const { caller } = await signedIn();
+      const subscription = await hub.subscribe(caller, undefined);
+      const [terminated] = await sequelize().query<{ done: boolean }>(
+        "SELECT pg_terminate_backend(pid, 5000) AS done FROM pg_stat_activity WHERE query = :listen",
+        { replacements: { listen: `LISTEN "${channel}"` }, type: QueryTypes.SELECT },
+      );
+      assert.equal(terminated?.done, true);
+      // No process listens now: this announcement is lost.
+      await setSession(caller.sessionId, "revoked_at = now()");
+      await waitFor(() => upChanges.length === 3, 5_000);
+      assert.deepEqual(upChanges, [true, false, true]);
+      await waitFor(() => subscription.closed, 2_000);
+      await endedBySession(subscription);
+    });
   });
 
   it("stopped while its LISTEN connection is still being opened, closes that connection and never reports it up", async () => {

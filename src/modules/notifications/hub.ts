@@ -1,10 +1,13 @@
 import pg from "pg";
 import type { Sequelize } from "sequelize";
+import { SESSIONS_CHANNEL } from "../../auth/session-cache.js";
 import type { Db } from "../../db/db.js";
+import { UnauthenticatedError } from "../../errors/index.js";
 import { StreamEnded, type LiveEvent, type LiveEventSource } from "../../http/route.js";
 import type { LeaseRegistry } from "../../limits/leases.js";
 import { listenForEvictions } from "../../limits/queries.js";
 import type { Logger } from "../../logging/logger.js";
+import { liveSessionEnds } from "../auth/queries.js";
 import {
   listenForInserts,
   listenForLiveEvents,
@@ -25,6 +28,20 @@ const SEEN_LIMIT = 2000;
  * more tabs than the limit churns slowly, and nothing is lost meanwhile (Last-Event-ID replays it).
  */
 const RECONNECT_AFTER_EVICTION_MS = { min: 30_000, spread: 30_000 };
+
+/** How soon a stream whose session ended may reconnect: it will be refused until its user signs in again. */
+const RECONNECT_AFTER_SESSION_END_MS = 5_000;
+/**
+ * Bounds on when a stream's session is read again: never later than a timer can wait, and never sooner
+ * than a second, so clocks that disagree about the session's end cannot spin the check.
+ */
+const SESSION_RECHECK_MS = { min: 1_000, max: 2 ** 31 - 1 };
+
+/** Who opened a stream: the user, and the session whose end ends the stream. */
+export interface StreamCaller {
+  id: string;
+  sessionId: string;
+}
 
 /** What a stream delivers: a stored notification, or a live event that is not stored. */
 export type StreamItem = { row: NotificationRow; live?: undefined } | { live: LiveEvent };
@@ -48,12 +65,21 @@ export class Subscription implements AsyncIterable<StreamItem> {
   private readonly seen = new Set<string>();
   private wake: (() => void) | undefined;
   private endedBy: StreamEnded | undefined;
+  private endTimer: NodeJS.Timeout | undefined;
   closed = false;
 
+  /**
+   * @param caller - the user and the session the stream was opened with: it lasts no longer than that session
+   * @param onClose - frees the stream's place, once
+   */
   constructor(
-    readonly userId: string,
+    readonly caller: StreamCaller,
     private readonly onClose: (subscription: Subscription) => void,
   ) {}
+
+  get userId(): string {
+    return this.caller.id;
+  }
 
   /** Queues rows not delivered before. */
   push(rows: NotificationRow[]): void {
@@ -87,8 +113,17 @@ export class Subscription implements AsyncIterable<StreamItem> {
     if (this.closed) return;
     this.closed = true;
     this.endedBy = reason;
+    clearTimeout(this.endTimer);
     this.onClose(this);
     this.wake?.();
+  }
+
+  /** Runs `atEnd` after `ms` unless the stream closes first; a later call replaces an earlier one. */
+  schedule(ms: number, atEnd: () => void): void {
+    clearTimeout(this.endTimer);
+    if (this.closed) return;
+    this.endTimer = setTimeout(atEnd, ms);
+    this.endTimer.unref();
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<StreamItem> {
@@ -118,6 +153,12 @@ export class Subscription implements AsyncIterable<StreamItem> {
  * Every stream holds a lease (src/limits/leases.ts): a user's streams are limited across processes, a
  * new one beyond the limit closes the user's oldest wherever it is (the owning process hears of it on
  * this same connection), and a process refuses streams past its own limit.
+ *
+ * A stream lasts no longer than the session it was opened with. The connection also hears the session
+ * announcements (a user's session revoked, their password or role changed, the user deleted): the
+ * sessions of that user's streams here are read again and the streams of ended ones are closed. So are
+ * all streams' sessions when the connection comes back (announcements made while it was down went
+ * unheard), and each stream's session when it is due to expire.
  */
 export class NotificationHub {
   private readonly subscribers = new Map<string, Set<Subscription>>();
@@ -127,15 +168,25 @@ export class NotificationHub {
   private fetching: Promise<void> = Promise.resolve();
   /** Reads run outside any transaction, on the pool. */
   private readonly db: Db;
+  private readonly sessionWatch: ChannelListener = {
+    channel: SESSIONS_CHANNEL,
+    announced: (userId) => this.recheckSessions(this.subscribers.get(userId) ?? []),
+    listeningChanged: (up) => {
+      if (up) this.recheckSessions([...this.subscribers.values()].flatMap((set) => [...set]));
+    },
+  };
+  /** The listeners given, and the hub's own watch on sessions. */
+  private readonly channelListeners: readonly ChannelListener[];
 
   constructor(
     private readonly sequelize: Sequelize,
     private readonly logger: Logger,
     private readonly leases: LeaseRegistry,
     private readonly liveSources: readonly LiveEventSource[] = [],
-    private readonly channelListeners: readonly ChannelListener[] = [],
+    channelListeners: readonly ChannelListener[] = [],
   ) {
     this.db = { sequelize };
+    this.channelListeners = [this.sessionWatch, ...channelListeners];
   }
 
   /**
@@ -143,15 +194,18 @@ export class NotificationHub {
    * sent first; the subscription is registered before that backlog is read, so nothing written in
    * between is lost, and duplicates are dropped. The user's oldest stream beyond their limit is closed,
    * on whichever process it is, with a reconnect hint.
-   * @param userId - the signed-in user
+   * @param caller - the signed-in user and their session
    * @param afterSeq - the last sequence number the client has, if it is resuming
    * @throws AppError rate_limited when this process holds its limit of streams
+   * @throws AppError unauthenticated when the session ended since the request was authenticated
    */
-  async subscribe(userId: string, afterSeq: string | undefined): Promise<Subscription> {
-    // Listening first: from the moment the lease is recorded, another process may close it.
+  async subscribe(caller: StreamCaller, afterSeq: string | undefined): Promise<Subscription> {
+    // Listening first: from the moment the lease is recorded, another process may close it, and from
+    // the moment the stream is registered, a session announcement closes it.
     await this.listen();
+    const userId = caller.id;
     const lease = await this.leases.acquire("stream", userId, "evict-oldest");
-    const subscription = new Subscription(userId, (closed) => {
+    const subscription = new Subscription(caller, (closed) => {
       this.unsubscribe(closed);
       void lease.release();
     });
@@ -159,13 +213,16 @@ export class NotificationHub {
     set.add(subscription);
     this.subscribers.set(userId, set);
     lease.onRevoked(() => subscription.close(evicted(this.leases.limitsOf("stream").perUser)));
-    if (afterSeq !== undefined) {
-      try {
+    try {
+      // A session revoked after the request's check and before the registration went unheard here.
+      const ended = await this.checkSessions([subscription]);
+      if (ended.includes(subscription)) throw UnauthenticatedError("This session has ended; sign in again.");
+      if (afterSeq !== undefined) {
         subscription.push(await notificationsAfter(this.db, userId, afterSeq, MAX_BACKLOG));
-      } catch (error) {
-        subscription.close();
-        throw error;
       }
+    } catch (error) {
+      subscription.close();
+      throw error;
     }
     return subscription;
   }
@@ -185,6 +242,38 @@ export class NotificationHub {
     this.listener = undefined;
     if (listener) this.listenerLost();
     await listener?.end().catch(() => undefined);
+  }
+
+  /**
+   * Reads whether the sessions of `subscriptions` still hold: the streams of ended ones are closed,
+   * saying why; each other is set to be read again when its session is due to expire.
+   * @returns the streams closed because their session ended
+   */
+  private async checkSessions(subscriptions: Iterable<Subscription>): Promise<Subscription[]> {
+    const open = [...subscriptions].filter((subscription) => !subscription.closed);
+    if (open.length === 0) return [];
+    const ends = await liveSessionEnds(this.db, [...new Set(open.map(({ caller }) => caller.sessionId))]);
+    const now = Date.now();
+    const ended: Subscription[] = [];
+    for (const subscription of open) {
+      const end = ends.get(subscription.caller.sessionId);
+      if (end === undefined) {
+        subscription.close(sessionEnded);
+        ended.push(subscription);
+        continue;
+      }
+      const { min, max } = SESSION_RECHECK_MS;
+      const due = Math.min(Math.max(end.getTime() - now, min), max);
+      subscription.schedule(due, () => this.recheckSessions([subscription]));
+    }
+    return ended;
+  }
+
+  /** checkSessions for what the hub heard: a failed read is logged, and those streams stay open until the next. */
+  private recheckSessions(subscriptions: Iterable<Subscription>): void {
+    this.checkSessions(subscriptions).catch((error: unknown) => {
+      this.logger.warn({ err: error }, "could not check the sessions of open notification streams");
+    });
   }
 
   private unsubscribe(subscription: Subscription): void {
@@ -265,6 +354,9 @@ export class NotificationHub {
     });
   }
 }
+
+/** The end of a stream whose session ended (signed out, password changed, user deleted, expired). */
+const sessionEnded = new StreamEnded("this session has ended; sign in again", RECONNECT_AFTER_SESSION_END_MS);
 
 /** The end of a stream closed because its user opened more than `limit`. */
 const evicted = (limit: number) =>

@@ -120,7 +120,9 @@ export async function listenOnChannels(
     for (const listener of listeners)
       if (listener.channel === message.channel) listener.announced(message.payload ?? "");
   });
-  for (const { channel } of listeners) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+  for (const channel of new Set(listeners.map((listener) => listener.channel))) {
+    await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+  }
 }
 
 /**

@@ -117,7 +117,8 @@ export const streamNotifications = defineRoute({
     "A browser authenticates with `ticket` (from `POST /notifications/stream-tickets`) instead of the header, and resumes " +
     "with `lastEventId` in the query, since a new EventSource cannot set Last-Event-ID. Live events that are not stored " +
     "come as their own event types without an `id`, never replayed: `shtp.v1.SubmissionProgress` while the caller's " +
-    "submission is judged (compiling, then test k of n).",
+    "submission is judged (compiling, then test k of n). A stream lasts no longer than its session: signing out, a " +
+    "password change, the account's deletion or the session's expiry ends it with a comment saying so.",
   access: "signedIn",
   queryCredential: streamTicketCredential,
   query: NotificationStreamQuerySchema,
@@ -126,7 +127,7 @@ export const streamNotifications = defineRoute({
   transactional: false,
   handler: async ({ actor, query, headers, services }): Promise<EventStream<Notification>> => {
     const resumeAfter = headers["last-event-id"] ?? query.lastEventId;
-    const subscription = await services.notificationHub.subscribe(actor.id, resumeAfter);
+    const subscription = await services.notificationHub.subscribe(actor, resumeAfter);
     return {
       close: () => subscription.close(),
       async *[Symbol.asyncIterator]() {

@@ -8,7 +8,7 @@ import { QueryTypes } from "sequelize";
 import { MessageSeverity, Notification, NotificationType } from "../../../generated/shtp/v1/notifications.js";
 import { inTransaction } from "../../db/db.js";
 import { testDatabase } from "../../testing/database.js";
-import { buildUser, tokenFor } from "../../testing/factories.js";
+import { buildUser, sessionFor, tokenFor } from "../../testing/factories.js";
 import {
   childEnv,
   cleanUpProcesses,
@@ -38,6 +38,16 @@ async function notify(userId: string, text: string): Promise<void> {
 
 /** The retry delay and the reason sent at the end of a stream the server closed, if it was closed so. */
 const endHint = (stream: OpenStream) => /\nretry: (\d+)\n: ([^\n]*)\n\n$/.exec(stream.body());
+
+/** Signs a session out as a client does, through `POST /auth/logout` on the server at `baseUrl`. */
+async function logOut(baseUrl: string, refreshToken: string): Promise<void> {
+  const response = await fetch(`${baseUrl}/api/v1/auth/logout`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ refreshToken }),
+  });
+  assert.ok(response.ok, `logout answered ${response.status}`);
+}
 
 /** A flag that turns true once the stream has ended. */
 function endedFlag(stream: OpenStream): () => boolean {
@@ -175,6 +185,25 @@ describe("notification stream (SSE)", function () {
     assert.equal(stream.status, 401);
     assert.match(String(stream.headers["content-type"]), /^application\/json/);
     assert.equal((JSON.parse(stream.body()) as { code: string }).code, "unauthenticated");
+  });
+
+  it("ends a stream within 1 s when its session signs out, telling the client why; its token then opens none", async () => {
+    const user = await buildUser();
+    const session = await sessionFor(user, server.config);
+    const stream = await open(server.url, { token: session.accessToken });
+    const another = await open(server.url, { token: await tokenFor(user, server.config) });
+    assert.equal(stream.status, 200);
+    const ended = endedFlag(another);
+
+    const signedOutAt = performance.now();
+    await logOut(server.url, session.refreshToken);
+    await stream.ended;
+    assert.ok(performance.now() - signedOutAt < 1000, `ended ${Math.round(performance.now() - signedOutAt)} ms after`);
+    assert.equal(endHint(stream)?.[2], "this session has ended; sign in again");
+    assert.equal(ended(), false, "the user's stream on another session stays open");
+    const again = await open(server.url, { token: session.accessToken });
+    await again.ended;
+    assert.equal(again.status, 401);
   });
 
   it("frees the subscription when the client closes", async () => {
@@ -344,6 +373,24 @@ describe("notification stream (SSE)", function () {
       for (const stream of [there[1]!, there[2]!, ...here, sixth]) {
         assert.equal(textOf(decodeJson(await stream.next(1000))), "on both processes");
       }
+    });
+
+    it("ends a stream on the other process within 1 s when its session signs out through this one", async () => {
+      const user = await buildUser();
+      const session = await sessionFor(user, server.config);
+      const there = await open(childUrl, { token: session.accessToken });
+      assert.equal(there.status, 200);
+      await waitFor(async () => (await streamLeasesOf(user.id)) === 1);
+
+      const signedOutAt = performance.now();
+      await logOut(server.url, session.refreshToken);
+      await there.ended;
+      assert.ok(
+        performance.now() - signedOutAt < 1000,
+        `ended ${Math.round(performance.now() - signedOutAt)} ms after`,
+      );
+      assert.equal(endHint(there)?.[2], "this session has ended; sign in again");
+      await waitFor(async () => (await streamLeasesOf(user.id)) === 0);
     });
 
     it("300 streams one user opens at once on a server process leave at most 5; another user's still gets a message within 1 s", async () => {
