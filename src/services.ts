@@ -43,7 +43,9 @@ export function createServices(deps: { config: Config; logger: Logger; sequelize
     loginThrottle: new LoginThrottle(deps.sequelize, deps.config.loginThrottle),
     submissionThrottle: new SubmissionThrottle(deps.sequelize, deps.config.assignments.submissionLimits),
     leases,
-    notificationHub: new NotificationHub(deps.sequelize, deps.logger, leases, liveEventSources, [sessionCache]),
+    notificationHub: new NotificationHub(deps.sequelize, deps.logger, leases, liveEventSources, [sessionCache], {
+      heartbeatMs: deps.config.database.keepAliveMs,
+    }),
     sessionCache,
     files: createFileStore(deps.config.storage),
     onUserDeleted: async (db, userId) => {

@@ -9,6 +9,9 @@ import { testDatabase } from "../../testing/database.js";
 import { buildUser, sessionFor } from "../../testing/factories.js";
 import { recordingLogger } from "../../testing/logs.js";
 import { testConfig } from "../../testing/server.js";
+import { SilenceableProxy } from "../../testing/tcp-proxy.js";
+import { createSequelize } from "../../db/sequelize.js";
+import { toAppError } from "../../errors/translate.js";
 import { waitFor } from "../../testing/wait.js";
 import { NotificationHub, Subscription, type ChannelListener, type StreamItem } from "./hub.js";
 import type { NotificationRow } from "./queries.js";
@@ -296,6 +299,66 @@ describe("NotificationHub on the suite's database", () => {
       assert.deepEqual(upChanges, [true, false, true]);
       await waitFor(() => subscription.closed, 2_000);
       await endedBySession(subscription);
+    });
+  });
+
+  describe("its LISTEN connection, through a database that goes silent", () => {
+    let proxy: SilenceableProxy;
+    let silenceable: NotificationHub;
+    let proxiedSequelize: ReturnType<typeof createSequelize>;
+    beforeEach(async () => {
+      const direct = new URL(testDatabase().database.url);
+      proxy = await SilenceableProxy.start({ host: direct.hostname, port: Number(direct.port) });
+      const proxied = new URL(direct);
+      proxied.port = String(proxy.port);
+      const limits = { ...testConfig().database, connectTimeoutMs: 500, queryTimeoutMs: 500 };
+      proxiedSequelize = createSequelize(proxied.href, limits);
+      const listener: ChannelListener = {
+        channel,
+        announced: () => undefined,
+        listeningChanged: (up) => upChanges.push(up),
+      };
+      silenceable = new NotificationHub(proxiedSequelize, recordingLogger("warn").logger, registry, [], [listener], {
+        heartbeatMs: 200,
+      });
+    });
+    afterEach(async () => {
+      proxy.resume();
+      await silenceable.stop();
+      await proxiedSequelize.close();
+      await proxy.close();
+    });
+
+    it("gives up opening it after the pool's connect timeout, and opens it once the database answers", async () => {
+      proxy.silence();
+      const startedAt = performance.now();
+      await assert.rejects(silenceable.listen(), (error) => {
+        assert.match(String(error), /timeout expired/);
+        assert.equal(toAppError(error).status, 503, "a stream opened meanwhile is told to come back later");
+        return true;
+      });
+      const waited = performance.now() - startedAt;
+      assert.ok(waited >= 400 && waited < 2_000, `gave up after ${Math.round(waited)} ms`);
+      proxy.resume();
+      await silenceable.listen();
+      assert.deepEqual(upChanges, [true]);
+    });
+
+    it("notices within a heartbeat and a query timeout that it went silent, and listens again once it answers", async () => {
+      await silenceable.listen();
+      assert.deepEqual(upChanges, [true]);
+      proxy.silence();
+      const silencedAt = performance.now();
+      await waitFor(() => upChanges.length === 2, 5_000);
+      const noticed = performance.now() - silencedAt;
+      assert.deepEqual(upChanges, [true, false]);
+      assert.ok(noticed < 1_500, `noticed after ${Math.round(noticed)} ms`);
+      proxy.resume();
+      await waitFor(async () => {
+        await silenceable.listen().catch(() => undefined);
+        return upChanges.length === 3;
+      }, 5_000);
+      assert.deepEqual(upChanges, [true, false, true]);
     });
   });
 

@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { Sequelize } from "sequelize";
+import { ConnectionError, type Sequelize } from "sequelize";
 import { SESSIONS_CHANNEL } from "../../auth/session-cache.js";
 import type { Db } from "../../db/db.js";
 import { UnauthenticatedError } from "../../errors/index.js";
@@ -178,12 +178,18 @@ export class NotificationHub {
   /** The listeners given, and the hub's own watch on sessions. */
   private readonly channelListeners: readonly ChannelListener[];
 
+  /**
+   * @param options.heartbeatMs - how often the idle LISTEN connection is asked a trivial query, so a
+   *   database that went silent is noticed (the query times out as the pool's do) and reconnected to,
+   *   rather than heard from never again; 0 for never
+   */
   constructor(
     private readonly sequelize: Sequelize,
     private readonly logger: Logger,
     private readonly leases: LeaseRegistry,
     private readonly liveSources: readonly LiveEventSource[] = [],
     channelListeners: readonly ChannelListener[] = [],
+    private readonly options: { heartbeatMs?: number } = {},
   ) {
     this.db = { sequelize };
     this.channelListeners = [this.sessionWatch, ...channelListeners];
@@ -298,17 +304,27 @@ export class NotificationHub {
 
   private async connect(): Promise<void> {
     const options = this.sequelize.config;
+    // The pool's limits (src/db/sequelize.ts): opening the connection, each query's answer, TCP keepalive.
+    const { connectionTimeoutMillis, query_timeout, stream } = (options.dialectOptions ?? {}) as Pick<
+      pg.ClientConfig,
+      "connectionTimeoutMillis" | "query_timeout" | "stream"
+    >;
     const client = new pg.Client({
       host: options.host,
       port: Number(options.port),
       user: options.username,
       password: options.password ?? undefined,
       database: options.database,
+      connectionTimeoutMillis,
+      query_timeout,
+      stream,
     });
     let lost = false;
+    let heartbeat: NodeJS.Timeout | undefined;
     const onLost = (error?: Error) => {
       if (lost) return;
       lost = true;
+      clearTimeout(heartbeat);
       // A connection that never got as far as listening is its caller's failure (connect rejects).
       if (this.listener !== client) return;
       this.listener = undefined;
@@ -321,7 +337,10 @@ export class NotificationHub {
     client.on("error", onLost);
     // A connection closed without an error (the server ended it cleanly) is lost all the same.
     client.on("end", () => onLost());
-    await client.connect();
+    await client.connect().catch((error: unknown) => {
+      // As the pool's failures to connect are: the database is unavailable for now (503), not a fault of ours.
+      throw new ConnectionError(error instanceof Error ? error : new Error(String(error)));
+    });
     await listenForInserts(client, (range) => this.announce(range));
     await listenForLiveEvents(client, this.liveSources, (userId, event) => {
       for (const subscription of this.subscribers.get(userId) ?? []) subscription.pushLive(event);
@@ -333,6 +352,14 @@ export class NotificationHub {
       return;
     }
     this.listener = client;
+    const heartbeatMs = this.options.heartbeatMs ?? 0;
+    const beat = () => {
+      heartbeat = setTimeout(() => {
+        client.query("SELECT 1").then(() => !lost && beat(), onLost);
+      }, heartbeatMs);
+      heartbeat.unref();
+    };
+    if (heartbeatMs > 0) beat();
     for (const listener of this.channelListeners) listener.listeningChanged(true);
   }
 
