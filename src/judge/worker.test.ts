@@ -22,7 +22,15 @@ import { buildContest, buildTask, SCHOOL_ZONE, type BuiltTest } from "../testing
 import { createScratchDatabase, testDatabase } from "../testing/database.js";
 import { waitFor } from "../testing/wait.js";
 import { buildGroup, buildUser, tokenFor } from "../testing/factories.js";
-import { assertNoSlotProcesses, TEST_UID_BASE, testSandbox, testSlot, workerUidBase } from "../testing/judge.js";
+import {
+  assertNoSlotProcesses,
+  TEST_UID_BASE,
+  testSandbox,
+  testSlot,
+  withFakeBubblewrap,
+  workerUidBase,
+} from "../testing/judge.js";
+import { Sandbox } from "./sandbox.js";
 import {
   childEnv,
   cleanUpProcesses,
@@ -420,6 +428,38 @@ describe("the judge worker", function () {
           { replacements: { id } },
         );
       }
+    });
+
+    it("stopped while its sandbox is still being set up: hands back, calling it no judge fault", async () => {
+      // A stand-in for bubblewrap that never reports the sandbox ready: the stop comes during the set-up.
+      await withFakeBubblewrap("exec sleep 30", async (wrapper) => {
+        const { logger, lines } = capturingLogger();
+        const sandbox = await Sandbox.open({ bwrapPath: wrapper });
+        const worker = new JudgeWorker({ db: db(), sandbox, slots: [testSlot], logger, pollMs: 50 });
+        const student = await buildUser({ role: "student" });
+        const task = await abTask();
+        await worker.start();
+        const id = await queue(student.id, task.id, "python", PYTHON_AB);
+        try {
+          await waitFor(() => processesOfUser(testSlot.uid).length > 0, 30_000);
+          await worker.stop(200);
+          assert.deepEqual(processesOfUser(testSlot.uid), [], "the set-up was killed");
+          assert.deepEqual(
+            messages(lines, "handed back: the worker is stopping").map((line) => [line.submissionId, line.released]),
+            [[id, "requeued"]],
+          );
+          assert.deepEqual(
+            lines.filter((line) => /handing back/.test(String(line.msg)) && line.submissionId === id),
+            [],
+            "a stop is no fault of the judge",
+          );
+        } finally {
+          await sql().query(
+            "DELETE FROM pgboss.job WHERE name = 'submission-judging' AND data->>'submissionId' = :id AND state IN ('created', 'retry')",
+            { replacements: { id } },
+          );
+        }
+      });
     });
 
     /** A worker on the test slot, not started yet, and a student's Python a+b queued for it. */

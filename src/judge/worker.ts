@@ -303,7 +303,9 @@ export class JudgeWorker {
         this.completeIfStillOurs(job, takenAt, log);
         return;
       }
-      if (!(error instanceof JudgingAbandoned)) {
+      // A stop kills what runs, a sandbox still being set up too (which then fails as "did not start"):
+      // that is no fault of the judge, and the hand-back says why.
+      if (!(error instanceof JudgingAbandoned) && !entry.abandoned) {
         log.warn(
           { err: error },
           error instanceof JudgeFault ? "judge fault: handing back" : "judging failed: handing back",
