@@ -49,21 +49,27 @@ export async function markRefreshTokenUsed(db: TransactionDb, token: RefreshToke
   await token.update({ usedAt: at }, { transaction: db.transaction });
 }
 
+/** A session that still holds: whose it is, and how long it has left by the database's clock. */
+export interface LiveSession {
+  userId: string;
+  msLeft: number;
+}
+
 /**
  * Which of the given sessions still hold (not revoked, not expired, their user still there), as the
- * per-request session check judges them.
- * @returns each live session's id with its end
+ * per-request session check judges them; a caller also compares the user, as that check does.
+ * @returns each live session by id
  */
-export async function liveSessionEnds(db: Db, sessionIds: readonly string[]): Promise<Map<string, Date>> {
-  const rows = await select<{ id: string; expiresAt: Date }>(
+export async function liveSessions(db: Db, sessionIds: readonly string[]): Promise<Map<string, LiveSession>> {
+  const rows = await select<{ id: string; userId: string; msLeft: number }>(
     db,
-    `SELECT s.id, s.expires_at AS "expiresAt"
+    `SELECT s.id, s.user_id AS "userId", (extract(epoch FROM s.expires_at - now()) * 1000)::float8 AS "msLeft"
        FROM sessions s
        JOIN users u ON u.id = s.user_id
       WHERE s.id = ANY(${arrayParam("sessionIds", sessionIds, "uuid")}) AND s.revoked_at IS NULL AND s.expires_at > now()`,
     { sessionIds: [...sessionIds] },
   );
-  return new Map(rows.map((row) => [row.id, row.expiresAt]));
+  return new Map(rows.map(({ id, userId, msLeft }) => [id, { userId, msLeft }]));
 }
 
 /** Ends one session, unless it has ended already. */

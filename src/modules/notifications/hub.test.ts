@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes, randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { QueryTypes } from "sequelize";
 import { SubmissionProgress } from "../../../generated/shtp/v1/assignments.js";
 import { inTransaction } from "../../db/db.js";
@@ -195,6 +196,13 @@ describe("NotificationHub on the suite's database", () => {
     return { user, caller: { id: user.id, sessionId } };
   };
 
+  /** Waits for a stream's end and checks that it was ended for its session. */
+  const endedBySession = async (subscription: Subscription) => {
+    const { ended } = await drain(subscription);
+    assert.ok(ended instanceof StreamEnded, `ended with ${String(ended)}`);
+    assert.equal(ended.reason, "this session has ended; sign in again");
+  };
+
   const setSession = (sessionId: string, change: string) =>
     sequelize().query(`UPDATE sessions SET ${change} WHERE id = :sessionId`, { replacements: { sessionId } });
 
@@ -248,12 +256,6 @@ describe("NotificationHub on the suite's database", () => {
   });
 
   describe("a stream lasts no longer than its session", () => {
-    const endedBySession = async (subscription: Subscription) => {
-      const { ended } = await drain(subscription);
-      assert.ok(ended instanceof StreamEnded, `ended with ${String(ended)}`);
-      assert.equal(ended.reason, "this session has ended; sign in again");
-    };
-
     it("closes a stream whose session is revoked, saying why; the user's stream on another session stays open", async () => {
       const { user, caller } = await signedIn();
       const { sessionId: otherSessionId } = await sessionFor(user, testConfig());
@@ -267,6 +269,15 @@ describe("NotificationHub on the suite's database", () => {
       );
       assert.equal(await nextText(other[Symbol.asyncIterator]()), "to the session left");
       assert.equal(other.closed, false);
+    });
+
+    it("closes a stream whose session is moved to another user, as the per-request check would refuse it", async () => {
+      const { caller } = await signedIn();
+      const other = await buildUser();
+      const subscription = await hub.subscribe(caller, undefined);
+      await setSession(caller.sessionId, `user_id = '${other.id}'`);
+      await waitFor(() => subscription.closed, 2_000);
+      await endedBySession(subscription);
     });
 
     it("refuses a stream whose session ended before it was registered, freeing its place", async () => {
@@ -344,6 +355,55 @@ describe("NotificationHub on the suite's database", () => {
       assert.deepEqual(upChanges, [true]);
     });
 
+    it("notices the silence by the heartbeat's own deadline when no query timeout is configured", async () => {
+      const direct = new URL(testDatabase().database.url);
+      const proxied = new URL(direct);
+      proxied.port = String(proxy.port);
+      const untimed = createSequelize(proxied.href, {
+        ...testConfig().database,
+        connectTimeoutMs: 500,
+        queryTimeoutMs: 0,
+      });
+      const changes: boolean[] = [];
+      const listener: ChannelListener = {
+        channel,
+        announced: () => undefined,
+        listeningChanged: (up) => changes.push(up),
+      };
+      const patient = new NotificationHub(untimed, recordingLogger("warn").logger, registry, [], [listener], {
+        heartbeatMs: 200,
+      });
+      try {
+        await patient.listen();
+        proxy.silence();
+        await waitFor(() => changes.length === 2, 3_000);
+        assert.deepEqual(changes, [true, false]);
+      } finally {
+        proxy.resume();
+        await patient.stop();
+        await untimed.close();
+      }
+    });
+
+    it("reads a stream's session again when a read of it failed, and closes the stream then", async () => {
+      // Without a heartbeat, so the silence is not noticed as a lost connection (whose return reads all).
+      const quiet = new NotificationHub(proxiedSequelize, recordingLogger("warn").logger, registry);
+      try {
+        const { caller } = await signedIn();
+        await setSession(caller.sessionId, "expires_at = now() + interval '1200 milliseconds'");
+        const subscription = await quiet.subscribe(caller, undefined);
+        proxy.silence();
+        // The read at the session's end times out (500 ms) while the database is silent.
+        await sleep(2_000);
+        assert.equal(subscription.closed, false);
+        proxy.resume();
+        await waitFor(() => subscription.closed, 8_000);
+        await endedBySession(subscription);
+      } finally {
+        await quiet.stop();
+      }
+    });
+
     it("notices within a heartbeat and a query timeout that it went silent, and listens again once it answers", async () => {
       await silenceable.listen();
       assert.deepEqual(upChanges, [true]);
@@ -360,6 +420,24 @@ describe("NotificationHub on the suite's database", () => {
       }, 5_000);
       assert.deepEqual(upChanges, [true, false, true]);
     });
+  });
+
+  it("closes a LISTEN connection that failed after connecting, so no half-set-up one stays open", async () => {
+    // PostgreSQL refuses an empty channel name, after the hub's first LISTEN succeeded on this connection.
+    const refused: ChannelListener = { channel: "", announced: () => undefined, listeningChanged: () => undefined };
+    const failing = new NotificationHub(sequelize(), recordingLogger("warn").logger, registry, [], [refused]);
+    try {
+      await assert.rejects(failing.listen(), /zero-length delimited identifier/);
+      await waitFor(async () => {
+        const [row] = await sequelize().query<{ count: number }>(
+          `SELECT count(*)::int AS count FROM pg_stat_activity WHERE query = 'LISTEN ""'`,
+          { type: QueryTypes.SELECT },
+        );
+        return row?.count === 0;
+      }, 2_000);
+    } finally {
+      await failing.stop();
+    }
   });
 
   it("stopped while its LISTEN connection is still being opened, closes that connection and never reports it up", async () => {

@@ -7,7 +7,7 @@ import { StreamEnded, type LiveEvent, type LiveEventSource } from "../../http/ro
 import type { LeaseRegistry } from "../../limits/leases.js";
 import { listenForEvictions } from "../../limits/queries.js";
 import type { Logger } from "../../logging/logger.js";
-import { liveSessionEnds } from "../auth/queries.js";
+import { liveSessions } from "../auth/queries.js";
 import {
   listenForInserts,
   listenForLiveEvents,
@@ -36,6 +36,11 @@ const RECONNECT_AFTER_SESSION_END_MS = 5_000;
  * than a second, so clocks that disagree about the session's end cannot spin the check.
  */
 const SESSION_RECHECK_MS = { min: 1_000, max: 2 ** 31 - 1 };
+
+/** How long a heartbeat waits for its answer when neither a query nor a connect timeout is configured. */
+const DEFAULT_HEARTBEAT_ANSWER_MS = 5_000;
+/** How soon the sessions of streams are read again after a read of them failed. */
+const SESSION_RETRY_MS = 5_000;
 
 /** Who opened a stream: the user, and the session whose end ends the stream. */
 export interface StreamCaller {
@@ -258,27 +263,31 @@ export class NotificationHub {
   private async checkSessions(subscriptions: Iterable<Subscription>): Promise<Subscription[]> {
     const open = [...subscriptions].filter((subscription) => !subscription.closed);
     if (open.length === 0) return [];
-    const ends = await liveSessionEnds(this.db, [...new Set(open.map(({ caller }) => caller.sessionId))]);
-    const now = Date.now();
+    const live = await liveSessions(this.db, [...new Set(open.map(({ caller }) => caller.sessionId))]);
     const ended: Subscription[] = [];
     for (const subscription of open) {
-      const end = ends.get(subscription.caller.sessionId);
-      if (end === undefined) {
+      const session = live.get(subscription.caller.sessionId);
+      // A session moved to another user no longer speaks for this one, as the per-request check says.
+      if (session?.userId !== subscription.userId) {
         subscription.close(sessionEnded);
         ended.push(subscription);
         continue;
       }
       const { min, max } = SESSION_RECHECK_MS;
-      const due = Math.min(Math.max(end.getTime() - now, min), max);
+      const due = Math.min(Math.max(session.msLeft, min), max);
       subscription.schedule(due, () => this.recheckSessions([subscription]));
     }
     return ended;
   }
 
-  /** checkSessions for what the hub heard: a failed read is logged, and those streams stay open until the next. */
+  /** checkSessions for what the hub heard or a timer asked; a failed read is logged and tried again. */
   private recheckSessions(subscriptions: Iterable<Subscription>): void {
-    this.checkSessions(subscriptions).catch((error: unknown) => {
-      this.logger.warn({ err: error }, "could not check the sessions of open notification streams");
+    const asked = [...subscriptions];
+    this.checkSessions(asked).catch((error: unknown) => {
+      if (this.stopped) return;
+      this.logger.warn({ err: error }, "could not check the sessions of open notification streams; trying again");
+      for (const subscription of asked)
+        subscription.schedule(SESSION_RETRY_MS, () => this.recheckSessions([subscription]));
     });
   }
 
@@ -341,21 +350,35 @@ export class NotificationHub {
       // As the pool's failures to connect are: the database is unavailable for now (503), not a fault of ours.
       throw new ConnectionError(error instanceof Error ? error : new Error(String(error)));
     });
-    await listenForInserts(client, (range) => this.announce(range));
-    await listenForLiveEvents(client, this.liveSources, (userId, event) => {
-      for (const subscription of this.subscribers.get(userId) ?? []) subscription.pushLive(event);
-    });
-    await listenForEvictions(client, this.leases.processId, (leaseId) => this.leases.revoke(leaseId));
-    await listenOnChannels(client, this.channelListeners);
+    try {
+      await listenForInserts(client, (range) => this.announce(range));
+      await listenForLiveEvents(client, this.liveSources, (userId, event) => {
+        for (const subscription of this.subscribers.get(userId) ?? []) subscription.pushLive(event);
+      });
+      await listenForEvictions(client, this.leases.processId, (leaseId) => this.leases.revoke(leaseId));
+      await listenOnChannels(client, this.channelListeners);
+    } catch (error) {
+      // Its handlers are attached: left open, it would deliver everything twice beside the next one.
+      await client.end().catch(() => undefined);
+      throw error;
+    }
     if (lost || this.stopped) {
       await client.end().catch(() => undefined);
       return;
     }
     this.listener = client;
     const heartbeatMs = this.options.heartbeatMs ?? 0;
+    // Its own deadline: with DATABASE_QUERY_TIMEOUT_MS=0 pg would wait for the answer forever.
+    const answerWithinMs = query_timeout || connectionTimeoutMillis || DEFAULT_HEARTBEAT_ANSWER_MS;
     const beat = () => {
       heartbeat = setTimeout(() => {
-        client.query("SELECT 1").then(() => !lost && beat(), onLost);
+        let deadline: NodeJS.Timeout | undefined;
+        const silence = new Promise<never>((_, reject) => {
+          deadline = setTimeout(() => reject(new Error("the heartbeat got no answer")), answerWithinMs);
+        });
+        Promise.race([client.query("SELECT 1"), silence])
+          .finally(() => clearTimeout(deadline))
+          .then(() => !lost && beat(), onLost);
       }, heartbeatMs);
       heartbeat.unref();
     };
