@@ -344,10 +344,13 @@ print(json.dumps({
     });
   });
 
-  it("lets a CPU reading still open when the program exits finish before its cgroup is removed", async () => {
-    // Every reading after the set-up's stays open until the cgroup's removal begins, then fails as the
-    // kernel fails a read of a removed cgroup's file, or gives up waiting after 1 s and reads.
-    const slowReadsOf = (cgroups: CgroupHierarchy): CgroupHierarchy => ({
+  /**
+   * Wraps the machine's cgroups so that each run's CPU readings go through `read`, which is told the
+   * reading's number (1 is the set-up's) and when the run's cgroup begins to be removed.
+   */
+  const readingThrough =
+    (read: (real: () => Promise<number>, count: number, removal: Promise<void>) => Promise<number>) =>
+    (cgroups: CgroupHierarchy): CgroupHierarchy => ({
       version: cgroups.version,
       description: cgroups.description,
       list: () => cgroups.list(),
@@ -367,16 +370,21 @@ print(json.dumps({
             removing();
             return cgroup.remove();
           },
-          cpuMs: async () => {
-            if (++reads > 1 && (await Promise.race([removal.then(() => true), sleep(1000).then(() => false)]))) {
-              throw Object.assign(new Error("ENODEV: no such device, read"), { code: "ENODEV" });
-            }
-            return cgroup.cpuMs();
-          },
+          cpuMs: () => read(() => cgroup.cpuMs(), ++reads, removal),
         };
       },
     });
-    const sandbox = await Sandbox.open({ wrapCgroups: slowReadsOf });
+
+  it("lets a CPU reading still open when the program exits finish before its cgroup is removed", async () => {
+    // Every reading after the set-up's stays open until the cgroup's removal begins, then fails as the
+    // kernel fails a read of a removed cgroup's file, or gives up waiting after 1 s and reads.
+    const slowReads = readingThrough(async (real, count, removal) => {
+      if (count > 1 && (await Promise.race([removal.then(() => true), sleep(1000).then(() => false)]))) {
+        throw Object.assign(new Error("ENODEV: no such device, read"), { code: "ENODEV" });
+      }
+      return real();
+    });
+    const sandbox = await Sandbox.open({ wrapCgroups: slowReads });
     const workspace = await Workspace.create(testSlot);
     try {
       await workspace.write("main.py", "import time\ntime.sleep(0.2)\nprint('done')\n");
@@ -388,6 +396,41 @@ print(json.dumps({
       });
       assert.deepEqual([result.exitCode, textOf(result)], [0, "done\n"]);
       assert.equal(result.cpuTimeExceeded, false);
+    } finally {
+      await workspace.dispose();
+    }
+  });
+
+  it("killed while its set-up's CPU reading is open, starts no program and leaves no timer reading on", async () => {
+    let setupReading = (): void => undefined;
+    const readingStarted = new Promise<void>((resolve) => (setupReading = resolve));
+    let readsAfterSetup = 0;
+    const heldSetup = readingThrough(async (real, count) => {
+      if (count > 1) {
+        readsAfterSetup++;
+        return 0;
+      }
+      setupReading();
+      await sleep(300);
+      return real();
+    });
+    const sandbox = await Sandbox.open({ wrapCgroups: heldSetup });
+    const workspace = await Workspace.create(testSlot);
+    try {
+      await workspace.write("main.py", "print('ran')\n");
+      const run = sandbox.run({
+        slot: testSlot,
+        argv: ["/usr/bin/python3", "-I", "/box/main.py"],
+        workDir: workspace.dir,
+        limits: SMALL_LIMITS,
+      });
+      await readingStarted;
+      await sandbox.killRuns();
+      const result = await run;
+      assert.equal(textOf(result), "", "the program never ran");
+      assert.equal(result.signal, "SIGKILL");
+      await sleep(200);
+      assert.equal(readsAfterSetup, 0, "nothing polls the run's removed cgroup");
     } finally {
       await workspace.dispose();
     }

@@ -529,8 +529,8 @@ function supervise(child: ChildProcess, cgroup: RunCgroup, request: SandboxReque
     });
 
     /**
-     * The CPU reading in flight. The run ends only after it settles: a reading still open when the
-     * cgroup is removed fails (ENODEV) and would turn a finished run into a judge fault.
+     * The CPU reading in flight (the set-up's or a poll's). The run ends only after it settles: a reading
+     * still open when the cgroup is removed fails (ENODEV) and would turn a finished run into a judge fault.
      */
     let polling: Promise<void> | undefined;
     const pollCpu = () => {
@@ -549,6 +549,8 @@ function supervise(child: ChildProcess, cgroup: RunCgroup, request: SandboxReque
         .finally(() => (polling = undefined));
     };
     const letGo = (setupCpuMs: number) => {
+      // Killed during the set-up (a stopping worker): nothing to let go, and no timer may outlive the run.
+      if (closed) return;
       execution.setupCpuMs = setupCpuMs;
       startedAt = performance.now();
       goAhead.end("\n");
@@ -563,10 +565,13 @@ function supervise(child: ChildProcess, cgroup: RunCgroup, request: SandboxReque
     };
     streamAt<Readable>(ready, 4).once("data", () => {
       execution.started = true;
-      cgroup.cpuMs().then(letGo, (error: unknown) => {
-        noteFault("measuring the sandbox's setup")(error);
-        abort();
-      });
+      polling = cgroup
+        .cpuMs()
+        .then(letGo, (error: unknown) => {
+          noteFault("measuring the sandbox's setup")(error);
+          abort();
+        })
+        .finally(() => (polling = undefined));
     });
     timers.push(
       setTimeout(() => {

@@ -444,10 +444,12 @@ describe("the judge worker", function () {
           await waitFor(() => processesOfUser(testSlot.uid).length > 0, 30_000);
           await worker.stop(200);
           assert.deepEqual(processesOfUser(testSlot.uid), [], "the set-up was killed");
+          const handedBack = messages(lines, "handed back: the worker is stopping");
           assert.deepEqual(
-            messages(lines, "handed back: the worker is stopping").map((line) => [line.submissionId, line.released]),
+            handedBack.map((line) => [line.submissionId, line.released]),
             [[id, "requeued"]],
           );
+          assert.match(JSON.stringify(handedBack[0]?.err), /the sandbox did not start/, "what ended it is kept");
           assert.deepEqual(
             lines.filter((line) => /handing back/.test(String(line.msg)) && line.submissionId === id),
             [],

@@ -312,7 +312,11 @@ export class JudgeWorker {
         );
       }
       const released = await releaseSubmission(db, lease, job.id);
-      log.info({ released }, entry.abandoned ? "handed back: the worker is stopping" : "handed back");
+      // An abandoned entry's error was not logged above: it goes here, whatever it was (the stop's kill, mostly).
+      log.info(
+        entry.abandoned ? { released, err: error } : { released },
+        entry.abandoned ? "handed back: the worker is stopping" : "handed back",
+      );
       if (released === "stale") this.completeIfStillOurs(job, takenAt, log);
     } finally {
       clearInterval(keeper);
