@@ -1,6 +1,6 @@
 import PgBoss from "pg-boss";
 import { QueryTypes } from "sequelize";
-import { execute, select, type Db, type TransactionDb } from "../../db/db.js";
+import { execute, select, selectPrepared, type Db, type TransactionDb } from "../../db/db.js";
 import type { CheckerName, LanguageName } from "../tasks/service.js";
 
 /** Where a submission is in judging, as stored. */
@@ -91,7 +91,9 @@ export async function findSubmission(
   id: string,
   options: { lock?: boolean } = {},
 ): Promise<SubmissionRow | null> {
-  const [row] = await select<SubmissionRow>(
+  // Prepared (outside a transaction): clients poll a submission until it is judged, and planning the
+  // three-way join with its tests took twice as long as running it (0.40 ms a call against 0.14 ms).
+  const [row] = await selectPrepared<SubmissionRow>(
     db,
     `SELECT ${submissionColumns(true)} FROM ${submissionSource} WHERE s.id = :id
      ${options.lock && db.transaction ? "FOR UPDATE OF s" : ""}`,
