@@ -9,11 +9,17 @@ import { isUuid } from "../validation/text.js";
 
 const bearer = /^Bearer ([A-Za-z0-9_.~+/=-]+)$/;
 
+/** When a session (`sessions s`) still holds, by the database's clock; its user must exist too. */
+export const sessionHolds = "s.revoked_at IS NULL AND s.expires_at > now()";
+
 /** The per-request check of the caller's user and session (`:userId`, `:sessionId`); the benchmark's floor reuses it. */
 export const sessionCheckSql = `SELECT u.id, u.role, s.expires_at AS "expiresAt"
        FROM users u
        JOIN sessions s ON s.user_id = u.id
-      WHERE u.id = :userId AND s.id = :sessionId AND s.revoked_at IS NULL AND s.expires_at > now()`;
+      WHERE u.id = :userId AND s.id = :sessionId AND ${sessionHolds}`;
+
+/** The refusal of a credential whose session no longer holds. */
+export const sessionEndedError = () => UnauthenticatedError("This session has ended; sign in again.");
 
 /**
  * Resolves the caller from an `Authorization: Bearer` header. The user and the session are read (one
@@ -48,7 +54,7 @@ export async function authenticate(
     userId: claims.userId,
     sessionId: claims.sessionId,
   });
-  if (!row) throw UnauthenticatedError("This session has ended; sign in again.");
+  if (!row) throw sessionEndedError();
   const actor = { id: row.id, role: row.role, sessionId: claims.sessionId };
   if (cache && mark !== undefined) cache.remember({ ...actor, expiresAt: row.expiresAt }, mark);
   return actor;

@@ -24,7 +24,7 @@ import { inTransaction } from "../db/db.js";
 import { startEmbeddedPostgres } from "../db/embedded.js";
 import type { Logger } from "../logging/logger.js";
 import { initModels } from "../modules/index.js";
-import { enqueueJudging, insertSubmission } from "../modules/submissions/queries.js";
+import { enqueueJudging, insertSubmission, JUDGING_ATTEMPTS } from "../modules/submissions/queries.js";
 import { JudgeFault } from "../judge/faults.js";
 import { Sandbox, type SandboxResult } from "../judge/sandbox.js";
 import { judgeSlots, DEFAULT_SLOT_UID_BASE, type JudgeSlot } from "../judge/slots.js";
@@ -62,9 +62,6 @@ export interface JudgeFloorReport {
   /** Sandboxed runs that failed in the sandbox itself and ran again, as a worker hands a submission back. */
   faults: number;
 }
-
-/** Attempts of one sandboxed run, as many as a worker gives a submission. */
-const ATTEMPTS_PER_RUN = 3;
 
 const spreadOf = (samples: number[]): Spread => ({
   minMs: Math.min(...samples),
@@ -116,7 +113,7 @@ export async function measureJudgeFloor(
         try {
           result = await sandbox.run(request);
         } catch (error) {
-          if (!(error instanceof JudgeFault) || attempt >= ATTEMPTS_PER_RUN) throw error;
+          if (!(error instanceof JudgeFault) || attempt >= JUDGING_ATTEMPTS) throw error;
           faults++;
         }
       }

@@ -1,4 +1,5 @@
 import { Op } from "sequelize";
+import { sessionHolds } from "../../auth/authenticate.js";
 import type { Actor } from "../../auth/roles.js";
 import { arrayParam, execute, select, selectPrepared, type Db, type TransactionDb } from "../../db/db.js";
 import type { MedalName } from "../medals/catalogue.js";
@@ -66,7 +67,7 @@ export async function liveSessions(db: Db, sessionIds: readonly string[]): Promi
     `SELECT s.id, s.user_id AS "userId", (extract(epoch FROM s.expires_at - now()) * 1000)::float8 AS "msLeft"
        FROM sessions s
        JOIN users u ON u.id = s.user_id
-      WHERE s.id = ANY(${arrayParam("sessionIds", sessionIds, "uuid")}) AND s.revoked_at IS NULL AND s.expires_at > now()`,
+      WHERE s.id = ANY(${arrayParam("sessionIds", sessionIds, "uuid")}) AND ${sessionHolds}`,
     { sessionIds: [...sessionIds] },
   );
   return new Map(rows.map(({ id, userId, msLeft }) => [id, { userId, msLeft }]));
@@ -125,7 +126,7 @@ export async function useStreamTicket(db: Db, ticketHash: Buffer): Promise<Actor
        FROM sessions s
        JOIN users u ON u.id = s.user_id
       WHERE t.ticket_hash = :ticketHash AND t.used_at IS NULL AND t.expires_at > now()
-        AND s.id = t.session_id AND s.revoked_at IS NULL AND s.expires_at > now()
+        AND s.id = t.session_id AND ${sessionHolds}
       RETURNING u.id, u.role, s.id AS "sessionId"`,
     { ticketHash },
   );

@@ -1,8 +1,8 @@
 import pg from "pg";
 import { ConnectionError, type Sequelize } from "sequelize";
+import { sessionEndedError } from "../../auth/authenticate.js";
 import { SESSIONS_CHANNEL } from "../../auth/session-cache.js";
 import type { Db } from "../../db/db.js";
-import { UnauthenticatedError } from "../../errors/index.js";
 import { StreamEnded, type LiveEvent, type LiveEventSource } from "../../http/route.js";
 import type { LeaseRegistry } from "../../limits/leases.js";
 import { listenForEvictions } from "../../limits/queries.js";
@@ -227,7 +227,7 @@ export class NotificationHub {
     try {
       // A session revoked after the request's check and before the registration went unheard here.
       const ended = await this.checkSessions([subscription]);
-      if (ended.includes(subscription)) throw UnauthenticatedError("This session has ended; sign in again.");
+      if (ended.includes(subscription)) throw sessionEndedError();
       if (afterSeq !== undefined) {
         subscription.push(await notificationsAfter(this.db, userId, afterSeq, MAX_BACKLOG));
       }

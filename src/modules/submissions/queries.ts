@@ -357,6 +357,14 @@ export interface ClaimedRow {
   tests: { ordinal: number; input: string; output: string }[];
 }
 
+/** Attempts a judging round gets: a judge fault hands it back until they are spent, then it fails. */
+export const JUDGING_ATTEMPTS = 3;
+
+/** A lease given back: QUEUED again, or FAILED once the round's attempts are spent. */
+const leaseReturned = `status = CASE WHEN s.attempts >= ${JUDGING_ATTEMPTS} THEN 'failed' ELSE 'queued' END,
+            finished_at = CASE WHEN s.attempts >= ${JUDGING_ATTEMPTS} THEN now() END, lease_token = NULL,
+            lease_expires_at = NULL`;
+
 /** A round a worker may take up: queued, or held by a lease that has run out. */
 const claimable = `s.id = :id AND s.judge_round = :round
   AND (s.status = 'queued' OR (s.status = 'judging' AND s.lease_expires_at <= now()))`;
@@ -377,7 +385,7 @@ export async function claimRow(
     `WITH claimed AS (
        UPDATE submissions s SET status = 'judging', attempts = s.attempts + 1, lease_token = gen_random_uuid(),
               lease_expires_at = now() + make_interval(secs => :leaseSeconds)
-        WHERE ${claimable} AND s.attempts < 3
+        WHERE ${claimable} AND s.attempts < ${JUDGING_ATTEMPTS}
        RETURNING s.id, s.user_id, s.task_id, s.language, s.source, s.lease_token, s.lease_expires_at, s.attempts
      ), cleared AS (
        DELETE FROM submission_tests r USING claimed WHERE r.submission_id = claimed.id
@@ -420,7 +428,7 @@ export async function failSpentRow(db: TransactionDb, id: string, round: number)
   const { rows } = await execute<Addressee>(
     db,
     `UPDATE submissions s SET status = 'failed', finished_at = now(), lease_token = NULL, lease_expires_at = NULL
-      WHERE ${claimable} AND s.attempts >= 3
+      WHERE ${claimable} AND s.attempts >= ${JUDGING_ATTEMPTS}
      RETURNING s.user_id AS "userId", s.task_id AS "taskId", (SELECT title FROM tasks t WHERE t.id = s.task_id) AS title`,
     { id, round },
   );
@@ -497,8 +505,7 @@ export async function releaseRow(
 ): Promise<(Addressee & { status: "queued" | "failed"; judgeRound: number }) | null> {
   const { rows } = await execute<Addressee & { status: "queued" | "failed"; judgeRound: number }>(
     db,
-    `UPDATE submissions s SET status = CASE WHEN s.attempts >= 3 THEN 'failed' ELSE 'queued' END,
-            finished_at = CASE WHEN s.attempts >= 3 THEN now() END, lease_token = NULL, lease_expires_at = NULL
+    `UPDATE submissions s SET ${leaseReturned}
       WHERE s.id = :id AND s.lease_token = CAST(:leaseToken AS uuid) AND s.status = 'judging'
      RETURNING s.status, s.judge_round AS "judgeRound", s.user_id AS "userId", s.task_id AS "taskId",
                (SELECT title FROM tasks t WHERE t.id = s.task_id) AS title`,
@@ -518,8 +525,7 @@ export async function releaseAbandonedRows(
 ): Promise<(Addressee & { id: string; status: "queued" | "failed"; judgeRound: number })[]> {
   const { rows } = await execute<Addressee & { id: string; status: "queued" | "failed"; judgeRound: number }>(
     db,
-    `UPDATE submissions s SET status = CASE WHEN s.attempts >= 3 THEN 'failed' ELSE 'queued' END,
-            finished_at = CASE WHEN s.attempts >= 3 THEN now() END, lease_token = NULL, lease_expires_at = NULL
+    `UPDATE submissions s SET ${leaseReturned}
       WHERE s.id IN (SELECT a.id FROM submissions a WHERE a.status = 'judging' AND a.lease_expires_at <= now()
                       ORDER BY a.lease_expires_at LIMIT :limit FOR UPDATE SKIP LOCKED)
      RETURNING s.id, s.status, s.judge_round AS "judgeRound", s.user_id AS "userId", s.task_id AS "taskId",
