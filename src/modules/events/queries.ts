@@ -115,8 +115,8 @@ export interface EventWindow {
  * The statement of one page of events in start order, keyset-paged on (starts_at, id). Each source of
  * events is its own ordered, limited index scan: `all` walks the (starts_at, id) index; `visible` is
  * the union of the viewer's audience's events (the GIN index on audience_keys, or that walk, whichever
- * the planner finds cheaper) and their registrations (the (user_id, event_id) index), each cut at the
- * limit. Exported so a test can EXPLAIN it.
+ * the planner finds cheaper) and their registrations (the (user_id, event_starts_at, event_id) index),
+ * each cut at the limit. Exported so a test can EXPLAIN it.
  * @param viewerId - the caller
  * @param scope - which events the caller's list shows (the policy's listScope)
  */
@@ -125,17 +125,22 @@ export function eventsPageStatement(
   scope: EventListScope,
   window: EventWindow,
 ): { sql: string; replacements: Record<string, unknown> } {
-  const filters = [
-    window.from ? "e.starts_at >= CAST(:from AS timestamptz)" : "",
-    window.to ? "e.starts_at < CAST(:to AS timestamptz)" : "",
-    window.after ? "(e.starts_at, e.id) > (CAST(:afterStart AS timestamptz), CAST(:afterId AS uuid))" : "",
-  ].filter(Boolean);
-  const source = (from: string, condition: string) =>
-    `(SELECT e.id FROM ${from} WHERE ${[condition, ...filters].join(" AND ")} ORDER BY e.starts_at, e.id LIMIT :limit)`;
-  const registered = source("event_registrations r JOIN events e ON e.id = r.event_id", "r.user_id = :viewerId");
+  /** A source's rows in (start, event id) order from `from`, cut at the window and the limit. */
+  const source = (from: string, condition: string, start: string, id: string) => {
+    const filters = [
+      condition,
+      window.from ? `${start} >= CAST(:from AS timestamptz)` : "",
+      window.to ? `${start} < CAST(:to AS timestamptz)` : "",
+      window.after ? `(${start}, ${id}) > (CAST(:afterStart AS timestamptz), CAST(:afterId AS uuid))` : "",
+    ].filter(Boolean);
+    return `(SELECT ${id} AS id FROM ${from} WHERE ${filters.join(" AND ")} ORDER BY ${start}, ${id} LIMIT :limit)`;
+  };
+  const events = (condition: string) => source("events e", condition, "e.starts_at", "e.id");
+  // Registrations carry their event's start (kept by the database), so no event is read to order them.
+  const registered = source("event_registrations r", "r.user_id = :viewerId", "r.event_starts_at", "r.event_id");
   const sources = {
-    all: [source("events e", "TRUE")],
-    visible: [source("events e", audienceIncludesViewer), registered],
+    all: [events("TRUE")],
+    visible: [events(audienceIncludesViewer), registered],
     registered: [registered],
   }[scope];
   return {

@@ -517,6 +517,48 @@ describe("events routes", function () {
       assert.deepEqual(await listIds(api, inSecond, window(3)), []);
     });
 
+    bothEncodings("a student's registered events follow the start their event is moved to", async (api) => {
+      const [group, elsewhere] = [await buildGroup(), await buildGroup()];
+      const student = await signedIn("student", { groupId: group.id });
+      // A window of its own, far ahead, so events of other tests never fall inside it.
+      const base = Date.UTC(2097, 0, 1) + Math.floor(Math.random() * 1000) * DAY;
+      const at = (day: number) => new Date(base + day * DAY);
+      const window = (from: number, to: number) => `&from=${at(from).toISOString()}&to=${at(to).toISOString()}`;
+      const [first, second] = [
+        await create(api, teacher.token, { startsAt: at(1), endsAt: at(1.5), audience: audience([group.id]) }),
+        await create(api, teacher.token, { startsAt: at(2), endsAt: at(2.5), audience: audience([group.id]) }),
+      ];
+      for (const event of [first, second]) {
+        await sql().query("UPDATE events SET registration_deadline = starts_at WHERE id = :id", {
+          replacements: { id: event.id },
+        });
+        expectMessage(api, await register(api, student, event.id), EventMessage, 201);
+      }
+      assert.deepEqual(await listIds(api, student, `${window(0, 10)}&mine=true`), [first.id, second.id]);
+
+      // Moved past the second, and out of the student's audience: the registration alone keeps it listed.
+      const moved = { startsAt: at(3), endsAt: at(3.5), audience: audience([elsewhere.id]) };
+      expectMessage(api, await patch(api, teacher.token, first.id, moved), EventMessage);
+      assert.deepEqual(await listIds(api, student, `${window(0, 10)}&mine=true`), [second.id, first.id]);
+      assert.deepEqual(await listIds(api, student, window(0, 10)), [second.id, first.id]);
+      assert.deepEqual(await listIds(api, student, `${window(0, 2.5)}&mine=true`), [second.id]);
+      assert.deepEqual(await listIds(api, student, `${window(2.5, 10)}&mine=true`), [first.id]);
+
+      const visited: string[] = [];
+      let cursor = "";
+      do {
+        const response = await api.call(
+          "GET",
+          `/events?limit=1&mine=true${window(0, 10)}${cursor ? `&cursor=${cursor}` : ""}`,
+          { token: student.token },
+        );
+        const body = expectMessage(api, response, ListEventsResponse);
+        visited.push(...body.items.map((item) => item.id));
+        cursor = body.nextCursor;
+      } while (cursor && visited.length < 5);
+      assert.deepEqual(visited, [second.id, first.id], "keyset pages over the moved start");
+    });
+
     bothEncodings("filters by start window and mine, in start order, keyset-paged without repeats", async (api) => {
       // A window of its own, far ahead, so events of other tests never fall inside it.
       const base = Date.UTC(2090, 0, 1) + Math.floor(Math.random() * 1000) * DAY;
@@ -650,6 +692,10 @@ describe("events routes", function () {
         const plan = await explain(viewer, mine);
         assert.ok(!/Seq Scan on events/.test(plan), plan);
         assert.match(plan, /Index|Bitmap/);
+        if (viewer === student) {
+          // A student's registrations are found and cut by their own index, with no lookup of each event.
+          assert.match(plan, /event_registrations_user_start_idx/, plan);
+        }
       }
     });
   });
