@@ -45,13 +45,17 @@ export function contract(): protobuf.Root {
 export const messageType = (fullName: string): protobuf.Type => contract().lookupType(fullName);
 
 /**
- * The ProtoJSON name of a field: its `json_name`, or the lowerCamelCase of its proto name, as protoc
- * derives it (an underscore is dropped and the next letter capitalised).
+ * The lowerCamelCase of a proto name, as protoc derives a JSON name and ts-proto a property name: an
+ * underscore is dropped and the next letter capitalised.
  */
+export const lowerCamelOf = (protoName: string): string =>
+  protoName.replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
+
+/** The ProtoJSON name of a field: its `json_name`, or the lowerCamelCase of its proto name. */
 export function jsonNameOf(field: protobuf.Field): string {
   const explicit: unknown = field.options?.json_name;
   if (typeof explicit === "string") return explicit;
-  return field.name.replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
+  return lowerCamelOf(field.name);
 }
 
 /** @returns the fully-qualified name without protobufjs's leading dot */

@@ -1,6 +1,7 @@
 import type { BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { Context } from "koa";
 import getRawBody from "raw-body";
+import { protoJsonWriter } from "../contract/protojson-writer.js";
 import { AppError, InvalidArgumentError } from "../errors/index.js";
 import type { JsonObject } from "../validation/protojson.js";
 import type { Media } from "./media.js";
@@ -64,10 +65,14 @@ export function bodyToProtoJson<T>(bytes: Buffer, media: Media, codec: MessageCo
  * JavaScript heap; a Buffer of it would be one more copy of every JSON answer, malloc'd per response.
  */
 export function encodeResponseBody<T>(message: T, codec: MessageCodec<T>, media: Media): string | Buffer {
-  if (media.encoding === "json") return JSON.stringify(codec.toJSON(message));
+  if (media.encoding === "json") return protoJsonText(message, codec);
   const bytes = codec.encode(message).finish();
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+/** @returns a message as ProtoJSON text (what `JSON.stringify(codec.toJSON(message))` gives, faster) */
+export const protoJsonText = <T>(message: T, codec: MessageCodec<T>): string =>
+  protoJsonWriter<T>(codec.$type)(message);
 
 /**
  * Serialises a message in the negotiated encoding.

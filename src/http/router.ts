@@ -14,7 +14,7 @@ import type { AppContext, AppMiddleware, AppState } from "./context.js";
 import { JSON_MEDIA, mediaOfType, requestMedia, responseMedia } from "./media.js";
 import { PassThrough } from "node:stream";
 import type { MessageCodec } from "./messages.js";
-import { bodyToProtoJson, contentTypeOf, encodeResponseBody, readBody } from "./messages.js";
+import { bodyToProtoJson, contentTypeOf, encodeResponseBody, protoJsonText, readBody } from "./messages.js";
 import { readForm } from "./oauth2.js";
 import { isTransactional, StreamEnded, type EventStream, type Route, type RouteRequest } from "./route.js";
 import { receiveUpload, type MessagePart } from "./uploads.js";
@@ -377,7 +377,7 @@ function streamEvents(
         : [codec, item.message, `id: ${item.id}\n`];
       const data = protobuf
         ? Buffer.from(eventCodec.encode(message).finish()).toString("base64")
-        : JSON.stringify(eventCodec.toJSON(message));
+        : protoJsonText(message, eventCodec);
       body.write(`${idLine}event: ${eventCodec.$type}\ndata: ${data}\n\n`);
     }
   })().then(

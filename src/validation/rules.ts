@@ -1,6 +1,6 @@
 import protobuf from "protobufjs";
 import { z } from "zod";
-import { fullNameOf, jsonNameOf, messageType, realOneofOf } from "../contract/descriptors.js";
+import { fullNameOf, jsonNameOf, lowerCamelOf, messageType, realOneofOf } from "../contract/descriptors.js";
 import { InvalidArgumentError, type FieldViolation } from "../errors/index.js";
 import { violationsOf } from "../errors/zod.js";
 import type { MessageCodec } from "../http/messages.js";
@@ -127,12 +127,10 @@ function targetsOf(type: protobuf.Type): Map<string, Target> {
   const targets = new Map<string, Target>();
   for (const field of type.fieldsArray) targets.set(jsonNameOf(field), { field });
   for (const oneof of type.oneofsArray) {
-    if (oneof.fieldsArray.some((field) => realOneofOf(field))) targets.set(camel(oneof.name), { oneof });
+    if (oneof.fieldsArray.some((field) => realOneofOf(field))) targets.set(lowerCamelOf(oneof.name), { oneof });
   }
   return targets;
 }
-
-const camel = (name: string) => name.replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
 
 function assertRulesMatch(type: protobuf.Type, rules: NestedRules, where: string): void {
   const targets = targetsOf(type);
@@ -190,7 +188,7 @@ function applyRules(
     const fieldPath = join(path, key);
     const oneof = realOneofOf(target.field);
     if (oneof) {
-      const holder = message[camel(oneof.name)] as { $case: string; value: unknown } | undefined;
+      const holder = message[lowerCamelOf(oneof.name)] as { $case: string; value: unknown } | undefined;
       const value = holder?.$case === key ? holder.value : undefined;
       const checked = applyRule(rule, value, fieldPath, violations, target.field);
       if (holder && holder.$case === key) holder.value = checked;
