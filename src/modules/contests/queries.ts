@@ -25,7 +25,7 @@ export interface ContestRow {
   visible: boolean;
   /** Between its start and its deadline, by the database's clock. */
   open: boolean;
-  /** The caller's distinct solved tasks and mark; null for staff. */
+  /** The caller's distinct solved tasks and mark; null for staff, and when the load left them out. */
   solvedCount: number | null;
   mark: number | null;
 }
@@ -37,10 +37,14 @@ export interface Viewer {
 }
 
 /**
- * The columns of ContestRow from `contests c` (binds `:viewerId`): its tasks in order, and for a
- * student their own distinct solved tasks (accepted, not rejected, sent before the deadline) and mark.
+ * The columns of ContestRow from `contests c` (binds `:viewerId`): its tasks in order, and with
+ * `standing` the student's own distinct solved tasks (accepted, not rejected, sent before the deadline)
+ * and mark, from mineJoin.
  */
-const contestColumns = (viewer: Viewer) => `c.id, c.title, c.description, c.starts_at AS "startsAt", c.deadline,
+const contestColumns = (
+  viewer: Viewer,
+  standing: boolean,
+) => `c.id, c.title, c.description, c.starts_at AS "startsAt", c.deadline,
   c.audience_group_ids::text[] AS "audienceGroupIds", c.audience_classes AS "audienceClasses",
   c.mark5, c.mark4, c.mark3, c.author_id AS "authorId", c.created_at AS "createdAt", c.updated_at AS "updatedAt",
   to_char(c.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "startsKey",
@@ -49,33 +53,36 @@ const contestColumns = (viewer: Viewer) => `c.id, c.title, c.description, c.star
   ${viewer.staff ? "TRUE" : studentSeesContest} AS visible,
   now() >= c.starts_at AND now() <= c.deadline AS open,
   ${
-    viewer.staff
-      ? `NULL::int AS "solvedCount", NULL::int AS mark`
-      : `mine.solved AS "solvedCount", contest_mark(mine.solved, c.mark5, c.mark4, c.mark3) AS mark`
+    standing
+      ? `mine.solved AS "solvedCount", contest_mark(mine.solved, c.mark5, c.mark4, c.mark3) AS mark`
+      : `NULL::int AS "solvedCount", NULL::int AS mark`
   }`;
 
-/** For a student, their distinct solved tasks of `c` (one index range of their submissions to it). */
-const mineJoin = (viewer: Viewer) =>
-  viewer.staff
-    ? ""
-    : `CROSS JOIN LATERAL (SELECT count(DISTINCT s.task_id)::int AS solved FROM submissions s
+/** A student's distinct solved tasks of `c` (one index range of their submissions to it). */
+const mineJoin = (standing: boolean) =>
+  standing
+    ? `CROSS JOIN LATERAL (SELECT count(DISTINCT s.task_id)::int AS solved FROM submissions s
          WHERE s.contest_id = c.id AND s.user_id = :viewerId AND s.verdict = 'accepted'
-           AND s.rejected_at IS NULL AND s.created_at <= c.deadline) AS mine`;
+           AND s.rejected_at IS NULL AND s.created_at <= c.deadline) AS mine`
+    : "";
 
 /**
  * @param options.lock - lock the row (FOR UPDATE) for a change
+ * @param options.standing - false to leave out a student's standing, which reads every submission of
+ *   theirs to the contest: sending a solution needs only the contest
  * @returns the contest as the viewer loads it, or null when there is none
  */
 export async function findContest(
   db: Db,
   id: string,
   viewer: Viewer,
-  options: { lock?: boolean } = {},
+  options: { lock?: boolean; standing?: boolean } = {},
 ): Promise<ContestRow | null> {
+  const standing = !viewer.staff && options.standing !== false;
   // Prepared: every student's look at a contest, and every solution sent to one, loads it.
   const [row] = await selectPrepared<ContestRow>(
     db,
-    `SELECT ${contestColumns(viewer)} FROM contests c ${mineJoin(viewer)} WHERE c.id = :id
+    `SELECT ${contestColumns(viewer, standing)} FROM contests c ${mineJoin(standing)} WHERE c.id = :id
      ${options.lock && db.transaction ? "FOR UPDATE OF c" : ""}`,
     { id, viewerId: viewer.id },
   );
@@ -100,7 +107,7 @@ export function contestsPage(
   ].filter(Boolean);
   return select<ContestRow>(
     db,
-    `SELECT ${contestColumns(viewer)} FROM contests c ${mineJoin(viewer)}
+    `SELECT ${contestColumns(viewer, !viewer.staff)} FROM contests c ${mineJoin(!viewer.staff)}
       ${conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : ""}
       ORDER BY c.starts_at DESC, c.id DESC
       LIMIT :limit`,

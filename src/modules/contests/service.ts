@@ -60,7 +60,7 @@ async function loadFor(
   actor: Actor,
   id: string,
   action: ContestAction,
-  options: { lock?: boolean } = {},
+  options: { lock?: boolean; standing?: boolean } = {},
 ): Promise<ContestRow> {
   const contest = await findContest(db, id, viewerOf(actor), options);
   if (!contest) throw NotFoundError("The contest");
@@ -198,7 +198,7 @@ export async function contestResults(
  * @throws AppError not_found
  */
 export async function myResult(db: Db, actor: Actor, id: string): Promise<ResultRow> {
-  await loadFor(db, actor, id, "ownResult");
+  await loadFor(db, actor, id, "ownResult", { standing: false });
   const [row] = await resultRows(db, id, { onlyUserId: actor.id, limit: 1 });
   if (!row) throw NotFoundError("Your result");
   return row;
@@ -213,6 +213,6 @@ export async function contestForSubmission(
   actor: Actor,
   id: string,
 ): Promise<{ taskIds: string[]; open: boolean }> {
-  const contest = await loadFor(db, actor, id, "read");
+  const contest = await loadFor(db, actor, id, "read", { standing: false });
   return { taskIds: contest.tasks.map((task) => task.taskId.toLowerCase()), open: contest.open };
 }

@@ -28,6 +28,7 @@ import {
   todaysChallenge,
 } from "../../testing/assignments.js";
 import { buildCaller, buildGroup, type Caller } from "../../testing/factories.js";
+import { preparedStatementWatchers } from "../../db/db.js";
 import { testDatabase } from "../../testing/database.js";
 import { multipart } from "../../testing/files.js";
 import { rawRequest } from "../../testing/http.js";
@@ -36,7 +37,7 @@ import { startTestServer, type TestServer } from "../../testing/server.js";
 /** The submissions endpoints over real HTTP (assignments contract, sections 2 and 3), in JSON and protobuf. */
 
 let server: TestServer;
-const { bothEncodings } = encodingClients(() => server);
+const { apiFor, bothEncodings } = encodingClients(() => server);
 const sql = () => testDatabase().database.sequelize;
 const KiB = 1024;
 
@@ -128,6 +129,23 @@ describe("submissions routes", function () {
       const practice = expectMessage(api, await submit(api, student.token, solution(task.id)), Submission, 202);
       assert.equal(practice.contestId, "");
       assert.equal(practice.challengeDay, "");
+    });
+
+    it("a solution sent to a contest loads the contest without the student's standing", async () => {
+      const api = apiFor("json");
+      const statements: string[] = [];
+      const watch = (text: string) => statements.push(text);
+      preparedStatementWatchers.add(watch);
+      try {
+        const body = solution(task.id, { context: { $case: "contestId", value: contestId } });
+        expectMessage(api, await submit(api, student.token, body), Submission, 202);
+      } finally {
+        preparedStatementWatchers.delete(watch);
+      }
+      const contestLoads = statements.filter((text) => /FROM contests c\b/.test(text));
+      assert.equal(contestLoads.length, 1, statements.join("\n\n"));
+      // The standing counts every submission of theirs to the contest, which sending one does not need.
+      assert.doesNotMatch(contestLoads[0]!, /submissions/, contestLoads[0]);
     });
 
     bothEncodings("multipart: the message part in either encoding beside a `source` file → 202", async (api) => {
