@@ -66,9 +66,9 @@ export const listScope = (actor: Pick<Actor, "role">, mine: boolean): EventListS
   mine ? "registered" : isStaff(actor) ? "all" : "visible";
 
 /**
- * The audience test for the caller (`:viewerId`) over an event `e`: one overlap (&&) of the event's keys
- * with the student's keys (see the migration), which the GIN index on audience_keys answers. The keys
- * are read once per statement (an InitPlan). For this module's queries only.
+ * The audience test for the caller (`:viewerId`) over one loaded event `e`: one overlap (&&) of the
+ * event's keys with the student's keys (see the migrations; lists find the same events through
+ * event_audience_keys). The keys are read once per statement (an InitPlan). For this module's queries only.
  */
 export const audienceIncludesViewer = `e.audience_keys && (SELECT event_viewer_keys(v.group_id, v.learning_class)
   FROM users v WHERE v.id = :viewerId)`;

@@ -111,12 +111,15 @@ export interface EventWindow {
   limit: number;
 }
 
+/** The positions of the keys event_viewer_keys gives a student: everyone, their group, their class. */
+const VIEWER_KEY_POSITIONS = [1, 2, 3] as const;
+
 /**
  * The statement of one page of events in start order, keyset-paged on (starts_at, id). Each source of
- * events is its own ordered, limited index scan: `all` walks the (starts_at, id) index; `visible` is
- * the union of the viewer's audience's events (the GIN index on audience_keys, or that walk, whichever
- * the planner finds cheaper) and their registrations (the (user_id, event_starts_at, event_id) index),
- * each cut at the limit. Exported so a test can EXPLAIN it.
+ * events is its own ordered, limited index scan, so a page costs the same however many events the
+ * school has had: `all` walks the (starts_at, id) index; `visible` is the union of the viewer's
+ * audience's events (event_audience_keys, one key at a time) and their registrations (the (user_id,
+ * event_starts_at, event_id) index), each cut at the limit. Exported so a test can EXPLAIN it.
  * @param viewerId - the caller
  * @param scope - which events the caller's list shows (the policy's listScope)
  */
@@ -133,24 +136,36 @@ export function eventsPageStatement(
       window.to ? `${start} < CAST(:to AS timestamptz)` : "",
       window.after ? `(${start}, ${id}) > (CAST(:afterStart AS timestamptz), CAST(:afterId AS uuid))` : "",
     ].filter(Boolean);
-    return `(SELECT ${id} AS id FROM ${from} WHERE ${filters.join(" AND ")} ORDER BY ${start}, ${id} LIMIT :limit)`;
+    return `(SELECT ${id} AS id, ${start} AS starts FROM ${from} WHERE ${filters.join(" AND ")}
+              ORDER BY ${start}, ${id} LIMIT :limit)`;
   };
-  const events = (condition: string) => source("events e", condition, "e.starts_at", "e.id");
   // Registrations carry their event's start (kept by the database), so no event is read to order them.
   const registered = source("event_registrations r", "r.user_id = :viewerId", "r.event_starts_at", "r.event_id");
+  // One scan per audience key of the caller (everyone's, their group's, their class's), over the rows the
+  // database keeps of each event's keys, in start order.
+  const audience = VIEWER_KEY_POSITIONS.map((position) =>
+    source(
+      "event_audience_keys k",
+      `k.key = (SELECT (event_viewer_keys(v.group_id, v.learning_class))[${position}] FROM users v WHERE v.id = :viewerId)`,
+      "k.starts_at",
+      "k.event_id",
+    ),
+  );
   const sources = {
-    all: [events("TRUE")],
-    visible: [events(audienceIncludesViewer), registered],
+    all: [source("events e", "TRUE", "e.starts_at", "e.id")],
+    visible: [...audience, registered],
     registered: [registered],
   }[scope];
   return {
-    // A list needs no policy facts (the scope chose its rows), and whether the caller is registered is one
-    // primary-key probe per row: together about a tenth of the statement's time less than eventColumns.
+    // The page is cut from the sources' starts before any event is read, so the planner reads its events
+    // by primary key rather than hashing the whole table. A list needs no policy facts (the scope chose
+    // its rows), and whether the caller is registered is one primary-key probe per row: together about a
+    // tenth of the statement's time less than eventColumns.
     sql: `SELECT ${storedColumns}, mine.user_id IS NOT NULL AS registered
-            FROM (${sources.join(" UNION ")}) AS page JOIN events e ON e.id = page.id
+            FROM (SELECT id FROM (${sources.join(" UNION ")}) AS found ORDER BY starts, id LIMIT :limit) AS page
+            JOIN events e ON e.id = page.id
             LEFT JOIN event_registrations mine ON mine.event_id = e.id AND mine.user_id = :viewerId
-           ORDER BY e.starts_at, e.id
-           LIMIT :limit`,
+           ORDER BY e.starts_at, e.id`,
     replacements: {
       viewerId,
       from: window.from ?? null,
