@@ -40,11 +40,13 @@ export async function registerForEvent(db: TransactionDb, actor: Actor, id: stri
 
 /**
  * Cancels the calling student's registration, until the event starts (afterwards the registration is
- * the attendance record). The delete trigger lowers the counter.
+ * the attendance record). The delete trigger lowers the counter. The event's row is locked first: a
+ * move of the event holds it while it updates the registrations, so taking the registration first
+ * could deadlock with it.
  * @throws AppError not_found (no such event for them, or not registered), failed_precondition (started)
  */
 export async function cancelRegistration(db: TransactionDb, actor: Actor, id: string): Promise<void> {
-  const event = await loadEvent(db, actor, id, "register");
+  const event = await loadEvent(db, actor, id, "register", { lock: true });
   if (!event.registered) throw NotFoundError("Your registration");
   if (event.started)
     throw FailedPreconditionError("The event has started; the registration can no longer be cancelled.");

@@ -28,7 +28,9 @@ import {
 } from "../../testing/api.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildGroup, buildGroupOfStudents, buildUser, tokenFor } from "../../testing/factories.js";
+import type { RawResponse } from "../../testing/http.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
+import { waitFor } from "../../testing/wait.js";
 import type { User } from "../users/user.model.js";
 import { listScope } from "./policy.js";
 import { eventsPageStatement } from "./queries.js";
@@ -825,6 +827,50 @@ describe("events routes", function () {
       expectError(api, await api.call("GET", path, { token: students[0]!.token }), 403, "permission_denied");
       const missing = await api.call("GET", `/events/${randomUUID()}/registrations`, { token: teacher.token });
       expectError(api, missing, 404, "not_found");
+    });
+
+    it("moving an event while a registration of it is cancelled or its student's account deleted: both complete", async () => {
+      const api = apiFor("json");
+      const admin = await signedIn("admin");
+      const [cancelling, leaving] = [await signedIn("student"), await signedIn("student")];
+      const deletions: [Caller, (eventId: string) => Promise<RawResponse>][] = [
+        [cancelling, (eventId) => api.call("DELETE", `/events/${eventId}/registration`, { token: cancelling.token })],
+        [leaving, () => api.call("DELETE", `/users/${leaving.user.id}`, { token: admin.token })],
+      ];
+      for (const [student, deletion] of deletions) {
+        const event = await create(api, teacher.token);
+        expectMessage(api, await register(api, student, event.id), EventMessage, 201);
+        // The move holds the event's row before the deletion starts, as PATCH does; then it updates the
+        // registrations' copy of the start. Taken in the other order, the two would deadlock.
+        const moving = await sql().transaction();
+        const replacements = { id: event.id };
+        let deleting: Promise<RawResponse> | undefined;
+        try {
+          await sql().query("SELECT 1 FROM events WHERE id = :id FOR UPDATE", { replacements, transaction: moving });
+          deleting = deletion(event.id);
+          await waitFor(
+            async () =>
+              (await countRows(
+                "SELECT count(*) AS count FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND state = 'active'",
+              )) > 0,
+          );
+          await sql().query(
+            `UPDATE events SET starts_at = starts_at + interval '1 hour', ends_at = ends_at + interval '1 hour'
+              WHERE id = :id`,
+            { replacements, transaction: moving },
+          );
+          await moving.commit();
+        } catch (error) {
+          await moving.rollback().catch(() => undefined);
+          throw error;
+        }
+        expectNoContent(await deleting);
+        assert.equal(
+          await countRows("SELECT registered_count AS count FROM events WHERE id = :id", replacements),
+          0,
+          "the registration is gone and counted out",
+        );
+      }
     });
 
     it("30 concurrent registrations of 30 students for a capacity of 5: exactly 5 succeed, 25 get 409", async () => {
