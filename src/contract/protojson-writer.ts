@@ -206,9 +206,18 @@ export function protoJsonWriterOf(type: protobuf.Type): (message: MessageShape) 
   return write;
 }
 
+/** The writers by proto name, so an answer does not walk the contract's namespaces to find its type. */
+const writersByName = new Map<string, (message: MessageShape) => string>();
+
 /**
  * @param fullName - the message's proto name, a ts-proto codec's `$type`
  * @returns the ProtoJSON text writer of that message (see protoJsonWriterOf), made once per process
  */
-export const protoJsonWriter = <T>(fullName: string): ((message: T) => string) =>
-  protoJsonWriterOf(messageType(fullName)) as (message: T) => string;
+export function protoJsonWriter<T>(fullName: string): (message: T) => string {
+  let write = writersByName.get(fullName);
+  if (!write) {
+    write = protoJsonWriterOf(messageType(fullName));
+    writersByName.set(fullName, write);
+  }
+  return write as (message: T) => string;
+}

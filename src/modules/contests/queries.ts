@@ -101,13 +101,15 @@ export function contestsPage(
   after: readonly [string, string] | undefined,
   limit: number,
 ): Promise<ContestRow[]> {
+  // A student's list shows their standing on each contest.
+  const standing = !viewer.staff;
   const conditions = [
     viewer.staff ? "" : studentSeesContest,
     after ? "(c.starts_at, c.id) < (CAST(:afterStart AS timestamptz), CAST(:afterId AS uuid))" : "",
   ].filter(Boolean);
   return select<ContestRow>(
     db,
-    `SELECT ${contestColumns(viewer, !viewer.staff)} FROM contests c ${mineJoin(!viewer.staff)}
+    `SELECT ${contestColumns(viewer, standing)} FROM contests c ${mineJoin(standing)}
       ${conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : ""}
       ORDER BY c.starts_at DESC, c.id DESC
       LIMIT :limit`,
