@@ -5,23 +5,12 @@ import protobuf from "protobufjs";
 import { appRoot } from "../config/paths.js";
 import type { MessageCodec } from "../http/messages.js";
 import { contract, fullNameOf, lowerCamelOf, realOneofOf } from "./descriptors.js";
+import { randomSource } from "../testing/random.js";
 import { isoTimestampOf, protoJsonWriter, protoJsonWriterOf } from "./protojson-writer.js";
 
 type Shape = Record<string, unknown>;
 
 const YEAR_10000_MS = Date.UTC(10000, 0, 1);
-
-/** A small deterministic generator (mulberry32), so a failure names a seed that reproduces it. */
-function randomSource(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every ts-proto codec of the contract, by its message's proto name. */
 async function contractCodecs(): Promise<Map<string, MessageCodec<unknown>>> {

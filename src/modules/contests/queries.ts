@@ -38,8 +38,7 @@ export interface Viewer {
 
 /**
  * The columns of ContestRow from `contests c` (binds `:viewerId`): its tasks in order, and with
- * `standing` the student's own distinct solved tasks (accepted, not rejected, sent before the deadline)
- * and mark, from mineJoin.
+ * `standing` the student's own solved tasks and mark, from mineJoin.
  */
 const contestColumns = (
   viewer: Viewer,
@@ -58,12 +57,11 @@ const contestColumns = (
       : `NULL::int AS "solvedCount", NULL::int AS mark`
   }`;
 
-/** A student's distinct solved tasks of `c` (one index range of their submissions to it). */
+/** A student's solved tasks of `c`: their solved cells of contest_standings. */
 const mineJoin = (standing: boolean) =>
   standing
-    ? `CROSS JOIN LATERAL (SELECT count(DISTINCT s.task_id)::int AS solved FROM submissions s
-         WHERE s.contest_id = c.id AND s.user_id = :viewerId AND s.verdict = 'accepted'
-           AND s.rejected_at IS NULL AND s.created_at <= c.deadline) AS mine`
+    ? `CROSS JOIN LATERAL (SELECT count(*)::int AS solved FROM contest_standings cs
+         WHERE cs.contest_id = c.id AND cs.user_id = :viewerId AND cs.solved) AS mine`
     : "";
 
 /**
@@ -240,11 +238,10 @@ interface ResultStatementRow extends Omit<ResultRow, "tasks"> {
 /**
  * A page of a contest's results in one statement, however many students, tasks and submissions:
  * the participants (every student of the audience, and any student who sent a solution: one who has
- * left the audience keeps their row; staff trying the contest have none), a page of them
- * in name order, their submissions aggregated per task (sent before the deadline, not rejected:
- * attempts, solved, the best verdict: accepted first, then most tests passed, then the earliest),
- * and per student the distinct tasks solved and the mark (`contest_mark`). With `onlyUserId`, the
- * one row of that user.
+ * left the audience keeps their row; staff trying the contest have none), a page of them in name
+ * order, their cells of contest_standings (attempts, solved, the best verdict, kept by the database
+ * from the submissions), and per student the tasks solved and the mark (`contest_mark`). With
+ * `onlyUserId`, the one row of that user.
  * @param after - the (last name, first name, id) the previous page ended on
  */
 export async function resultRows(
@@ -258,20 +255,14 @@ export async function resultRows(
     : `SELECT u.id FROM users u CROSS JOIN contest
         WHERE u.role = 'student' AND event_viewer_keys(u.group_id, u.learning_class) && contest.audience_keys
        UNION
-       SELECT s.user_id FROM submissions s WHERE s.contest_id = :contestId`;
-  // The page's submissions that count: sent to this contest before its deadline and not rejected.
-  const countedOfPage = `FROM submissions s JOIN page ON page.id = s.user_id CROSS JOIN contest
-        WHERE s.contest_id = :contestId AND s.rejected_at IS NULL AND s.created_at <= contest.deadline`;
-  // Per (student, task): the counts by hashing, and the best judged submission by sorting only the
-  // judged ones (pending ones are never the best): a cell with thousands of queued solutions then
-  // costs a count, not a sort. Per student, the tasks come as parallel arrays in JSON: a JSON object
-  // per cell cost PostgreSQL more than the rest of the statement, and pg's parser of array text cost
-  // Node three times JSON.parse.
+       SELECT cs.user_id FROM contest_standings cs WHERE cs.contest_id = :contestId`;
+  // Per student, the tasks come as parallel arrays in JSON: a JSON object per cell cost PostgreSQL more
+  // than the rest of the statement, and pg's parser of array text cost Node three times JSON.parse.
   // Prepared: planning this statement took as long as running it.
   const rows = await selectPrepared<ResultStatementRow>(
     db,
     `WITH contest AS (
-       SELECT c.id, c.deadline, c.mark5, c.mark4, c.mark3, c.audience_keys FROM contests c WHERE c.id = :contestId
+       SELECT c.id, c.mark5, c.mark4, c.mark3, c.audience_keys FROM contests c WHERE c.id = :contestId
      ), participants AS (${participants}),
      page AS (
        SELECT u.id, u.nick_name, u.first_name, u.last_name, u.avatar_file
@@ -281,29 +272,19 @@ export async function resultRows(
                OR (u.last_name, u.first_name, u.id) > (CAST(:afterLast AS text), CAST(:afterFirst AS text), CAST(:afterId AS uuid)))
         ORDER BY u.last_name, u.first_name, u.id
         LIMIT :limit
-     ), per_task AS (
-       SELECT s.user_id, s.task_id, count(*)::int AS attempts, bool_or(s.verdict = 'accepted') AS solved
-         ${countedOfPage}
-        GROUP BY s.user_id, s.task_id
-     ), best AS (
-       SELECT DISTINCT ON (s.user_id, s.task_id) s.user_id, s.task_id, s.verdict, s.passed_tests
-         ${countedOfPage}
-          AND s.verdict IS NOT NULL
-        ORDER BY s.user_id, s.task_id, s.verdict = 'accepted' DESC, s.passed_tests DESC, s.seq
      )
      SELECT page.id, page.nick_name AS "nickName", page.first_name AS "firstName", page.last_name AS "lastName",
             page.avatar_file AS "avatarFile",
-            (count(*) FILTER (WHERE pt.solved))::int AS "solvedCount",
-            contest_mark((count(*) FILTER (WHERE pt.solved))::int, contest.mark5, contest.mark4, contest.mark3) AS mark,
+            (count(*) FILTER (WHERE cs.solved))::int AS "solvedCount",
+            contest_mark((count(*) FILTER (WHERE cs.solved))::int, contest.mark5, contest.mark4, contest.mark3) AS mark,
             to_json(array_agg(ct.task_id ORDER BY ct.position)) AS "taskIds",
-            to_json(array_agg(coalesce(pt.attempts, 0) ORDER BY ct.position)) AS attempts,
-            to_json(array_agg(coalesce(pt.solved, false) ORDER BY ct.position)) AS solved,
-            to_json(array_agg(best.verdict ORDER BY ct.position)) AS "bestVerdicts",
-            to_json(array_agg(coalesce(best.passed_tests, 0) ORDER BY ct.position)) AS "bestPassedTests"
+            to_json(array_agg(coalesce(cs.attempts, 0) ORDER BY ct.position)) AS attempts,
+            to_json(array_agg(coalesce(cs.solved, false) ORDER BY ct.position)) AS solved,
+            to_json(array_agg(cs.best_verdict ORDER BY ct.position)) AS "bestVerdicts",
+            to_json(array_agg(coalesce(cs.best_passed_tests, 0) ORDER BY ct.position)) AS "bestPassedTests"
        FROM page CROSS JOIN contest
        JOIN contest_tasks ct ON ct.contest_id = contest.id
-       LEFT JOIN per_task pt ON pt.user_id = page.id AND pt.task_id = ct.task_id
-       LEFT JOIN best ON best.user_id = page.id AND best.task_id = ct.task_id
+       LEFT JOIN contest_standings cs ON cs.contest_id = contest.id AND cs.user_id = page.id AND cs.task_id = ct.task_id
       GROUP BY page.id, page.nick_name, page.first_name, page.last_name, page.avatar_file,
                contest.mark5, contest.mark4, contest.mark3
       ORDER BY page.last_name, page.first_name, page.id`,

@@ -24,6 +24,7 @@ import { buildContest, buildSubmission, buildTask } from "../../testing/assignme
 import { presentVerdict } from "../submissions/presenter.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildCaller, buildGroup, buildGroupOfStudents, type Caller } from "../../testing/factories.js";
+import { integerSource } from "../../testing/random.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
 
 /** The contest endpoints over real HTTP (assignments contract, sections 1 to 3), in JSON and protobuf. */
@@ -450,15 +451,8 @@ describe("contest routes", function () {
         deadline,
         marks: { mark5: 4, mark4: 2, mark3: 1 },
       });
-      // A fixed seed: a failure replays the same submissions.
-      let state = 20_261_201;
-      const draw = (below: number) => {
-        // mulberry32
-        state = (state + 0x6d2b79f5) | 0;
-        let bits = Math.imul(state ^ (state >>> 15), 1 | state);
-        bits = (bits + Math.imul(bits ^ (bits >>> 7), 61 | bits)) ^ bits;
-        return Math.floor((((bits ^ (bits >>> 14)) >>> 0) / 4_294_967_296) * below);
-      };
+      // A fixed seed: a failure replays the same data.
+      const draw = integerSource(20_261_201);
       const verdicts = [null, "accepted", "wrong_answer", "time_limit", "compile_error"] as const;
       type Sent = { verdict: (typeof verdicts)[number]; passedTests: number; late: boolean; rejected: boolean };
       const sent = new Map<string, Sent[]>();
