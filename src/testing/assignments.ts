@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { QueryTypes } from "sequelize";
+import { QueryTypes, type Transaction } from "sequelize";
 import type { LanguageName } from "../modules/tasks/service.js";
 import type { VerdictName } from "../modules/submissions/service.js";
 import { testDatabase } from "./database.js";
@@ -12,8 +12,12 @@ import { testDatabase } from "./database.js";
 const sql = () => testDatabase().database.sequelize;
 const unique = () => randomUUID().slice(0, 8);
 
-async function one<T extends object>(query: string, replacements: Record<string, unknown>): Promise<T> {
-  const [row] = await sql().query<T>(query, { replacements, type: QueryTypes.SELECT });
+async function one<T extends object>(
+  query: string,
+  replacements: Record<string, unknown>,
+  transaction?: Transaction,
+): Promise<T> {
+  const [row] = await sql().query<T>(query, { replacements, type: QueryTypes.SELECT, transaction });
   if (!row) throw new Error("The factory's statement gave no row.");
   return row;
 }
@@ -167,6 +171,8 @@ export async function buildSubmission(options: {
   passedTests?: number;
   createdAt?: Date;
   rejectedReason?: string;
+  /** One left open by the test, to hold the submission's locks. */
+  transaction?: Transaction;
 }): Promise<string> {
   const verdict = options.verdict ?? null;
   const failedTest = verdict && verdict !== "accepted" && verdict !== "compile_error" ? 1 : null;
@@ -191,6 +197,7 @@ export async function buildSubmission(options: {
       createdAt: options.createdAt ?? new Date(),
       reason: options.rejectedReason ?? null,
     },
+    options.transaction,
   );
   return row.id;
 }

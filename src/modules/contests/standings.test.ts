@@ -196,36 +196,80 @@ describe("contest standings kept by the database (contest_standings)", () => {
     assert.deepEqual(await mismatches(contestId), []);
   });
 
-  it("a solution sent while the deadline moves is counted against the deadline that commits", async () => {
+  it("a solution sent while another of its cell is judged, or judged while one is sent, counts both", async () => {
     const task = await buildTask();
     const student = await buildUser();
-    const now = Date.now();
-    const contestId = await buildContest({
-      taskIds: [task.id],
-      startsAt: new Date(now - 60 * MINUTE),
-      deadline: new Date(now + 60 * MINUTE),
-      marks: { mark5: 1, mark4: 1, mark3: 1 },
-    });
+    const contestId = await buildContest({ taskIds: [task.id], marks: { mark5: 1, mark4: 1, mark3: 1 } });
+    const send = () => buildSubmission({ userId: student.id, taskId: task.id, contestId });
+    // The judged one holds the cell while the new one is sent (an addition to the cell as committed)...
+    const first = await send();
     let sending: Promise<string> | undefined;
     await whileHeld(
-      (db) =>
-        execute(db, "UPDATE contests SET deadline = :deadline WHERE id = :id", {
-          id: contestId,
-          deadline: new Date(now - 10 * MINUTE),
-        }),
+      (db) => judge(db, first, "accepted", 3),
       async () => {
-        sending = buildSubmission({
-          userId: student.id,
-          taskId: task.id,
-          contestId,
-          verdict: "accepted",
-          createdAt: new Date(now - 5 * MINUTE),
-        });
+        sending = send();
         await untilWaiting("INSERT INTO submissions");
       },
     );
     await sending;
-    assert.deepEqual(await cellOf(contestId, student.id, task.id), { attempts: 0, solved: false, bestVerdict: null });
+    assert.deepEqual(await cellOf(contestId, student.id, task.id), {
+      attempts: 2,
+      solved: true,
+      bestVerdict: "accepted",
+    });
+    // ...and the sent one holds it while another is judged (a recomputation that must see it).
+    const third = await send();
+    const { sequelize } = database();
+    const holding = await sequelize.transaction();
+    let judging: Promise<unknown> | undefined;
+    try {
+      await buildSubmission({ userId: student.id, taskId: task.id, contestId, transaction: holding });
+      judging = judge(database(), third, "wrong_answer", 1);
+      await untilWaiting("UPDATE submissions");
+    } finally {
+      await holding.commit();
+    }
+    await judging;
+    assert.deepEqual(await cellOf(contestId, student.id, task.id), {
+      attempts: 4,
+      solved: true,
+      bestVerdict: "accepted",
+    });
     assert.deepEqual(await mismatches(contestId), []);
   });
+
+  for (const verdict of [undefined, "accepted"] as const) {
+    it(`a solution sent ${verdict ? "judged" : "pending"} while the deadline moves counts against the deadline that commits`, async () => {
+      const task = await buildTask();
+      const student = await buildUser();
+      const now = Date.now();
+      const contestId = await buildContest({
+        taskIds: [task.id],
+        startsAt: new Date(now - 60 * MINUTE),
+        deadline: new Date(now + 60 * MINUTE),
+        marks: { mark5: 1, mark4: 1, mark3: 1 },
+      });
+      let sending: Promise<string> | undefined;
+      await whileHeld(
+        (db) =>
+          execute(db, "UPDATE contests SET deadline = :deadline WHERE id = :id", {
+            id: contestId,
+            deadline: new Date(now - 10 * MINUTE),
+          }),
+        async () => {
+          sending = buildSubmission({
+            userId: student.id,
+            taskId: task.id,
+            contestId,
+            verdict,
+            createdAt: new Date(now - 5 * MINUTE),
+          });
+          await untilWaiting("INSERT INTO submissions");
+        },
+      );
+      await sending;
+      assert.deepEqual(await cellOf(contestId, student.id, task.id), { attempts: 0, solved: false, bestVerdict: null });
+      assert.deepEqual(await mismatches(contestId), []);
+    });
+  }
 });
