@@ -5,7 +5,7 @@ import { buildContest, buildSubmission, buildTask } from "../../testing/assignme
 import { testDatabase } from "../../testing/database.js";
 import { buildGroup, buildUser } from "../../testing/factories.js";
 import { integerSource } from "../../testing/random.js";
-import { waitFor } from "../../testing/wait.js";
+import { untilWaitingForLock } from "../../testing/wait.js";
 import type { VerdictName } from "../submissions/service.js";
 
 const database = (): Db => ({ sequelize: testDatabase().database.sequelize });
@@ -64,17 +64,6 @@ const judge = (db: Db, id: string, verdict: VerdictName, passedTests: number) =>
       WHERE id = :id`,
     { id, verdict, passedTests },
   );
-
-/** Waits until a statement starting with `prefix` waits for a lock. */
-const untilWaiting = (prefix: string) =>
-  waitFor(async () => {
-    const [row] = await select<{ count: string }>(
-      database(),
-      `SELECT count(*) AS count FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE :pattern`,
-      { pattern: `${prefix}%` },
-    );
-    return Number(row?.count) > 0;
-  });
 
 /** Runs `hold` in a transaction left open until `meanwhile` is waiting on it, then commits it. */
 async function whileHeld(hold: (db: Db) => Promise<unknown>, meanwhile: () => Promise<void>): Promise<void> {
@@ -184,7 +173,7 @@ describe("contest standings kept by the database (contest_standings)", () => {
       (db) => judge(db, first, "accepted", 3),
       async () => {
         judging = judge(database(), second, "wrong_answer", 1);
-        await untilWaiting("UPDATE submissions");
+        await untilWaitingForLock("UPDATE submissions");
       },
     );
     await judging;
@@ -208,7 +197,7 @@ describe("contest standings kept by the database (contest_standings)", () => {
       (db) => judge(db, first, "accepted", 3),
       async () => {
         sending = send();
-        await untilWaiting("INSERT INTO submissions");
+        await untilWaitingForLock("INSERT INTO submissions");
       },
     );
     await sending;
@@ -225,7 +214,7 @@ describe("contest standings kept by the database (contest_standings)", () => {
     try {
       await buildSubmission({ userId: student.id, taskId: task.id, contestId, transaction: holding });
       judging = judge(database(), third, "wrong_answer", 1);
-      await untilWaiting("UPDATE submissions");
+      await untilWaitingForLock("UPDATE submissions");
     } finally {
       await holding.commit();
     }
@@ -264,7 +253,7 @@ describe("contest standings kept by the database (contest_standings)", () => {
             verdict,
             createdAt: new Date(now - 5 * MINUTE),
           });
-          await untilWaiting("INSERT INTO submissions");
+          await untilWaitingForLock("INSERT INTO submissions");
         },
       );
       await sending;

@@ -5,7 +5,7 @@ import { inTransaction, select, type Db } from "../../db/db.js";
 import { testDatabase } from "../../testing/database.js";
 import { buildUser } from "../../testing/factories.js";
 import { rolledBack } from "../../testing/rolled-back.js";
-import { waitFor } from "../../testing/wait.js";
+import { untilWaitingForLock } from "../../testing/wait.js";
 import { insertRegistration } from "./queries.js";
 
 const database = (): Db => ({ sequelize: testDatabase().database.sequelize });
@@ -57,14 +57,7 @@ describe("event queries (src/modules/events/queries.ts)", () => {
       try {
         await moveBy("1 hour", { sequelize, transaction: moving });
         registering = inTransaction(database(), (db) => insertRegistration(db, event.id, student.id));
-        await waitFor(async () => {
-          const [waiting] = await select<{ count: string }>(
-            database(),
-            `SELECT count(*) AS count FROM pg_stat_activity
-              WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO event_registrations%'`,
-          );
-          return Number(waiting?.count) > 0;
-        });
+        await untilWaitingForLock("INSERT INTO event_registrations");
       } finally {
         await moving.commit();
       }

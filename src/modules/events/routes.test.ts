@@ -30,7 +30,7 @@ import { testDatabase } from "../../testing/database.js";
 import { buildGroup, buildGroupOfStudents, buildUser, tokenFor } from "../../testing/factories.js";
 import type { RawResponse } from "../../testing/http.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
-import { waitFor } from "../../testing/wait.js";
+import { untilWaitingForLock } from "../../testing/wait.js";
 import type { User } from "../users/user.model.js";
 import { listScope } from "./policy.js";
 import { eventsPageStatement } from "./queries.js";
@@ -850,12 +850,7 @@ describe("events routes", function () {
         try {
           await sql().query("SELECT 1 FROM events WHERE id = :id FOR UPDATE", { replacements, transaction: moving });
           deleting = deletion(event.id);
-          await waitFor(
-            async () =>
-              (await countRows(
-                "SELECT count(*) AS count FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND state = 'active'",
-              )) > 0,
-          );
+          await untilWaitingForLock();
           await sql().query(
             `UPDATE events SET starts_at = starts_at + interval '1 hour', ends_at = ends_at + interval '1 hour'
               WHERE id = :id`,
