@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import type { Transaction } from "sequelize";
 import { execute, select, type Db } from "../../db/db.js";
 import { buildContest, buildSubmission, buildTask } from "../../testing/assignments.js";
 import { testDatabase } from "../../testing/database.js";
@@ -65,16 +64,31 @@ const judge = (db: Db, id: string, verdict: VerdictName, passedTests: number) =>
     { id, verdict, passedTests },
   );
 
-/** Runs `hold` in a transaction left open until `meanwhile` is waiting on it, then commits it. */
-async function whileHeld(hold: (db: Db) => Promise<unknown>, meanwhile: () => Promise<void>): Promise<void> {
+/**
+ * Runs `hold` in a transaction left open until `concurrent` queues behind its locks (as a statement
+ * starting with `waitingStatement`), then commits it.
+ * @returns what `concurrent` gives once it got past them
+ */
+async function afterHeld<T>(
+  hold: (db: Db) => Promise<unknown>,
+  concurrent: () => Promise<T>,
+  waitingStatement: string,
+): Promise<T> {
   const { sequelize } = database();
-  const transaction: Transaction = await sequelize.transaction();
+  const transaction = await sequelize.transaction();
   try {
     await hold({ sequelize, transaction });
-    await meanwhile();
+  } catch (error) {
+    await transaction.rollback();
+    throw error;
+  }
+  const running = concurrent();
+  try {
+    await untilWaitingForLock(waitingStatement);
   } finally {
     await transaction.commit();
   }
+  return running;
 }
 
 describe("contest standings kept by the database (contest_standings)", () => {
@@ -168,15 +182,11 @@ describe("contest standings kept by the database (contest_standings)", () => {
     const contestId = await buildContest({ taskIds: [task.id], marks: { mark5: 1, mark4: 1, mark3: 1 } });
     const first = await buildSubmission({ userId: student.id, taskId: task.id, contestId });
     const second = await buildSubmission({ userId: student.id, taskId: task.id, contestId });
-    let judging: Promise<unknown> | undefined;
-    await whileHeld(
+    await afterHeld(
       (db) => judge(db, first, "accepted", 3),
-      async () => {
-        judging = judge(database(), second, "wrong_answer", 1);
-        await untilWaitingForLock("UPDATE submissions");
-      },
+      () => judge(database(), second, "wrong_answer", 1),
+      "UPDATE submissions",
     );
-    await judging;
     assert.deepEqual(await cellOf(contestId, student.id, task.id), {
       attempts: 2,
       solved: true,
@@ -192,15 +202,7 @@ describe("contest standings kept by the database (contest_standings)", () => {
     const send = () => buildSubmission({ userId: student.id, taskId: task.id, contestId });
     // The judged one holds the cell while the new one is sent (an addition to the cell as committed)...
     const first = await send();
-    let sending: Promise<string> | undefined;
-    await whileHeld(
-      (db) => judge(db, first, "accepted", 3),
-      async () => {
-        sending = send();
-        await untilWaitingForLock("INSERT INTO submissions");
-      },
-    );
-    await sending;
+    await afterHeld((db) => judge(db, first, "accepted", 3), send, "INSERT INTO submissions");
     assert.deepEqual(await cellOf(contestId, student.id, task.id), {
       attempts: 2,
       solved: true,
@@ -208,17 +210,11 @@ describe("contest standings kept by the database (contest_standings)", () => {
     });
     // ...and the sent one holds it while another is judged (a recomputation that must see it).
     const third = await send();
-    const { sequelize } = database();
-    const holding = await sequelize.transaction();
-    let judging: Promise<unknown> | undefined;
-    try {
-      await buildSubmission({ userId: student.id, taskId: task.id, contestId, transaction: holding });
-      judging = judge(database(), third, "wrong_answer", 1);
-      await untilWaitingForLock("UPDATE submissions");
-    } finally {
-      await holding.commit();
-    }
-    await judging;
+    await afterHeld(
+      (db) => buildSubmission({ userId: student.id, taskId: task.id, contestId, transaction: db.transaction }),
+      () => judge(database(), third, "wrong_answer", 1),
+      "UPDATE submissions",
+    );
     assert.deepEqual(await cellOf(contestId, student.id, task.id), {
       attempts: 4,
       solved: true,
@@ -238,25 +234,22 @@ describe("contest standings kept by the database (contest_standings)", () => {
         deadline: new Date(now + 60 * MINUTE),
         marks: { mark5: 1, mark4: 1, mark3: 1 },
       });
-      let sending: Promise<string> | undefined;
-      await whileHeld(
+      await afterHeld(
         (db) =>
           execute(db, "UPDATE contests SET deadline = :deadline WHERE id = :id", {
             id: contestId,
             deadline: new Date(now - 10 * MINUTE),
           }),
-        async () => {
-          sending = buildSubmission({
+        () =>
+          buildSubmission({
             userId: student.id,
             taskId: task.id,
             contestId,
             verdict,
             createdAt: new Date(now - 5 * MINUTE),
-          });
-          await untilWaitingForLock("INSERT INTO submissions");
-        },
+          }),
+        "INSERT INTO submissions",
       );
-      await sending;
       assert.deepEqual(await cellOf(contestId, student.id, task.id), { attempts: 0, solved: false, bestVerdict: null });
       assert.deepEqual(await mismatches(contestId), []);
     });
