@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { scryptSync } from "node:crypto";
+import { testConfig } from "../testing/server.js";
 import { hashPassword, needsRehash, UNUSABLE_PASSWORD_HASH, verifyPassword } from "./passwords.js";
+import { issueAccessToken, verifyAccessToken } from "./tokens.js";
 
 describe("password hashing (src/auth/passwords.ts)", () => {
   const password = "correct horse battery staple";
@@ -84,5 +86,33 @@ describe("password hashing (src/auth/passwords.ts)", () => {
       assert.equal(needsRehash(`scrypt$${n}$${r}$${p}$${salt}$${hash}`), true, `${n}/${r}/${p}`);
     }
     assert.equal(needsRehash(UNUSABLE_PASSWORD_HASH), true);
+  });
+
+  describe("a burst of sign-ins", () => {
+    it("leaves libuv's pool threads for the rest: a token checked behind twelve hashes is checked first", async () => {
+      // jose checks a token with WebCrypto's HMAC, on the pool scrypt runs on (as are the database driver's
+      // SCRAM handshake, file access and compression); a hash takes about 200 ms, an HMAC microseconds.
+      const settings = testConfig().auth;
+      const token = await issueAccessToken({ userId: "00000000-0000-4000-8000-000000000001" }, settings);
+      const finished: string[] = [];
+      const signIns = Array.from({ length: 12 }, (_, index) =>
+        verifyPassword(password, stored).then((matches) => {
+          assert.equal(matches, true);
+          finished.push(`sign-in ${index}`);
+        }),
+      );
+      const check = verifyAccessToken(token, settings).then(() => finished.push("token check"));
+      await Promise.all([...signIns, check]);
+      assert.equal(finished[0], "token check", finished.join(", "));
+      assert.equal(finished.length, 13);
+    });
+
+    it("frees the slot of a hash that fails, so later sign-ins still run", async () => {
+      // N=3 is not a power of two: scrypt refuses it, and verifyPassword answers false.
+      const refused = stored.replace(/^scrypt\$32768\$/, "scrypt$3$");
+      const failures = await Promise.all(Array.from({ length: 8 }, () => verifyPassword(password, refused)));
+      assert.deepEqual(failures, Array<boolean>(8).fill(false));
+      assert.equal(await verifyPassword(password, stored), true);
+    });
   });
 });

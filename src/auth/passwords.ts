@@ -15,12 +15,41 @@ const current = { N: 2 ** 15, r: 8, p: 1 } as const;
 const KEY_LENGTH = 32;
 const SALT_LENGTH = 16;
 
+/**
+ * How many hashes run at once: libuv's thread pool less two threads. scrypt runs on that pool, and so does
+ * everything else that must not wait behind a burst of sign-ins (a class signing in at the start of a
+ * lesson): the database driver's SCRAM handshake when it opens a connection, jose's HMAC check of every
+ * access token (WebCrypto), file reads and writes, compression. Forty sign-ins at once held a SHA-256 digest
+ * back for 4.2 s and made new database connections time out (503); with two threads kept free it runs at
+ * once. On two cores, two hashes at a time sign people in as fast as four. `UV_THREADPOOL_SIZE` raises both.
+ */
+const hashingSlots = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 2);
+let hashesRunning = 0;
+/** Hashes waiting for a slot, first come first served. */
+const waitingForSlot: (() => void)[] = [];
+
+async function inHashingSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (hashesRunning >= hashingSlots) await new Promise<void>((resolve) => waitingForSlot.push(resolve));
+  else hashesRunning++;
+  try {
+    return await work();
+  } finally {
+    // The slot passes straight to the next in line, so a newcomer cannot overtake those waiting.
+    const next = waitingForSlot.shift();
+    if (next) next();
+    else hashesRunning--;
+  }
+}
+
 function derive(password: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
   const options: ScryptOptions = { ...params, maxmem: 256 * params.N * params.r };
-  return new Promise((resolve, reject) =>
-    scrypt(password.normalize("NFKC"), salt, KEY_LENGTH, options, (error, key) =>
-      error ? reject(error) : resolve(key),
-    ),
+  return inHashingSlot(
+    () =>
+      new Promise((resolve, reject) =>
+        scrypt(password.normalize("NFKC"), salt, KEY_LENGTH, options, (error, key) =>
+          error ? reject(error) : resolve(key),
+        ),
+      ),
   );
 }
 
