@@ -16,7 +16,7 @@ function runAutocannon(job: LoadJob): Promise<LoadResult> {
         url: job.origin,
         connections: job.connections,
         duration: job.durationSeconds,
-        requests: job.requests.map((request) => ({ ...request })),
+        requests: inTurnAcrossConnections(job.requests),
         // A stuck request shows up as a timeout in the result instead of hanging the run.
         timeout: 10,
       },
@@ -39,6 +39,25 @@ function runAutocannon(job: LoadJob): Promise<LoadResult> {
       },
     );
   });
+}
+
+/**
+ * The job's requests for autocannon, sent in turn across the whole run. autocannon walks a list from its first
+ * entry on every connection, so its connections would all send the first entry at once (the same student's
+ * submission, queued on one row); one counter shared by the connections hands each request the next entry.
+ * A single request is built once, as autocannon does without a setup step.
+ */
+function inTurnAcrossConnections(requests: readonly LoadRequest[]): autocannon.Request[] {
+  if (requests.length === 1) return [{ ...requests[0] }];
+  let sent = 0;
+  return [
+    {
+      setupRequest: (defaults) => {
+        const request = requests[sent++ % requests.length]!;
+        return { ...defaults, ...request, headers: { ...defaults.headers, ...request.headers } };
+      },
+    },
+  ];
 }
 
 /**

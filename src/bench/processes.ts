@@ -146,7 +146,7 @@ export async function startAppServer(options: {
       NOTIFICATION_RETENTION_DAYS: "3650",
       // The upload burst sends its 20 proofs as one user, who may otherwise have only 3 in flight.
       MAX_UPLOADS_PER_USER: "20",
-      // The submission scenario sends as one student, at whatever rate the server takes (the limiter still runs).
+      // The submission scenario sends as each student as fast as the server takes (the limiter still runs).
       SUBMISSIONS_PER_WINDOW: "10000",
       SUBMISSION_WINDOW_SECONDS: "1",
       SUBMISSIONS_PER_DAY: "100000",

@@ -18,7 +18,7 @@ export interface LoadJob {
   id: number;
   /** Origin of the server, e.g. `http://127.0.0.1:4000`. */
   origin: string;
-  /** Sent in turn on every connection (one entry: the same request every time). */
+  /** Sent in turn across the run's connections (one entry: the same request every time). */
   requests: LoadRequest[];
   connections: number;
   durationSeconds: number;

@@ -35,8 +35,15 @@ import {
   type OpenLoopOutcome,
   type ScenarioOutcome,
 } from "./report.js";
-import { SCENARIOS, UPLOAD, type Scenario, type ScenarioContext, type ServerName } from "./scenarios.js";
-import { BENCH_PASSWORD, benchEmail, prepareBenchDatabase, readFixtures, userNumbers } from "./seed.js";
+import { requestsOf, SCENARIOS, UPLOAD, type Scenario, type ScenarioContext, type ServerName } from "./scenarios.js";
+import {
+  BENCH_PASSWORD,
+  benchEmail,
+  contestStudentNumbers,
+  prepareBenchDatabase,
+  readFixtures,
+  userNumbers,
+} from "./seed.js";
 import { forgetBenchSubmissions, measureWrites } from "./writes.js";
 
 const say = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -172,6 +179,7 @@ async function main(): Promise<void> {
         heavy: await signIn(app.origin, benchEmail(userNumbers.heavy)),
         light: await signIn(app.origin, benchEmail(userNumbers.light)),
         teacher: await signIn(app.origin, benchEmail(userNumbers.teacher)),
+        contestStudents: await Promise.all(contestStudentNumbers.map((n) => signIn(app.origin, benchEmail(n)))),
       },
       fixtures,
       loginEmail: benchEmail(userNumbers.light),
@@ -216,7 +224,7 @@ async function main(): Promise<void> {
         rounds: [],
       };
       outcomes.push(outcome);
-      const { status, body } = await probe(origins[scenario.server], scenario.request(context));
+      const { status, body } = await probe(origins[scenario.server], requestsOf(scenario, context)[0]!);
       bodies.set(scenario.id, body);
       if (scenario.pendingModule && (status === 404 || status === 405)) {
         outcome.status = "not available";
@@ -252,7 +260,7 @@ async function main(): Promise<void> {
         const outcome = outcomes.find((o) => o.id === scenario.id)!;
         const job = {
           origin: origins[scenario.server],
-          requests: [scenario.request(context)],
+          requests: requestsOf(scenario, context),
           connections: outcome.connections,
         };
         await load.load({ ...job, durationSeconds: options.warmupSeconds });
@@ -367,7 +375,7 @@ async function memoryUnderLoad(
 ): Promise<MemoryOutcome["load"]> {
   const requests = available
     .filter((scenario) => scenario.server === "app" && (scenario.kind === "read" || scenario.kind === "write"))
-    .map((scenario) => scenario.request(context));
+    .flatMap((scenario) => requestsOf(scenario, context));
   if (!requests.length) return undefined;
   say(`memory: ${options.memorySeconds} s of mixed load (${requests.length} requests in turn)`);
   const sampler = sampleRss(pid, 250);
@@ -409,7 +417,7 @@ async function openLoopRun(
   const run = async (origin: string) => {
     const job = {
       origin,
-      requests: [scenario.request(context)],
+      requests: requestsOf(scenario, context),
       connections: options.connections,
       overallRate: ratePerSecond,
     };

@@ -11,7 +11,8 @@ const PROTOBUF_ACCEPT = { accept: "application/x-protobuf" };
 
 /** What a scenario needs to build its request: where the servers are, who is signed in, the seeded rows. */
 export interface ScenarioContext {
-  tokens: { heavy: string; light: string; teacher: string };
+  /** The contest's students are signed in one by one, in the order of `contestStudentNumbers`. */
+  tokens: { heavy: string; light: string; teacher: string; contestStudents: readonly string[] };
   fixtures: BenchFixtures;
   loginEmail: string;
   password: string;
@@ -34,8 +35,13 @@ export interface Scenario {
   pendingModule?: string;
   /** Connections, when not the run's default. */
   connections?: number;
-  request(context: ScenarioContext): LoadRequest;
+  /** What the scenario sends: one request every time, or several in turn (see `requestsOf`). */
+  request(context: ScenarioContext): LoadRequest | LoadRequest[];
 }
+
+/** A scenario's requests, sent in turn across its connections. */
+export const requestsOf = (scenario: Scenario, context: ScenarioContext): LoadRequest[] =>
+  [scenario.request(context)].flat();
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const get = (path: string, headers: Record<string, string>): LoadRequest => ({ method: "GET", path, headers });
@@ -146,21 +152,24 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     id: "submit",
-    title: "POST /submissions (a contest's a+b, queued)",
+    title: "POST /submissions (a contest's a+b, queued; its 40 students in turn)",
     kind: "write",
     server: "app",
     pendingModule: "submissions",
-    request: ({ tokens, fixtures }) => ({
-      method: "POST",
-      path: `${API}/submissions`,
-      headers: { ...JSON_ACCEPT, "content-type": "application/json", ...bearer(tokens.heavy) },
-      body: JSON.stringify({
-        taskId: fixtures.contestTaskId,
-        contestId: fixtures.contestId,
-        language: "LANGUAGE_PYTHON",
-        source: BENCH_SUBMISSION_SOURCE,
-      }),
-    }),
+    // Each student in turn: a solution sent holds its student's standing for the task until it commits, so
+    // one student sending on every connection would measure that row's queue rather than the route.
+    request: ({ tokens, fixtures }) =>
+      tokens.contestStudents.map((token) => ({
+        method: "POST",
+        path: `${API}/submissions`,
+        headers: { ...JSON_ACCEPT, "content-type": "application/json", ...bearer(token) },
+        body: JSON.stringify({
+          taskId: fixtures.contestTaskId,
+          contestId: fixtures.contestId,
+          language: "LANGUAGE_PYTHON",
+          source: BENCH_SUBMISSION_SOURCE,
+        }),
+      })),
   },
   {
     id: "mark-read",

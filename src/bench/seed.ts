@@ -41,6 +41,11 @@ const NOTIFICATION_CHUNK = 200_000;
  * 4 the admin; every n with n % 50 = 3 is a teacher, everyone else a student.
  */
 export const userNumbers = { heavy: 1, light: 2, teacher: 3, admin: 4 } as const;
+/** The contest's students, the heavy one first: every GROUP_COUNT-th user from the heavy one shares its group. */
+export const contestStudentNumbers = Array.from(
+  { length: CONTEST_STUDENTS },
+  (_, k) => userNumbers.heavy + GROUP_COUNT * k,
+);
 /**
  * A deterministic id with the version-4 and variant bits set, so it passes the API's uuid validation like
  * the random ids the app makes: the md5 of a label, nibble 13 forced to 4 and nibble 17 to 8.
@@ -239,7 +244,7 @@ export const SEED_STEPS: readonly SeedStep[] = [
         sql: `INSERT INTO submissions (user_id, task_id, contest_id, language, source, status, verdict, failed_test,
                                        passed_tests, total_tests, max_time_ms, max_memory_kb, tests_version,
                                        created_at, finished_at)
-              SELECT ${userId(`1 + ${GROUP_COUNT} * k`)}, ${benchUuid("'bench-task-' || t")}, ${benchUuid("'bench-contest'")},
+              SELECT ${userId(`(ARRAY[${contestStudentNumbers.join(", ")}])[k + 1]`)}, ${benchUuid("'bench-task-' || t")}, ${benchUuid("'bench-contest'")},
                      'python', '# seeded' || E'\n' || 'print(sum(map(int, input().split())))', 'finished', verdict,
                      CASE WHEN verdict = 'accepted' THEN NULL ELSE 2 END,
                      CASE WHEN verdict = 'accepted' THEN 2 ELSE 1 END, 2, 20 + (k + t) % 30, 9000 + k * 10, 1,
