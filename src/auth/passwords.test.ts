@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { scryptSync } from "node:crypto";
 import { testConfig } from "../testing/server.js";
-import { hashPassword, needsRehash, UNUSABLE_PASSWORD_HASH, verifyPassword } from "./passwords.js";
+import { hashPassword, hashPasswords, needsRehash, UNUSABLE_PASSWORD_HASH, verifyPassword } from "./passwords.js";
 import { issueAccessToken, verifyAccessToken } from "./tokens.js";
 
 describe("password hashing (src/auth/passwords.ts)", () => {
@@ -105,6 +105,21 @@ describe("password hashing (src/auth/passwords.ts)", () => {
       await Promise.all([...signIns, check]);
       assert.equal(finished[0], "token check", finished.join(", "));
       assert.equal(finished.length, 13);
+    });
+
+    it("lets a sign-in through a bulk hashing (an import) after one of its hashes, not after all", async () => {
+      const finished: string[] = [];
+      const bulk = hashPasswords(Array.from({ length: 10 }, (_, index) => `imported-password-${index}`)).then(
+        (hashes) => {
+          finished.push("bulk");
+          return hashes;
+        },
+      );
+      const signIn = verifyPassword(password, stored).then((matches) => finished.push(`sign-in ${matches}`));
+      const [hashes] = await Promise.all([bulk, signIn]);
+      assert.deepEqual(finished, ["sign-in true", "bulk"]);
+      assert.equal(new Set(hashes).size, 10);
+      assert.equal(await verifyPassword("imported-password-7", hashes[7] ?? ""), true, "in the passwords' order");
     });
 
     it("frees the slot of a hash that fails, so later sign-ins still run", async () => {

@@ -64,6 +64,25 @@ export async function hashPassword(password: string): Promise<string> {
 }
 
 /**
+ * Hashes many passwords (an import of a school's students), each with its own salt. At most as many are
+ * handed to the hashing slots at once as there are slots, the next only when one is done, so a sign-in
+ * that arrives meanwhile waits for one hash, not for all the others.
+ * @returns the hashes, in the order of the passwords
+ */
+export async function hashPasswords(passwords: readonly string[]): Promise<string[]> {
+  const hashes: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < passwords.length) {
+      const index = next++;
+      hashes[index] = await hashPassword(passwords[index] ?? "");
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(hashingSlots, passwords.length) }, worker));
+  return hashes;
+}
+
+/**
  * Compares a password with a stored hash in constant time. A malformed hash matches nothing.
  * @param password - the candidate
  * @param stored - the output of hashPassword

@@ -3,28 +3,40 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { verifyPassword } from "../../auth/passwords.js";
 import type { Actor } from "../../auth/roles.js";
+import { loadConfig } from "../../config/index.js";
+import { createSequelize } from "../../db/sequelize.js";
 import { AppError } from "../../errors/index.js";
+import { testDatabase } from "../../testing/database.js";
 import { buildGroup, buildUser } from "../../testing/factories.js";
 import { rolledBack } from "../../testing/rolled-back.js";
 import { importUsers, type ImportResult } from "./import.service.js";
 import { MAX_IMPORT_ROWS } from "./schema.js";
+import { User } from "./user.model.js";
 
 const HEADER = "firstName,lastName,email,role,password,learningClass,groupName";
 
-/** Imports `lines` (CRLF-joined, as RFC 4180 writes them) as `actor`, in a transaction rolled back after. */
-async function importLines(actor: Actor, lines: string[], dryRun: boolean): Promise<ImportResult> {
+/** Runs `work` on a CSV file of `lines` (CRLF-joined, as RFC 4180 writes them), removed after. */
+async function withCsv<T>(lines: string[], work: (file: string) => Promise<T>): Promise<T> {
   const folder = await fs.mkdtemp(path.join(os.tmpdir(), "shtp-import-"));
   const file = path.join(folder, "users.csv");
   await fs.writeFile(file, [...lines, ""].join("\r\n"));
-  let result: ImportResult | undefined;
   try {
-    await rolledBack(async (db) => {
-      result = await importUsers(db, actor, file, dryRun);
-    });
+    return await work(file);
   } finally {
     await fs.rm(folder, { recursive: true, force: true });
   }
+}
+
+/** Imports `lines` as `actor`, in a transaction rolled back after. */
+async function importLines(actor: Actor, lines: string[], dryRun: boolean): Promise<ImportResult> {
+  let result: ImportResult | undefined;
+  await withCsv(lines, (file) =>
+    rolledBack(async (db) => {
+      result = await importUsers(db, actor, file, dryRun);
+    }),
+  );
   assert.ok(result);
   return result;
 }
@@ -108,5 +120,39 @@ describe("importUsers (src/modules/users/import.service.ts): the nicknames it ma
     assert.equal(again, `${tag}3`, "the line before took the next number");
     assert.match(short ?? "", /^zuser\d*$/, "a stem under three characters is padded to a valid nickname");
     assert.match(reserved ?? "", /^import\d+$/, "a reserved stem always gets a number");
+  });
+});
+
+describe("importUsers (src/modules/users/import.service.ts): a large file", () => {
+  it("hashes the passwords before its transaction opens, so PostgreSQL never ends it as idle", async () => {
+    // Thirty hashes take seconds; PostgreSQL here ends a transaction idle for one. With the hashing
+    // inside the transaction, the session was ended and the import failed.
+    const shortIdle = createSequelize(testDatabase().database.url, {
+      ...loadConfig({ NODE_ENV: "test" }).database,
+      poolMax: 2,
+      idleInTransactionTimeoutMs: 1000,
+    });
+    try {
+      const group = await buildGroup();
+      const admin = actorOf(await buildUser({ role: "admin" }));
+      const tag = randomUUID().slice(0, 8);
+      const emails = Array.from({ length: 30 }, (_, index) => `large-${index}-${tag}@example.test`);
+      const result = await withCsv(
+        [HEADER, ...emails.map((email) => `A,B,${email},student,good-password-${email},8A,${group.name}`)],
+        (file) => importUsers({ sequelize: shortIdle }, admin, file, false),
+      );
+      assert.equal(result.users.length, 30);
+      const stored = await User.findAll({ where: { email: emails }, attributes: ["email", "passwordHash", "groupId"] });
+      assert.equal(stored.length, 30);
+      assert.ok(stored.every((user) => user.groupId === group.id));
+      assert.equal(new Set(stored.map((user) => user.passwordHash)).size, 30, "every password has its own salt");
+      // Each row has its own line's password (two checked: a hash takes 200 ms).
+      for (const user of [stored[0], stored[29]]) {
+        assert.ok(user);
+        assert.equal(await verifyPassword(`good-password-${user.email}`, user.passwordHash), true, user.email);
+      }
+    } finally {
+      await shortIdle.close();
+    }
   });
 });

@@ -5,10 +5,10 @@ import { isUtf8 } from "node:buffer";
 import { CsvError, parse } from "csv-parse/sync";
 import type { z } from "zod";
 import type { Actor } from "../../auth/roles.js";
-import type { TransactionDb } from "../../db/db.js";
+import { inTransaction, type Db } from "../../db/db.js";
 import { FailedPreconditionError, InvalidArgumentError, type FieldViolation } from "../../errors/index.js";
 import { groupIdsByName } from "../groups/queries.js";
-import { createAccounts } from "./accounts.service.js";
+import { hashAccounts, insertAccounts } from "./accounts.service.js";
 import { decideUserAction } from "./policy.js";
 import { nickNamesStartingWith, takenEmails } from "./queries.js";
 import { ImportRowSchema, importColumns, MAX_IMPORT_ROWS, reservedNickNames } from "./schema.js";
@@ -20,23 +20,29 @@ export interface ImportResult {
   users: Pick<User, "id" | "nickName" | "firstName" | "lastName" | "avatarFile">[];
 }
 
+/** A line of the file that passed the row schema and the caller's permission. */
+type ImportRow = z.infer<typeof ImportRowSchema> & { line: number };
+
 /**
  * Imports users from a CSV file (RFC 4180, header row). All or nothing: every bad line is reported
  * at once and nothing is created unless every line is good.
+ *
+ * The passwords are hashed between two checks of the file against the database, outside any
+ * transaction: a hash costs about 200 ms of a core, so a school's 2,000 students take minutes, and a
+ * transaction left open that long would be ended by PostgreSQL (`idle_in_transaction_session_timeout`)
+ * and hold its connection all the while. The first check spares the hashing when the file is refused;
+ * the second, in the transaction that inserts, sees what others committed meanwhile (a group renamed,
+ * an email or a nickname taken).
+ * @param db - the database, outside a transaction
  * @param actor - the caller (teachers may import students only)
  * @param file - the uploaded CSV's path
  * @param dryRun - validate only
  * @throws AppError invalid_argument for a file that is not CSV text, failed_precondition listing each bad line
  */
-export async function importUsers(
-  db: TransactionDb,
-  actor: Actor,
-  file: string,
-  dryRun: boolean,
-): Promise<ImportResult> {
+export async function importUsers(db: Db, actor: Actor, file: string, dryRun: boolean): Promise<ImportResult> {
   const rows = parseCsv(await fs.readFile(file));
   const violations: FieldViolation[] = [];
-  const valid: (z.infer<typeof ImportRowSchema> & { line: number })[] = [];
+  const valid: ImportRow[] = [];
   for (const { line, record } of rows) {
     const parsed = ImportRowSchema.safeParse(record);
     if (!parsed.success) {
@@ -50,6 +56,36 @@ export async function importUsers(
     valid.push({ ...parsed.data, line });
   }
 
+  const planned = await accountsToCreate(db, valid, violations);
+  if (dryRun) return { dryRun, users: planned.map((row) => ({ id: "", avatarFile: null, ...row })) };
+  const hashed = new Map((await hashAccounts(planned)).map((account) => [account.email, account] as const));
+  const users = await inTransaction(db, async (tx) => {
+    const accounts = await accountsToCreate(tx, valid, violations);
+    // The lines are the same; their group's id and their nickname are as this second check found them.
+    return insertAccounts(
+      tx,
+      accounts.map(({ email, groupId, nickName }) => {
+        const account = hashed.get(email);
+        if (!account) throw new Error(`${email} passed the second check but not the first.`);
+        return { ...account, groupId, nickName };
+      }),
+    );
+  });
+  return { dryRun, users };
+}
+
+/**
+ * Checks the valid lines against the database (their groups exist, their emails are free and not
+ * repeated in the file) and gives each a nickname.
+ * @param violations - the lines refused already, reported together with these
+ * @throws AppError failed_precondition listing every bad line
+ */
+async function accountsToCreate(
+  db: Db,
+  valid: readonly ImportRow[],
+  violations: readonly FieldViolation[],
+): Promise<(ImportRow & { groupId: string; nickName: string })[]> {
+  const problems = [...violations];
   const groups = await groupIdsByName(
     db,
     valid.map((row) => row.groupName),
@@ -59,24 +95,21 @@ export async function importUsers(
     valid.map((row) => row.email),
   );
   const seenEmails = new Map<string, number>();
-  const ready: (z.infer<typeof ImportRowSchema> & { line: number; groupId: string })[] = [];
+  const ready: (ImportRow & { groupId: string })[] = [];
   for (const row of valid) {
     const groupId = groups.get(row.groupName);
     const firstLine = seenEmails.get(row.email);
-    if (!groupId) violations.push(lineViolation(row.line, "groupName", `No group is named "${row.groupName}".`));
-    if (taken.has(row.email)) violations.push(lineViolation(row.line, "email", "An account with this email exists."));
+    if (!groupId) problems.push(lineViolation(row.line, "groupName", `No group is named "${row.groupName}".`));
+    if (taken.has(row.email)) problems.push(lineViolation(row.line, "email", "An account with this email exists."));
     if (firstLine !== undefined)
-      violations.push(lineViolation(row.line, "email", `The same email is on line ${firstLine}.`));
+      problems.push(lineViolation(row.line, "email", `The same email is on line ${firstLine}.`));
     seenEmails.set(row.email, firstLine ?? row.line);
     if (groupId && !taken.has(row.email) && firstLine === undefined) ready.push({ ...row, groupId });
   }
-  if (violations.length > 0) {
-    throw FailedPreconditionError(`The file has ${violations.length} problem(s); nothing was imported.`, violations);
+  if (problems.length > 0) {
+    throw FailedPreconditionError(`The file has ${problems.length} problem(s); nothing was imported.`, problems);
   }
-
-  const withNickNames = await assignNickNames(db, ready);
-  if (dryRun) return { dryRun, users: withNickNames.map((row) => ({ id: "", avatarFile: null, ...row })) };
-  return { dryRun, users: await createAccounts(db, withNickNames) };
+  return assignNickNames(db, ready);
 }
 
 const lineViolation = (line: number, column: string, description: string): FieldViolation => ({
@@ -132,7 +165,7 @@ function parseCsv(bytes: Buffer): { line: number; record: Record<string, string>
  * that is taken already or by an earlier line.
  */
 async function assignNickNames<Row extends { email: string }>(
-  db: TransactionDb,
+  db: Db,
   rows: Row[],
 ): Promise<(Row & { nickName: string })[]> {
   // Emails are lowercased by the row schema, so the stems are too.

@@ -73,6 +73,8 @@ export const importUsersRoute = defineRoute({
   query: UserImportQuerySchema,
   upload: { field: "file", maxBytes: MiB, kinds: ["text"] },
   response: ImportUsersResponse,
+  // The service opens its own transaction, once the passwords are hashed.
+  transactional: false,
   errors: ["failed_precondition"],
   handler: async ({ query, actor, file, db }) => {
     const result = await importUsers(db, actor, file.path, query.dryRun);
