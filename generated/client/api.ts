@@ -681,7 +681,7 @@ export function createApi(options: ClientOptions) {
      * Changes the caller's password and ends their other sessions.
      *
      * `POST /api/v1/users/me/password` · any signed-in user · 204 No Content
-     * @throws ApiError invalid_argument, unauthenticated, token_expired, not_acceptable, payload_too_large, unsupported_media_type, rate_limited, internal, unavailable
+     * @throws ApiError invalid_argument, unauthenticated, token_expired, not_acceptable, conflict, payload_too_large, unsupported_media_type, rate_limited, internal, unavailable
      */
     changeMyPassword: (
       input: {

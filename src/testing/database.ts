@@ -6,6 +6,8 @@ import path from "node:path";
 import pg from "pg";
 import { loadConfig } from "../config/index.js";
 import { connect, ensureDatabaseExists, type Database } from "../db/database.js";
+import type { Db } from "../db/db.js";
+import { createSequelize } from "../db/sequelize.js";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded.js";
 import { createLogger } from "../logging/logger.js";
 
@@ -58,6 +60,24 @@ export async function stopTestDatabase(): Promise<void> {
   await dropDatabase(test.serverUrl, name);
   await embedded?.stop();
   if (tempDir) await fs.rm(tempDir, { recursive: true, force: true });
+}
+
+/**
+ * Runs `work` with a Db on the suite's database whose sessions PostgreSQL ends once a transaction sits
+ * idle for `idleMs` (`idle_in_transaction_session_timeout`): for tests of work that must not wait
+ * inside a transaction. Its own pool, closed after.
+ */
+export async function withIdleTransactionLimit<T>(idleMs: number, work: (db: Db) => Promise<T>): Promise<T> {
+  const sequelize = createSequelize(testDatabase().database.url, {
+    ...loadConfig({ NODE_ENV: "test" }).database,
+    poolMax: 2,
+    idleInTransactionTimeoutMs: idleMs,
+  });
+  try {
+    return await work({ sequelize });
+  } finally {
+    await sequelize.close();
+  }
 }
 
 /**

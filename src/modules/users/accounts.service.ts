@@ -1,6 +1,6 @@
 import { hashPassword, hashPasswords } from "../../auth/passwords.js";
 import type { Actor, RoleName } from "../../auth/roles.js";
-import type { Db, TransactionDb } from "../../db/db.js";
+import { inTransaction, type Db, type TransactionDb } from "../../db/db.js";
 import { FailedPreconditionError, NotFoundError } from "../../errors/index.js";
 import type { Services } from "../../services.js";
 import { decodeCursor, pageOf } from "../../validation/paging.js";
@@ -144,10 +144,16 @@ export async function updateAccount(
  * Staff sets a new password for an account and ends all its sessions.
  * @throws AppError not_found, permission_denied
  */
-export async function resetPassword(db: TransactionDb, actor: Actor, id: string, newPassword: string): Promise<void> {
-  const user = await loadManagedUser(db, actor, id, "resetPassword");
-  await updateUser(db, user, { passwordHash: await hashPassword(newPassword) });
-  await revokeSessions(db, user.id);
+export async function resetPassword(db: Db, actor: Actor, id: string, newPassword: string): Promise<void> {
+  // Checked before the hash as well, so a refused reset costs none. The hash is made outside the
+  // transaction: during a burst of sign-ins it waits seconds for its slot, the account's row locked.
+  await loadManagedUser(db, actor, id, "resetPassword");
+  const passwordHash = await hashPassword(newPassword);
+  await inTransaction(db, async (tx) => {
+    const user = await loadManagedUser(tx, actor, id, "resetPassword");
+    await updateUser(tx, user, { passwordHash });
+    await revokeSessions(tx, user.id);
+  });
 }
 
 /**
@@ -175,7 +181,7 @@ export async function deleteUser(
  * Loads a user for staff to act on, locked for the rest of the transaction, and checks the policy.
  * @throws AppError not_found when missing, permission_denied when the policy refuses
  */
-async function loadManagedUser(db: TransactionDb, actor: Actor, id: string, action: UserAction): Promise<User> {
+async function loadManagedUser(db: Db, actor: Actor, id: string, action: UserAction): Promise<User> {
   const user = await findUser(db, id, { lock: true });
   if (!user) throw NotFoundError("The user");
   authorize(actor, action, user);

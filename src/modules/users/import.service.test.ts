@@ -5,10 +5,8 @@ import os from "node:os";
 import path from "node:path";
 import { verifyPassword } from "../../auth/passwords.js";
 import type { Actor } from "../../auth/roles.js";
-import { loadConfig } from "../../config/index.js";
-import { createSequelize } from "../../db/sequelize.js";
 import { AppError } from "../../errors/index.js";
-import { testDatabase } from "../../testing/database.js";
+import { withIdleTransactionLimit } from "../../testing/database.js";
 import { buildGroup, buildUser } from "../../testing/factories.js";
 import { rolledBack } from "../../testing/rolled-back.js";
 import { importUsers, type ImportResult } from "./import.service.js";
@@ -127,32 +125,23 @@ describe("importUsers (src/modules/users/import.service.ts): a large file", () =
   it("hashes the passwords before its transaction opens, so PostgreSQL never ends it as idle", async () => {
     // Thirty hashes take seconds; PostgreSQL here ends a transaction idle for one. With the hashing
     // inside the transaction, the session was ended and the import failed.
-    const shortIdle = createSequelize(testDatabase().database.url, {
-      ...loadConfig({ NODE_ENV: "test" }).database,
-      poolMax: 2,
-      idleInTransactionTimeoutMs: 1000,
-    });
-    try {
-      const group = await buildGroup();
-      const admin = actorOf(await buildUser({ role: "admin" }));
-      const tag = randomUUID().slice(0, 8);
-      const emails = Array.from({ length: 30 }, (_, index) => `large-${index}-${tag}@example.test`);
-      const result = await withCsv(
-        [HEADER, ...emails.map((email) => `A,B,${email},student,good-password-${email},8A,${group.name}`)],
-        (file) => importUsers({ sequelize: shortIdle }, admin, file, false),
-      );
-      assert.equal(result.users.length, 30);
-      const stored = await User.findAll({ where: { email: emails }, attributes: ["email", "passwordHash", "groupId"] });
-      assert.equal(stored.length, 30);
-      assert.ok(stored.every((user) => user.groupId === group.id));
-      assert.equal(new Set(stored.map((user) => user.passwordHash)).size, 30, "every password has its own salt");
-      // Each row has its own line's password (two checked: a hash takes 200 ms).
-      for (const user of [stored[0], stored[29]]) {
-        assert.ok(user);
-        assert.equal(await verifyPassword(`good-password-${user.email}`, user.passwordHash), true, user.email);
-      }
-    } finally {
-      await shortIdle.close();
+    const group = await buildGroup();
+    const admin = actorOf(await buildUser({ role: "admin" }));
+    const tag = randomUUID().slice(0, 8);
+    const emails = Array.from({ length: 30 }, (_, index) => `large-${index}-${tag}@example.test`);
+    const result = await withCsv(
+      [HEADER, ...emails.map((email) => `A,B,${email},student,good-password-${email},8A,${group.name}`)],
+      (file) => withIdleTransactionLimit(1000, (db) => importUsers(db, admin, file, false)),
+    );
+    assert.equal(result.users.length, 30);
+    const stored = await User.findAll({ where: { email: emails }, attributes: ["email", "passwordHash", "groupId"] });
+    assert.equal(stored.length, 30);
+    assert.ok(stored.every((user) => user.groupId === group.id));
+    assert.equal(new Set(stored.map((user) => user.passwordHash)).size, 30, "every password has its own salt");
+    // Each row has its own line's password (two checked: a hash takes 200 ms).
+    for (const user of [stored[0], stored[29]]) {
+      assert.ok(user);
+      assert.equal(await verifyPassword(`good-password-${user.email}`, user.passwordHash), true, user.email);
     }
   });
 });

@@ -126,7 +126,9 @@ export const changeMyPassword = defineRoute({
   summary: "Changes the caller's password and ends their other sessions.",
   access: "signedIn",
   body: UserChangeMyPasswordBody,
-  errors: ["rate_limited"],
+  // The service hashes before its transaction opens.
+  transactional: false,
+  errors: ["rate_limited", "conflict"],
   handler: async ({ body, actor, services, address, db }) =>
     profile.changeOwnPassword(db, services, actor, { ...body, address }),
 });
@@ -191,6 +193,8 @@ export const resetUserPassword = defineRoute({
   access: staff,
   params: UserIdParamsSchema,
   body: UserResetPasswordBody,
+  // The service hashes before its transaction opens.
+  transactional: false,
   errors: ["not_found"],
   handler: async ({ params, body, actor, db }) => accounts.resetPassword(db, actor, params.id, body.newPassword),
 });
