@@ -26,8 +26,6 @@ export const CONTEST_TASKS = 10;
 export const CONTEST_STUDENTS = 40;
 /** Seeded submissions per student and task: a wrong answer, then the final attempt. */
 const ATTEMPTS_PER_TASK = 2;
-/** The contest's audience: the group of the heavy student (user n is in group 1 + n % GROUP_COUNT). */
-const CONTEST_GROUP = 1 + (1 % GROUP_COUNT);
 /** The heavy user gets every 5th notification: 200,000 rows, interleaved with everyone else's as in real life. */
 export const HEAVY_USER_ROWS = NOTIFICATION_COUNT / 5;
 /** The light user gets every 800th of the other rows: 1,000. */
@@ -46,6 +44,8 @@ export const contestStudentNumbers = Array.from(
   { length: CONTEST_STUDENTS },
   (_, k) => userNumbers.heavy + GROUP_COUNT * k,
 );
+/** The contest's audience: the group of the heavy student (user n is in group 1 + n % GROUP_COUNT). */
+const CONTEST_GROUP = 1 + (userNumbers.heavy % GROUP_COUNT);
 /**
  * A deterministic id with the version-4 and variant bits set, so it passes the API's uuid validation like
  * the random ids the app makes: the md5 of a label, nibble 13 forced to 4 and nibble 17 to 8.
